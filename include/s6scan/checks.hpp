@@ -1,0 +1,211 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// Host-only argument checks. They read sizes, pointers and strides and never touch the device, so a
+// caller (or a test on a machine without a GPU) can ask "would this call run there?" first.
+
+#include <cstddef>
+#include <cstdint>
+
+#include "args.hpp"
+#include "config.hpp"
+#include "status.hpp"
+
+namespace s6scan {
+
+/// @brief What the checks need to know of a device. `query_device_limits()` reads the current one.
+struct device_limits {
+  int64_t max_shared_memory_per_block_optin = 48 * 1024;  ///< cudaDevAttrMaxSharedMemoryPerBlockOptin
+  int64_t max_grid_x = 2147483647;                         ///< cudaDevAttrMaxGridDimX
+  int multiprocessor_count = 1;
+
+  /// @brief A device whose blocks may use at most `bytes` of shared memory.
+  [[nodiscard]] static constexpr device_limits with_shared_memory(int64_t bytes) noexcept {
+    device_limits d;
+    d.max_shared_memory_per_block_optin = bytes;
+    return d;
+  }
+  [[nodiscard]] static constexpr device_limits a100() noexcept {
+    device_limits d = with_shared_memory(166912);  // 163 KiB
+    d.multiprocessor_count = 108;
+    return d;
+  }
+  [[nodiscard]] static constexpr device_limits h100() noexcept {
+    device_limits d = with_shared_memory(232448);  // 227 KiB; the H200 is the same
+    d.multiprocessor_count = 132;
+    return d;
+  }
+};
+
+/// @brief A configuration described at run time, for checks and messages.
+struct kernel_shape {
+  int max_dstate;
+  int rows;
+  int time_tile;
+  int states_per_thread;
+  int threads;
+};
+
+/// @return the run-time description of a forward_config.
+template <class Config>
+[[nodiscard]] constexpr kernel_shape shape_of() noexcept {
+  return {Config::kMaxDState, Config::kRows, Config::kTimeTile, Config::kStatesPerThread,
+          Config::kThreads};
+}
+
+/// @brief Bytes of workspace the forward needs to save states for a backward: one float per
+///        (batch, channel, state) every kCheckpointSteps steps, the last chunk's end included.
+template <class InT, class OutT>
+[[nodiscard]] constexpr size_t forward_workspace_size(const forward_args<InT, OutT>& a) noexcept {
+  if (a.batch <= 0 || a.dim <= 0 || a.seqlen <= 0 || a.dstate <= 0) return 0;
+  const int64_t chunks = (a.seqlen + kCheckpointSteps - 1) / kCheckpointSteps;
+  return static_cast<size_t>(a.batch * a.dim * chunks * a.dstate) * sizeof(float);
+}
+
+namespace detail {
+
+inline bool mul_overflows(int64_t a, int64_t b, int64_t* r) noexcept {
+  return __builtin_mul_overflow(a, b, r);
+}
+
+template <class T>
+inline bool misaligned(const T* p) noexcept {
+  return reinterpret_cast<uintptr_t>(p) % alignof(T) != 0;
+}
+
+/// @return the number of blocks a forward launch uses.
+inline int64_t forward_grid_blocks(int64_t batch, int64_t dim, int64_t groups, int rows) noexcept {
+  const int64_t per_group = dim / groups;
+  return batch * groups * ((per_group + rows - 1) / rows);
+}
+
+/// @return dynamic shared memory, in bytes, of a forward launch with these arguments.
+template <class InT, class OutT>
+inline int64_t forward_smem_bytes(const forward_args<InT, OutT>& a, const kernel_shape& k) noexcept {
+  return make_forward_smem_layout(k.rows, k.time_tile, k.states_per_thread, a.dstate,
+                                  int(sizeof(InT)), a.z.data != nullptr, a.B.data != nullptr,
+                                  a.C.data != nullptr)
+      .total;
+}
+
+}  // namespace detail
+
+/// @brief Checks a forward call against one configuration and one device, without touching it.
+///
+/// @param a       the call's arguments
+/// @param k       the configuration (`shape_of<Config>()`)
+/// @param limits  the device (`query_device_limits()`, or a simulated one)
+/// @return success, or the first problem found, with the values in its message
+template <class InT, class OutT>
+[[nodiscard]] status check_forward(const forward_args<InT, OutT>& a, const kernel_shape& k,
+                                   const device_limits& limits) noexcept {
+  using sc = status_code;
+  const struct {
+    const char* name;
+    int64_t v;
+  } sizes[] = {{"batch", a.batch}, {"dim", a.dim}, {"seqlen", a.seqlen}, {"dstate", a.dstate},
+               {"groups", a.groups}};
+  for (const auto& s : sizes)
+    if (s.v <= 0) return status::make(sc::invalid_argument, "%s must be positive, got %lld", s.name, (long long)s.v);
+  if (a.dim % a.groups != 0)
+    return status::make(sc::invalid_argument, "dim %lld is not divisible by groups %lld",
+                        (long long)a.dim, (long long)a.groups);
+  int64_t n = 0;
+  if (detail::mul_overflows(a.batch, a.dim, &n) || detail::mul_overflows(n, a.seqlen, &n) ||
+      detail::mul_overflows(a.batch * a.dim, a.dstate, &n))
+    return status::make(sc::invalid_argument,
+                        "batch %lld x dim %lld x seqlen %lld (or x dstate %lld) overflows 64 bits",
+                        (long long)a.batch, (long long)a.dim, (long long)a.seqlen, (long long)a.dstate);
+
+  // Required tensors, and exactly one form of B and of C.
+  if (!a.u.data) return status::make(sc::invalid_argument, "u is null");
+  if (!a.delta.data) return status::make(sc::invalid_argument, "delta is null");
+  if (!a.A.data) return status::make(sc::invalid_argument, "A is null");
+  if (!a.out.data) return status::make(sc::invalid_argument, "out is null");
+  if ((a.B.data != nullptr) == (a.B_const.data != nullptr))
+    return status::make(sc::invalid_argument, a.B.data ? "both B and B_const are set; pass one"
+                                                        : "B is null (pass B or B_const)");
+  if ((a.C.data != nullptr) == (a.C_const.data != nullptr))
+    return status::make(sc::invalid_argument, a.C.data ? "both C and C_const are set; pass one"
+                                                       : "C is null (pass C or C_const)");
+
+  // Unit last strides and element alignment, tensor by tensor.
+  struct unit_check {
+    const char* name;
+    const void* data;
+    int64_t last_stride;
+    bool misaligned;
+  } const units[] = {
+      {"u", a.u.data, a.u.seq_stride, detail::misaligned(a.u.data)},
+      {"delta", a.delta.data, a.delta.seq_stride, detail::misaligned(a.delta.data)},
+      {"z", a.z.data, a.z.seq_stride, detail::misaligned(a.z.data)},
+      {"out", a.out.data, a.out.seq_stride, detail::misaligned(a.out.data)},
+      {"B", a.B.data, a.B.seq_stride, detail::misaligned(a.B.data)},
+      {"C", a.C.data, a.C.seq_stride, detail::misaligned(a.C.data)},
+      {"A", a.A.data, a.A.state_stride, detail::misaligned(a.A.data)},
+      {"B_const", a.B_const.data, a.B_const.state_stride, detail::misaligned(a.B_const.data)},
+      {"C_const", a.C_const.data, a.C_const.state_stride, detail::misaligned(a.C_const.data)},
+      {"initial_state", a.initial_state.data, a.initial_state.state_stride,
+       detail::misaligned(a.initial_state.data)},
+      {"last_state", a.last_state.data, a.last_state.state_stride,
+       detail::misaligned(a.last_state.data)},
+      {"D", a.D.data, a.D.stride, detail::misaligned(a.D.data)},
+      {"delta_bias", a.delta_bias.data, a.delta_bias.stride,
+       detail::misaligned(a.delta_bias.data)},
+  };
+  for (const auto& t : units) {
+    if (!t.data) continue;
+    if (t.last_stride != 1)
+      return status::make(sc::invalid_argument,
+                          "%s has last-dimension stride %lld; it must be 1 (unit stride)", t.name,
+                          (long long)t.last_stride);
+    if (t.misaligned)
+      return status::make(sc::invalid_argument, "%s at %p is not aligned to its element size",
+                          t.name, t.data);
+  }
+
+  if (a.dstate > k.max_dstate)
+    return status::make(sc::unsupported_dstate,
+                        "dstate %lld exceeds MaxDState %d of this instantiation; instantiate "
+                        "s6scan::forward_config<MaxDState, ...> with MaxDState >= %lld",
+                        (long long)a.dstate, k.max_dstate, (long long)a.dstate);
+
+  const int64_t smem = detail::forward_smem_bytes(a, k);
+  if (smem > limits.max_shared_memory_per_block_optin)
+    return status::make(sc::insufficient_shared_memory,
+                        "the forward needs %lld bytes of shared memory per block (dstate %lld, "
+                        "NRows %d, TimeTile %d) but the device allows %lld; use a configuration "
+                        "with a smaller NRows or TimeTile",
+                        (long long)smem, (long long)a.dstate, k.rows, k.time_tile,
+                        (long long)limits.max_shared_memory_per_block_optin);
+
+  const int64_t blocks = detail::forward_grid_blocks(a.batch, a.dim, a.groups, k.rows);
+  if (blocks > limits.max_grid_x)
+    return status::make(sc::grid_too_large,
+                        "the forward needs %lld blocks (batch %lld x groups %lld x ceil(dim/groups "
+                        "/ NRows %d)) but the device's grid holds %lld; use a larger NRows",
+                        (long long)blocks, (long long)a.batch, (long long)a.groups, k.rows,
+                        (long long)limits.max_grid_x);
+  return {};
+}
+
+/// @brief Checks the caller's workspace: null (no states saved) or at least forward_workspace_size.
+template <class InT, class OutT>
+[[nodiscard]] status check_workspace(const forward_args<InT, OutT>& a, const void* workspace,
+                                     size_t workspace_bytes) noexcept {
+  if (!workspace) return {};
+  const size_t need = forward_workspace_size(a);
+  if (workspace_bytes < need)
+    return status::make(status_code::workspace_too_small,
+                        "workspace holds %zu bytes but this call saves %zu (batch %lld x dim %lld x "
+                        "%lld chunks x dstate %lld floats); pass null to save no states",
+                        workspace_bytes, need, (long long)a.batch, (long long)a.dim,
+                        (long long)((a.seqlen + kCheckpointSteps - 1) / kCheckpointSteps),
+                        (long long)a.dstate);
+  if (reinterpret_cast<uintptr_t>(workspace) % alignof(float) != 0)
+    return status::make(status_code::invalid_argument, "workspace at %p is not 4-byte aligned",
+                        workspace);
+  return {};
+}
+
+}  // namespace s6scan

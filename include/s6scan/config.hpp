@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <cstdint>
+
+#if defined(__CUDACC__)
+#define S6SCAN_HOST_DEVICE __host__ __device__
+#else
+#define S6SCAN_HOST_DEVICE
+#endif
+
+namespace s6scan {
+
+/// @brief Time steps between the states the forward saves in its workspace (see forward.cuh).
+inline constexpr int kCheckpointSteps = 256;
+
+/// @brief Compile-time configuration of the forward scan kernel.
+///
+/// One block scans `NRows` channels of one (batch, group) pair. Each channel is walked in time by
+/// `MaxDState / StatesPerThread` threads (its "lanes"), each holding `StatesPerThread` states in
+/// registers; time advances in tiles of `TimeTile` steps staged in shared memory, with the next
+/// tile's loads in flight while the current one is scanned.
+///
+/// @tparam MaxDState       largest dstate this instantiation accepts (runtime dstate may be smaller)
+/// @tparam NRows           channels per block; they share every B/C load of the block
+/// @tparam TimeTile        time steps per shared-memory tile; divides kCheckpointSteps
+/// @tparam StatesPerThread states one thread keeps in registers; MaxDState / StatesPerThread lanes
+///                         (a power of two, at most 32) share a channel and sum y across them
+template <int MaxDState, int NRows, int TimeTile = 32,
+          int StatesPerThread = (MaxDState < 16 ? MaxDState : 16)>
+struct forward_config {
+  static constexpr int kMaxDState = MaxDState;
+  static constexpr int kRows = NRows;
+  static constexpr int kTimeTile = TimeTile;
+  static constexpr int kStatesPerThread = StatesPerThread;
+  static constexpr int kLanesPerRow = MaxDState / StatesPerThread;
+  static constexpr int kThreads = NRows * kLanesPerRow;
+
+  static_assert(MaxDState >= 1, "MaxDState must be positive");
+  static_assert(StatesPerThread >= 1 && MaxDState % StatesPerThread == 0,
+                "StatesPerThread must divide MaxDState");
+  static_assert(kLanesPerRow <= 32 && (kLanesPerRow & (kLanesPerRow - 1)) == 0,
+                "MaxDState / StatesPerThread must be a power of two of at most 32");
+  static_assert(StatesPerThread <= 2 || StatesPerThread % 4 == 0,
+                "StatesPerThread must be 1, 2 or a multiple of 4 (vector loads)");
+  static_assert(NRows >= 1 && kThreads % 32 == 0 && kThreads <= 1024,
+                "NRows * lanes per channel must be a multiple of 32 and at most 1024");
+  static_assert(TimeTile % 8 == 0 && kCheckpointSteps % TimeTile == 0,
+                "TimeTile must be a multiple of 8 that divides kCheckpointSteps");
+};
+
+namespace detail {
+
+S6SCAN_HOST_DEVICE constexpr int64_t align16(int64_t x) { return (x + 15) / 16 * 16; }
+
+/// @brief Byte offsets of the forward kernel's dynamic shared memory, from the runtime dstate.
+///
+/// Two stages of raw input tiles (double buffering), then float tiles the scan reads.
+struct forward_smem_layout {
+  // Within each of the two stages (stage s starts at s * stage_bytes):
+  int64_t raw_u = 0, raw_delta = 0, raw_z = 0, raw_B = 0, raw_C = 0, stage_bytes = 0;
+  int raw_bc_pitch = 0;  ///< elements between rows of a raw B/C tile
+  // After both stages:
+  // y aliases dt: each row's y is written only after every lane of that row has read its dt.
+  int64_t dt = 0, du = 0, Bf = 0, Cf = 0, y = 0, zero = 0, bias = 0, D = 0, total = 0;
+  int tile_pitch = 0;    ///< floats between rows of dt, du, y
+  int npad = 0;          ///< dstate rounded up to StatesPerThread: the columns of Bf/Cf
+  int Bf_pitch = 0;      ///< floats between rows of Bf (time rows if varying, channel rows if constant)
+  int Cf_pitch = 0;
+};
+
+S6SCAN_HOST_DEVICE inline forward_smem_layout make_forward_smem_layout(
+    int rows, int time_tile, int states_per_thread, int64_t dstate, int in_bytes, bool has_z,
+    bool var_B, bool var_C) {
+  forward_smem_layout l;
+  const int64_t npad = (dstate + states_per_thread - 1) / states_per_thread * states_per_thread;
+  l.npad = static_cast<int>(npad);
+  l.raw_bc_pitch = time_tile + 16 / in_bytes;  // one 16-byte pad per row spreads the transposing reads
+  int64_t o = 0;
+  const int64_t seq_tile = align16(int64_t(rows) * time_tile * in_bytes);
+  const int64_t bc_tile = align16(dstate * l.raw_bc_pitch * in_bytes);
+  l.raw_u = o; o += seq_tile;
+  l.raw_delta = o; o += seq_tile;
+  l.raw_z = o; o += has_z ? seq_tile : 0;
+  l.raw_B = o; o += var_B ? bc_tile : 0;
+  l.raw_C = o; o += var_C ? bc_tile : 0;
+  l.stage_bytes = o;
+  o = 2 * l.stage_bytes;
+  l.tile_pitch = time_tile + 4;  // 16-byte pad: rows read as float4 by different channels
+  const int64_t f_tile = align16(int64_t(rows) * l.tile_pitch * 4);
+  l.dt = o; o += f_tile;
+  l.du = o; o += f_tile;
+  l.Bf_pitch = var_B ? l.npad : l.npad + 4;
+  l.Cf_pitch = var_C ? l.npad : l.npad + 4;
+  l.Bf = o; o += align16(int64_t(var_B ? time_tile : rows) * l.Bf_pitch * 4);
+  l.Cf = o; o += align16(int64_t(var_C ? time_tile : rows) * l.Cf_pitch * 4);
+  l.y = l.dt;
+  l.zero = o; o += align16(int64_t(states_per_thread < 4 ? 4 : states_per_thread) * 4);
+  l.bias = o; o += align16(int64_t(rows) * 4);
+  l.D = o; o += align16(int64_t(rows) * 4);
+  l.total = o;
+  return l;
+}
+
+}  // namespace detail
+}  // namespace s6scan

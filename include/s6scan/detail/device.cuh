@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// What the launcher asks of the CUDA runtime: the current device's limits (queried once per device
+// and cached) and the shared-memory opt-in (once per kernel and device).
+
+#include <cuda_runtime.h>
+
+#include <atomic>
+
+#include "../checks.hpp"
+#include "../status.hpp"
+
+namespace s6scan::detail {
+
+inline constexpr int kMaxCachedDevices = 64;
+
+/// @brief A failed CUDA call as a status; clears the (non-sticky) error so the caller's next call
+///        does not see it.
+[[nodiscard]] inline status cuda_status(cudaError_t e, const char* what) noexcept {
+  if (e == cudaSuccess) return {};
+  (void)cudaGetLastError();
+  return status::make(status_code::cuda_error, "%s failed: %s (%s)", what, cudaGetErrorName(e),
+                      cudaGetErrorString(e));
+}
+
+[[nodiscard]] inline status read_device_limits(int device, device_limits* out) noexcept {
+  int smem = 0, grid = 0, sms = 0;
+  status s = cuda_status(
+      cudaDeviceGetAttribute(&smem, cudaDevAttrMaxSharedMemoryPerBlockOptin, device),
+      "cudaDeviceGetAttribute(MaxSharedMemoryPerBlockOptin)");
+  if (s) s = cuda_status(cudaDeviceGetAttribute(&grid, cudaDevAttrMaxGridDimX, device),
+                         "cudaDeviceGetAttribute(MaxGridDimX)");
+  if (s) s = cuda_status(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device),
+                         "cudaDeviceGetAttribute(MultiProcessorCount)");
+  if (!s) return s;
+  out->max_shared_memory_per_block_optin = smem;
+  out->max_grid_x = grid;
+  out->multiprocessor_count = sms;
+  return s;
+}
+
+/// @brief The limits of the current device, read once per device and then served from a cache.
+/// @param device receives the current device's index
+[[nodiscard]] inline status current_device_limits(device_limits* out, int* device) noexcept {
+  static device_limits cache[kMaxCachedDevices];
+  static std::atomic<int> state[kMaxCachedDevices];  // 0 empty, 1 being filled, 2 ready
+  status s = cuda_status(cudaGetDevice(device), "cudaGetDevice");
+  if (!s) return s;
+  const int dev = *device;
+  if (dev < 0 || dev >= kMaxCachedDevices) return read_device_limits(dev, out);
+  if (state[dev].load(std::memory_order_acquire) == 2) {
+    *out = cache[dev];
+    return s;
+  }
+  s = read_device_limits(dev, out);
+  int expected = 0;
+  if (s && state[dev].compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) {
+    cache[dev] = *out;
+    state[dev].store(2, std::memory_order_release);
+  }
+  return s;
+}
+
+/// @brief Raises `kernel`'s dynamic shared-memory limit to the device's opt-in maximum, once per
+///        device for each distinct `Tag` (one tag per kernel instantiation).
+template <class Tag, class Kernel>
+[[nodiscard]] status opt_in_shared_memory(Kernel kernel, int device,
+                                          const device_limits& limits) noexcept {
+  static std::atomic<bool> done[kMaxCachedDevices];
+  const bool cached = device >= 0 && device < kMaxCachedDevices;
+  if (cached && done[device].load(std::memory_order_acquire)) return {};
+  status s = cuda_status(
+      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                           int(limits.max_shared_memory_per_block_optin)),
+      "cudaFuncSetAttribute(MaxDynamicSharedMemorySize)");
+  if (s && cached) done[device].store(true, std::memory_order_release);
+  return s;
+}
+
+}  // namespace s6scan::detail

@@ -1,0 +1,378 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// The forward scan kernel. One block owns NRows channels of one (batch, group) pair and walks time
+// in tiles of TimeTile steps. Per tile:
+//   1. copy: the next tile's raw u, delta, z, B, C go to the other shared-memory stage (cp.async)
+//   2. prologue: delta -> softplus(delta + bias) and delta * u, once per (channel, step), as floats;
+//      a time-varying B/C tile is converted to float and transposed to [step][state]
+//   3. scan: each thread advances its StatesPerThread states through the tile, all in registers;
+//      the lanes of one channel add their parts of y with warp shuffles
+//   4. epilogue: y + D * u, the z gate, conversion, coalesced stores
+// Steps past seqlen have delta = 0, so they leave the state unchanged.
+
+#include <cstdint>
+
+#include "../args.hpp"
+#include "../config.hpp"
+#include "../numeric.hpp"
+#include "ptx.cuh"
+
+namespace s6scan::detail {
+
+/// @brief Bits of forward_params::vec: which tensors may be moved in 16-byte pieces.
+enum : unsigned { kVecU = 1, kVecDelta = 2, kVecZ = 4, kVecB = 8, kVecC = 16, kVecOut = 32 };
+
+/// @brief Everything the kernel reads: the caller's arguments and what the host derived from them.
+template <class InT, class OutT>
+struct forward_params {
+  forward_args<InT, OutT> a;
+  forward_smem_layout smem;
+  int64_t dim_per_group;
+  int64_t num_chunks;   ///< checkpoint chunks, when `checkpoints` is set
+  float* checkpoints;   ///< (batch, dim, num_chunks, dstate) states, or null
+  int blocks_per_group;
+  int num_tiles;
+  unsigned vec;         ///< kVec* bits
+};
+
+template <int N>
+struct float_vec;
+template <>
+struct float_vec<1> {
+  using type = float;
+  __device__ static float get(const float& v, int) { return v; }
+};
+template <>
+struct float_vec<2> {
+  using type = float2;
+  __device__ static float get(const float2& v, int i) { return i == 0 ? v.x : v.y; }
+};
+template <>
+struct float_vec<4> {
+  using type = float4;
+  __device__ static float get(const float4& v, int i) {
+    return i == 0 ? v.x : i == 1 ? v.y : i == 2 ? v.z : v.w;
+  }
+};
+
+template <class Config, class InT, class OutT>
+class forward_agent {
+  static constexpr int kRows = Config::kRows;
+  static constexpr int kTime = Config::kTimeTile;
+  static constexpr int kStates = Config::kStatesPerThread;
+  static constexpr int kLanes = Config::kLanesPerRow;
+  static constexpr int kThreads = Config::kThreads;
+  static constexpr int kInVec = 16 / int(sizeof(InT));    // elements in 16 bytes
+  static constexpr int kOutVec = 16 / int(sizeof(OutT));
+  static constexpr int kStateVec = kStates >= 4 ? 4 : kStates;  // floats per shared-memory load
+  using svec = float_vec<kStateVec>;
+
+  const forward_params<InT, OutT>& p_;
+  const forward_args<InT, OutT>& a_;
+  const forward_smem_layout& l_;
+  char* smem_;
+  const int tid_ = threadIdx.x;
+  const int row_ = threadIdx.x / kLanes;   // channel within the block
+  const int lane_ = threadIdx.x % kLanes;  // which StatesPerThread states of it
+  int64_t b_ = 0, g_ = 0, d0_ = 0;         // batch, group, first channel of the block
+  int rows_valid_ = 0;                     // channels of the block inside the group
+  int first_state_ = 0;                    // lane_ * StatesPerThread
+
+  float h_[kStates];
+  float a2_[kStates];  // A * log2(e), 0 for padded states
+  const float* Bp_ = nullptr;  // this lane's B values at step 0; step t is at Bp_ + t * Bstep_
+  const float* Cp_ = nullptr;
+  int Bstep_ = 0, Cstep_ = 0;
+
+  template <class T>
+  __device__ T* at(int64_t offset) const {
+    return reinterpret_cast<T*>(smem_ + offset);
+  }
+  template <class T>
+  __device__ T* stage(int s, int64_t offset) const {
+    return reinterpret_cast<T*>(smem_ + s * l_.stage_bytes + offset);
+  }
+
+  // Copies rows [0, rows) x steps [t0, t0 + kTime) of a row-strided tensor into a shared tile of
+  // `pitch` elements per row; steps past seqlen and rows past `rows` read as zero.
+  __device__ void load_tile(InT* dst, int pitch, const InT* src, int64_t row_stride, int rows,
+                            int64_t t0, bool vec) const {
+    const int64_t L = a_.seqlen;
+    if (vec) {
+      constexpr int kChunks = kTime / kInVec;
+      for (int i = tid_; i < rows * kChunks; i += kThreads) {
+        const int r = i / kChunks, j = i % kChunks;
+        const int64_t t = t0 + int64_t(j) * kInVec;
+        const int64_t left = L - t;
+        const int n = left <= 0 ? 0 : left >= kInVec ? kInVec : int(left);
+        copy16_zfill(dst + r * pitch + j * kInVec, n > 0 ? src + r * row_stride + t : src,
+                     n * int(sizeof(InT)));
+      }
+    } else {
+      for (int i = tid_; i < rows * kTime; i += kThreads) {
+        const int r = i / kTime, j = i % kTime;
+        const int64_t t = t0 + j;
+        dst[r * pitch + j] = t < L ? src[r * row_stride + t] : from_float<InT>(0.f);
+      }
+    }
+  }
+
+  __device__ void load_stage(int s, int64_t t0) const {
+    const unsigned v = p_.vec;
+    // Rows past the group's end are zero-filled (empty copies), so they scan harmlessly.
+    auto seq = [&](int64_t off, const seq_tensor<const InT>& x, bool vec) {
+      InT* dst = stage<InT>(s, off);
+      const InT* src = x.data + b_ * x.batch_stride + d0_ * x.dim_stride;
+      load_tile(dst, kTime, src, x.dim_stride, rows_valid_, t0, vec);
+      if (rows_valid_ < kRows) {
+        for (int i = rows_valid_ * kTime + tid_; i < kRows * kTime; i += kThreads)
+          dst[i] = from_float<InT>(0.f);
+      }
+    };
+    seq(l_.raw_u, a_.u, v & kVecU);
+    seq(l_.raw_delta, a_.delta, v & kVecDelta);
+    if (a_.z.data) seq(l_.raw_z, a_.z, v & kVecZ);
+    const int ds = int(a_.dstate);
+    if (a_.B.data)
+      load_tile(stage<InT>(s, l_.raw_B), l_.raw_bc_pitch,
+                a_.B.data + b_ * a_.B.batch_stride + g_ * a_.B.group_stride, a_.B.state_stride, ds,
+                t0, v & kVecB);
+    if (a_.C.data)
+      load_tile(stage<InT>(s, l_.raw_C), l_.raw_bc_pitch,
+                a_.C.data + b_ * a_.C.batch_stride + g_ * a_.C.group_stride, a_.C.state_stride, ds,
+                t0, v & kVecC);
+    copy_commit();
+  }
+
+  // Raw [state][step] tile -> float [step][state], zero in the padded states.
+  __device__ void transpose_bc(const InT* raw, float* dst) const {
+    const int npad = l_.npad, ds = int(a_.dstate), pitch = l_.raw_bc_pitch;
+    for (int i = tid_; i < kTime * npad; i += kThreads) {
+      const int t = i / npad, n = i % npad;
+      dst[i] = n < ds ? to_float(raw[n * pitch + t]) : 0.f;
+    }
+  }
+
+  __device__ void prologue(int s, int64_t t0) const {
+    const InT* ru = stage<const InT>(s, l_.raw_u);
+    const InT* rd = stage<const InT>(s, l_.raw_delta);
+    float* dt = at<float>(l_.dt);
+    float* du = at<float>(l_.du);
+    const float* bias = at<const float>(l_.bias);
+    const int P = l_.tile_pitch;
+    const int64_t L = a_.seqlen;
+    for (int i = tid_; i < kRows * kTime; i += kThreads) {
+      const int r = i / kTime, j = i % kTime;
+      float delta = 0.f, delta_u = 0.f;
+      if (t0 + j < L) {
+        delta = to_float(rd[i]) + bias[r];
+        // softplus as torch computes it: log1p(exp(x)), and x itself above 20
+        if (a_.delta_softplus) delta = delta <= 20.f ? log1pf(__expf(delta)) : delta;
+        delta_u = delta * to_float(ru[i]);
+      }
+      dt[r * P + j] = delta;
+      du[r * P + j] = delta_u;
+    }
+    if (a_.B.data) transpose_bc(stage<const InT>(s, l_.raw_B), at<float>(l_.Bf));
+    if (a_.C.data) transpose_bc(stage<const InT>(s, l_.raw_C), at<float>(l_.Cf));
+  }
+
+  // Advances this thread's states through one tile and leaves y (this channel's sum over all its
+  // states) in the y tile.
+  __device__ void scan_tile() {
+    const int P = l_.tile_pitch;
+    const float* dtr = at<const float>(l_.dt) + row_ * P;
+    const float* dur = at<const float>(l_.du) + row_ * P;
+    float* yr = at<float>(l_.y) + row_ * P;
+#pragma unroll 1
+    for (int tt = 0; tt < kTime; tt += 4) {
+      const float4 dt4 = *reinterpret_cast<const float4*>(dtr + tt);
+      const float4 du4 = *reinterpret_cast<const float4*>(dur + tt);
+      float y4[4];
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        const float dt = float_vec<4>::get(dt4, j), du = float_vec<4>::get(du4, j);
+        const auto* bp = reinterpret_cast<const typename svec::type*>(Bp_ + (tt + j) * Bstep_);
+        const auto* cp = reinterpret_cast<const typename svec::type*>(Cp_ + (tt + j) * Cstep_);
+        float y = 0.f;
+#pragma unroll
+        for (int q = 0; q < kStates / kStateVec; ++q) {
+          const auto bv = bp[q];
+          const auto cv = cp[q];
+#pragma unroll
+          for (int e = 0; e < kStateVec; ++e) {
+            const int n = q * kStateVec + e;
+            const float decay = ex2(dt * a2_[n]);
+            h_[n] = fmaf(decay, h_[n], du * svec::get(bv, e));
+            y = fmaf(svec::get(cv, e), h_[n], y);
+          }
+        }
+        y4[j] = y;
+      }
+      if constexpr (kLanes > 1) {
+#pragma unroll
+        for (int j = 0; j < 4; ++j)
+#pragma unroll
+          for (int off = kLanes / 2; off > 0; off /= 2)
+            y4[j] += __shfl_xor_sync(0xffffffffu, y4[j], off);
+      }
+      // y aliases dt: every lane of this row must have read dt4 before lane 0 overwrites it.
+      if constexpr (kLanes > 1) __syncwarp();
+      if (lane_ == 0) *reinterpret_cast<float4*>(yr + tt) = make_float4(y4[0], y4[1], y4[2], y4[3]);
+    }
+  }
+
+  __device__ void store_states(float* base, int64_t batch_stride, int64_t dim_stride) const {
+    if (row_ >= rows_valid_) return;
+    float* dst = base + b_ * batch_stride + (d0_ + row_) * dim_stride;
+#pragma unroll
+    for (int n = 0; n < kStates; ++n)
+      if (first_state_ + n < a_.dstate) dst[first_state_ + n] = h_[n];
+  }
+
+  __device__ void epilogue(int s, int64_t t0) const {
+    const InT* ru = stage<const InT>(s, l_.raw_u);
+    const InT* rz = a_.z.data ? stage<const InT>(s, l_.raw_z) : nullptr;
+    const float* y = at<const float>(l_.y);
+    const float* Dv = at<const float>(l_.D);
+    const int P = l_.tile_pitch;
+    const int64_t L = a_.seqlen;
+    OutT* out = a_.out.data + b_ * a_.out.batch_stride + d0_ * a_.out.dim_stride;
+    const int64_t os = a_.out.dim_stride;
+    auto value = [&](int r, int j) {
+      float v = y[r * P + j] + Dv[r] * to_float(ru[r * kTime + j]);
+      if (rz) {
+        const float z = to_float(rz[r * kTime + j]);
+        v *= z / (1.f + __expf(-z));
+      }
+      return from_float<OutT>(v);
+    };
+    if (p_.vec & kVecOut) {
+      constexpr int kChunks = kTime / kOutVec;
+      for (int i = tid_; i < kRows * kChunks; i += kThreads) {
+        const int r = i / kChunks, j0 = (i % kChunks) * kOutVec;
+        const int64_t t = t0 + j0;
+        if (r >= rows_valid_ || t >= L) continue;
+        union {
+          uint4 u;
+          OutT e[kOutVec];
+        } pack;
+#pragma unroll
+        for (int e = 0; e < kOutVec; ++e) pack.e[e] = value(r, j0 + e);
+        if (t + kOutVec <= L) {
+          *reinterpret_cast<uint4*>(out + r * os + t) = pack.u;
+        } else {
+          for (int e = 0; e < kOutVec && t + e < L; ++e) out[r * os + t + e] = pack.e[e];
+        }
+      }
+    } else {
+      for (int i = tid_; i < kRows * kTime; i += kThreads) {
+        const int r = i / kTime, j = i % kTime;
+        if (r < rows_valid_ && t0 + j < L) out[r * os + t0 + j] = value(r, j);
+      }
+    }
+  }
+
+  // Per-block constants: bias and D per row, a zero row for idle lanes, constant B/C, and this
+  // thread's A and initial state.
+  __device__ void setup() {
+    const int64_t bpg = p_.blocks_per_group;
+    const int64_t blk = blockIdx.x;
+    const int64_t cb = blk % bpg;
+    g_ = (blk / bpg) % a_.groups;
+    b_ = blk / bpg / a_.groups;
+    d0_ = g_ * p_.dim_per_group + cb * kRows;
+    const int64_t left = p_.dim_per_group - cb * kRows;
+    rows_valid_ = left < kRows ? int(left) : kRows;
+    first_state_ = lane_ * kStates;
+
+    float* bias = at<float>(l_.bias);
+    float* Dv = at<float>(l_.D);
+    for (int r = tid_; r < kRows; r += kThreads) {
+      const bool ok = r < rows_valid_;
+      const int64_t d = d0_ + r;
+      bias[r] = ok && a_.delta_bias.data ? a_.delta_bias.data[d * a_.delta_bias.stride] : 0.f;
+      Dv[r] = ok && a_.D.data ? a_.D.data[d * a_.D.stride] : 0.f;
+    }
+    float* zero = at<float>(l_.zero);
+    for (int i = tid_; i < (kStates < 4 ? 4 : kStates); i += kThreads) zero[i] = 0.f;
+    const int npad = l_.npad;
+    auto load_const = [&](const matrix_tensor<const float>& m, int64_t off, int pitch) {
+      float* dst = at<float>(off);
+      for (int i = tid_; i < kRows * npad; i += kThreads) {
+        const int r = i / npad, n = i % npad;
+        dst[r * pitch + n] =
+            r < rows_valid_ && n < a_.dstate ? m.data[(d0_ + r) * m.dim_stride + n] : 0.f;
+      }
+    };
+    if (a_.B_const.data) load_const(a_.B_const, l_.Bf, l_.Bf_pitch);
+    if (a_.C_const.data) load_const(a_.C_const, l_.Cf, l_.Cf_pitch);
+
+    const bool row_ok = row_ < rows_valid_;
+    const int64_t d = d0_ + row_;
+    constexpr float kLog2e = 1.4426950408889634f;
+#pragma unroll
+    for (int n = 0; n < kStates; ++n) {
+      const bool on = row_ok && first_state_ + n < a_.dstate;
+      a2_[n] = on ? a_.A.data[d * a_.A.dim_stride + first_state_ + n] * kLog2e : 0.f;
+      h_[n] = on && a_.initial_state.data
+                  ? a_.initial_state.data[b_ * a_.initial_state.batch_stride +
+                                          d * a_.initial_state.dim_stride + first_state_ + n]
+                  : 0.f;
+    }
+    // Where this lane finds its B and C: a row per step if they vary in time, a row per channel
+    // if constant, the zero row if all its states are padding.
+    if (first_state_ >= a_.dstate) {
+      Bp_ = Cp_ = at<const float>(l_.zero);
+      Bstep_ = Cstep_ = 0;
+    } else {
+      Bp_ = at<const float>(l_.Bf) + (a_.B.data ? 0 : row_ * l_.Bf_pitch) + first_state_;
+      Cp_ = at<const float>(l_.Cf) + (a_.C.data ? 0 : row_ * l_.Cf_pitch) + first_state_;
+      Bstep_ = a_.B.data ? l_.Bf_pitch : 0;
+      Cstep_ = a_.C.data ? l_.Cf_pitch : 0;
+    }
+  }
+
+ public:
+  __device__ forward_agent(const forward_params<InT, OutT>& p, char* smem)
+      : p_(p), a_(p.a), l_(p.smem), smem_(smem) {}
+
+  __device__ void run() {
+    setup();
+    load_stage(0, 0);
+    for (int i = 0; i < p_.num_tiles; ++i) {
+      const int s = i & 1;
+      const int64_t t0 = int64_t(i) * kTime;
+      // Stage s^1 was last read by the previous tile's epilogue, which ended at a barrier.
+      if (i + 1 < p_.num_tiles)
+        load_stage(s ^ 1, t0 + kTime);
+      else
+        copy_commit();
+      copy_wait<1>();
+      __syncthreads();
+      prologue(s, t0);
+      __syncthreads();
+      scan_tile();
+      if (p_.checkpoints && ((i + 1) * kTime % kCheckpointSteps == 0 || i + 1 == p_.num_tiles)) {
+        const int64_t chunk = t0 / kCheckpointSteps;
+        store_states(p_.checkpoints + chunk * a_.dstate, a_.dim * p_.num_chunks * a_.dstate,
+                     p_.num_chunks * a_.dstate);
+      }
+      __syncthreads();
+      epilogue(s, t0);
+      __syncthreads();
+    }
+    if (a_.last_state.data)
+      store_states(a_.last_state.data, a_.last_state.batch_stride, a_.last_state.dim_stride);
+  }
+};
+
+template <class Config, class InT, class OutT>
+__global__ void __launch_bounds__(Config::kThreads)
+    forward_kernel(const __grid_constant__ forward_params<InT, OutT> p) {
+  extern __shared__ __align__(16) char smem[];
+  forward_agent<Config, InT, OutT>(p, smem).run();
+}
+
+}  // namespace s6scan::detail

@@ -1,0 +1,16 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+/// @file
+/// @brief The whole library: argument types, checks, the CPU reference, the forward kernels and
+///        the default-set dispatcher.
+
+#include "args.hpp"
+#include "checks.hpp"
+#include "config.hpp"
+#include "dispatch.cuh"
+#include "forward.cuh"
+#include "numeric.hpp"
+#include "reference.hpp"
+#include "status.hpp"
+#include "version.hpp"

@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: Apache-2.0
+// The launcher's checks against simulated devices: each refusal, its code and the numbers in its
+// message. Host-only: the checks never touch a device.
+
+#include <s6scan/checks.hpp>
+#include <s6scan/numeric.hpp>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "catch.hpp"
+
+using s6scan::device_limits;
+using s6scan::forward_config;
+using s6scan::kernel_shape;
+using s6scan::shape_of;
+using s6scan::status_code;
+
+namespace {
+
+// Arguments with plausible (never dereferenced) device pointers.
+struct fake_args {
+  alignas(16) static inline char arena[1 << 12];
+  s6scan::forward_args<__nv_bfloat16> a;
+
+  fake_args(int64_t batch, int64_t dim, int64_t seqlen, int64_t dstate, int64_t groups = 1) {
+    a.batch = batch; a.dim = dim; a.seqlen = seqlen; a.dstate = dstate; a.groups = groups;
+    a.set_contiguous_strides();
+    auto bf = reinterpret_cast<const __nv_bfloat16*>(arena);
+    auto f = reinterpret_cast<const float*>(arena);
+    a.u.data = bf; a.delta.data = bf; a.B.data = bf; a.C.data = bf; a.A.data = f;
+    a.out.data = reinterpret_cast<__nv_bfloat16*>(arena);
+  }
+};
+
+bool has(const s6scan::status& s, const std::string& text) {
+  return std::string(s.message).find(text) != std::string::npos;
+}
+
+const device_limits k48 = device_limits::with_shared_memory(48 * 1024);
+const device_limits kA100 = device_limits::a100();
+const device_limits kH100 = device_limits::h100();
+
+}  // namespace
+
+TEST_CASE("checks: a valid call passes on every simulated device", "[checks]") {
+  fake_args f(8, 4096, 2048, 16);
+  for (const auto& d : {k48, kA100, kH100})
+    REQUIRE(s6scan::check_forward(f.a, shape_of<forward_config<16, 64>>(), d).ok());
+}
+
+TEST_CASE("checks: dstate above MaxDState names both numbers and the way out", "[checks]") {
+  fake_args f(1, 64, 128, 300);
+  const auto s = s6scan::check_forward(f.a, shape_of<forward_config<256, 16, 16>>(), kH100);
+  REQUIRE(s.code == status_code::unsupported_dstate);
+  CAPTURE(s.message);
+  REQUIRE(has(s, "dstate 300 exceeds MaxDState 256"));
+  REQUIRE(has(s, "forward_config"));
+  REQUIRE(has(s, ">= 300"));
+}
+
+TEST_CASE("checks: shared memory follows the runtime dstate and the device's limit", "[checks]") {
+  using big = forward_config<512, 16, 16>;
+  const auto k = shape_of<big>();
+  fake_args small(1, 64, 128, 16), large(1, 64, 128, 512);
+  const int64_t need_small = s6scan::detail::forward_smem_bytes(small.a, k);
+  const int64_t need_large = s6scan::detail::forward_smem_bytes(large.a, k);
+  CAPTURE(need_small, need_large);
+  // The same instantiation asks for less at a small dstate: the size is not MaxDState's.
+  REQUIRE(need_small < 48 * 1024);
+  REQUIRE(need_large > 166912);
+  REQUIRE(need_large <= 232448);
+  REQUIRE(s6scan::check_forward(small.a, k, k48).ok());
+  REQUIRE(s6scan::check_forward(large.a, k, kH100).ok());
+  for (const auto& d : {k48, kA100}) {
+    const auto s = s6scan::check_forward(large.a, k, d);
+    REQUIRE(s.code == status_code::insufficient_shared_memory);
+    CAPTURE(s.message);
+    REQUIRE(has(s, "needs " + std::to_string(need_large) + " bytes"));
+    REQUIRE(has(s, "allows " + std::to_string(d.max_shared_memory_per_block_optin)));
+  }
+}
+
+TEST_CASE("checks: sizes", "[checks]") {
+  const auto k = shape_of<forward_config<16, 64>>();
+  struct bad { int64_t b, d, l, n, g; const char* text; };
+  for (const auto& c : {bad{0, 8, 8, 4, 1, "batch must be positive, got 0"},
+                        bad{1, -8, 8, 4, 1, "dim must be positive, got -8"},
+                        bad{1, 8, 0, 4, 1, "seqlen must be positive, got 0"},
+                        bad{1, 8, 8, 0, 1, "dstate must be positive, got 0"},
+                        bad{1, 8, 8, 4, 0, "groups must be positive, got 0"},
+                        bad{1, 10, 8, 4, 4, "dim 10 is not divisible by groups 4"},
+                        bad{int64_t(1) << 40, int64_t(1) << 20, int64_t(1) << 10, 4, 1, "overflows 64 bits"}}) {
+    fake_args f(c.b, c.d, c.l, c.n, c.g);
+    const auto s = s6scan::check_forward(f.a, k, kH100);
+    CAPTURE(c.text, s.message);
+    REQUIRE(s.code == status_code::invalid_argument);
+    REQUIRE(has(s, c.text));
+  }
+}
+
+TEST_CASE("checks: pointers, strides and alignment", "[checks]") {
+  const auto k = shape_of<forward_config<16, 64>>();
+  fake_args f(2, 64, 100, 16);
+  auto expect = [&](const s6scan::forward_args<__nv_bfloat16>& a, const char* text) {
+    const auto s = s6scan::check_forward(a, k, kH100);
+    CAPTURE(text, s.message);
+    REQUIRE(s.code == status_code::invalid_argument);
+    REQUIRE(has(s, text));
+  };
+  auto a = f.a; a.u.data = nullptr; expect(a, "u is null");
+  a = f.a; a.delta.data = nullptr; expect(a, "delta is null");
+  a = f.a; a.A.data = nullptr; expect(a, "A is null");
+  a = f.a; a.out.data = nullptr; expect(a, "out is null");
+  a = f.a; a.B.data = nullptr; expect(a, "B is null (pass B or B_const)");
+  a = f.a; a.C_const.data = a.A.data; expect(a, "both C and C_const are set");
+  a = f.a; a.delta.seq_stride = 2; expect(a, "delta has last-dimension stride 2");
+  a = f.a; a.A.state_stride = 0; expect(a, "A has last-dimension stride 0");
+  a = f.a; a.D.data = a.A.data; a.D.stride = 3; expect(a, "D has last-dimension stride 3");
+  a = f.a; a.u.data = reinterpret_cast<const __nv_bfloat16*>(fake_args::arena + 1); expect(a, "u at");
+  a = f.a; a.last_state.data = reinterpret_cast<float*>(fake_args::arena + 2); expect(a, "last_state at");
+  // Free strides are free: negative, huge and broadcast ones pass.
+  a = f.a; a.u.batch_stride = -5; a.B.batch_stride = 0; a.delta.dim_stride = int64_t(1) << 40;
+  REQUIRE(s6scan::check_forward(a, k, kH100).ok());
+}
+
+TEST_CASE("checks: 64-bit sizes pass; only the grid limits them", "[checks]") {
+  const auto k = shape_of<forward_config<16, 64>>();
+  SECTION("dim above 65535") {
+    fake_args f(1, 70000, 40, 16, 2);
+    REQUIRE(s6scan::check_forward(f.a, k, kH100).ok());
+  }
+  SECTION("more than 2^32 elements") {
+    fake_args f(1, 1 << 17, 32769, 1);
+    REQUIRE(f.a.batch * f.a.dim * f.a.seqlen > (int64_t(1) << 32));
+    REQUIRE(s6scan::check_forward(f.a, shape_of<forward_config<1, 128>>(), kH100).ok());
+  }
+  SECTION("a grid over the device's limit") {
+    auto d = kH100;
+    d.max_grid_x = 1000;
+    fake_args f(64, 4096, 16, 16);  // 64 * 4096 / 64 = 4096 blocks
+    const auto s = s6scan::check_forward(f.a, k, d);
+    REQUIRE(s.code == status_code::grid_too_large);
+    CAPTURE(s.message);
+    REQUIRE(has(s, "needs 4096 blocks"));
+    REQUIRE(has(s, "holds 1000"));
+  }
+}
+
+TEST_CASE("checks: workspace", "[checks]") {
+  fake_args f(2, 3, 600, 5);  // 3 chunks of 256 steps
+  REQUIRE(s6scan::forward_workspace_size(f.a) == size_t(2 * 3 * 3 * 5 * sizeof(float)));
+  fake_args one(1, 1, 256, 1);
+  REQUIRE(s6scan::forward_workspace_size(one.a) == sizeof(float));
+  REQUIRE(s6scan::check_workspace(f.a, nullptr, 0).ok());
+  float ws[90];
+  REQUIRE(s6scan::check_workspace(f.a, ws, sizeof(ws)).ok());
+  const auto s = s6scan::check_workspace(f.a, ws, sizeof(ws) - 4);
+  REQUIRE(s.code == status_code::workspace_too_small);
+  CAPTURE(s.message);
+  REQUIRE(has(s, "holds 356 bytes but this call saves 360"));
+}
+
+TEST_CASE("checks: statuses print their names", "[checks]") {
+  REQUIRE(std::strcmp(s6scan::to_string(status_code::insufficient_shared_memory),
+                      "insufficient_shared_memory") == 0);
+  const s6scan::status ok;
+  REQUIRE(ok.ok());
+  REQUIRE(static_cast<bool>(ok));
+}

@@ -1,0 +1,383 @@
+// SPDX-License-Identifier: Apache-2.0
+// The forward kernels against the float64 reference: the default set over the edge grid (dtypes,
+// dstate, seqlen, groups, options, layouts), explicit configurations, the saved states, 64-bit
+// sizes, and refusals. Outputs, saved states and the padding around them are poisoned with NaN
+// before every launch; inputs are fresh random draws (S6SCAN_SEED replays a run).
+
+#include <s6scan/s6scan.cuh>
+
+#include <array>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <type_traits>
+#include <vector>
+
+#include "catch.hpp"
+#include "problem.hpp"
+
+using s6scan::forward_args;
+using s6scan::forward_config;
+using s6test::options;
+using s6test::problem;
+using bf16 = __nv_bfloat16;
+
+#define CUDA_REQUIRE(x)                                        \
+  do {                                                         \
+    const cudaError_t e_ = (x);                                \
+    INFO(#x << ": " << cudaGetErrorString(e_));                \
+    REQUIRE(e_ == cudaSuccess);                                \
+  } while (0)
+
+namespace {
+
+struct device_deleter {
+  void operator()(void* p) const { cudaFree(p); }
+};
+using device_ptr = std::unique_ptr<void, device_deleter>;
+
+device_ptr device_alloc(size_t bytes) {
+  void* p = nullptr;
+  CUDA_REQUIRE(cudaMalloc(&p, bytes));
+  return device_ptr(p);
+}
+
+// Device copies of a host problem, same layout, and the arguments that point at them.
+template <class InT, class OutT>
+struct device_problem {
+  std::vector<device_ptr> owned;
+  forward_args<InT, OutT> args;
+  size_t out_bytes = 0, last_bytes = 0;
+
+  template <class T, class P>
+  void upload(const std::vector<T>& v, P*& ptr) {
+    if (!ptr) return;
+    owned.push_back(device_alloc(v.size() * sizeof(T)));
+    CUDA_REQUIRE(cudaMemcpy(owned.back().get(), v.data(), v.size() * sizeof(T), cudaMemcpyHostToDevice));
+    ptr = static_cast<P*>(owned.back().get());
+  }
+
+  explicit device_problem(problem<InT, OutT>& p) : args(p.args) {
+    upload(p.u, args.u.data); upload(p.delta, args.delta.data); upload(p.z, args.z.data);
+    upload(p.B, args.B.data); upload(p.C, args.C.data); upload(p.A, args.A.data);
+    upload(p.B_const, args.B_const.data); upload(p.C_const, args.C_const.data);
+    upload(p.D, args.D.data); upload(p.bias, args.delta_bias.data); upload(p.h0, args.initial_state.data);
+    upload(p.out, args.out.data); upload(p.last, args.last_state.data);
+    out_bytes = p.out.size() * sizeof(OutT);
+    last_bytes = p.last.size() * sizeof(float);
+  }
+
+  // NaN everywhere, padding included (all-ones bits are NaN in float, half and bfloat16).
+  void poison() {
+    CUDA_REQUIRE(cudaMemset(args.out.data, 0xFF, out_bytes));
+    if (args.last_state.data) CUDA_REQUIRE(cudaMemset(args.last_state.data, 0xFF, last_bytes));
+  }
+
+  void download(problem<InT, OutT>& p) {
+    CUDA_REQUIRE(cudaMemcpy(p.out.data(), args.out.data, out_bytes, cudaMemcpyDeviceToHost));
+    if (args.last_state.data)
+      CUDA_REQUIRE(cudaMemcpy(p.last.data(), args.last_state.data, last_bytes, cudaMemcpyDeviceToHost));
+  }
+};
+
+template <class T>
+bool all_ones(const T& x) {
+  unsigned char b[sizeof(T)];
+  std::memcpy(b, &x, sizeof(T));
+  for (unsigned char c : b)
+    if (c != 0xFF) return false;
+  return true;
+}
+
+// Elements of a padded tensor that lie outside the logical shape must keep their poison.
+template <class T>
+size_t touched_padding(const std::vector<T>& v, int64_t batch_stride, int64_t row_stride, int64_t rows,
+                       int64_t len) {
+  size_t bad = 0;
+  for (size_t i = 0; i < v.size(); ++i) {
+    const int64_t b = int64_t(i) / batch_stride, rem = int64_t(i) % batch_stride;
+    const bool inside = rem / row_stride < rows && rem % row_stride < len;
+    if (!inside && !all_ones(v[i])) ++bad;
+    (void)b;
+  }
+  return bad;
+}
+
+template <class InT, class OutT>
+std::string case_name(const problem<InT, OutT>& p) {
+  char buf[256];
+  std::snprintf(buf, sizeof(buf), "%s->%s batch=%lld dim=%lld seqlen=%lld dstate=%lld groups=%lld opts=%s",
+                s6scan::type_name<InT>(), s6scan::type_name<OutT>(), (long long)p.batch,
+                (long long)p.dim, (long long)p.seqlen, (long long)p.dstate, (long long)p.groups,
+                p.opt.str().c_str());
+  return buf;
+}
+
+// Checks the saved states of the workspace against the reference at every chunk's end.
+template <class InT, class OutT>
+double checkpoint_error(const problem<InT, OutT>& p, const std::vector<float>& ws) {
+  const int64_t chunks = (p.seqlen + s6scan::kCheckpointSteps - 1) / s6scan::kCheckpointSteps;
+  std::vector<double> got, want, y(size_t(p.seqlen)), h(size_t(p.dstate));
+  for (int64_t c = 0; c < chunks; ++c) {
+    auto a = p.args;
+    a.seqlen = std::min<int64_t>((c + 1) * s6scan::kCheckpointSteps, p.seqlen);
+    for (int64_t b = 0; b < p.batch; ++b)
+      for (int64_t d = 0; d < p.dim; ++d) {
+        s6scan::reference_forward_channel(a, b, d, y.data(), h.data());
+        for (int64_t n = 0; n < p.dstate; ++n) {
+          got.push_back(ws[size_t(((b * p.dim + d) * chunks + c) * p.dstate + n)]);
+          want.push_back(h[n]);
+        }
+      }
+  }
+  return s6test::rel_l2(got, want);
+}
+
+// Runs one problem through `launch(args, workspace, bytes)` and checks everything it wrote.
+template <class InT, class OutT, class Launch>
+void run_case(problem<InT, OutT>& p, Launch launch, bool with_workspace) {
+  if (!s6test::next_case_in_shard()) return;
+  const std::string name = case_name(p);
+  INFO(name << " workspace=" << with_workspace << " seed=" << s6test::test_seed());
+  device_problem<InT, OutT> d(p);
+  d.poison();
+  const size_t ws_bytes = with_workspace ? s6scan::forward_workspace_size(p.args) : 0;
+  device_ptr ws = with_workspace ? device_alloc(ws_bytes) : nullptr;
+  if (ws) CUDA_REQUIRE(cudaMemset(ws.get(), 0xFF, ws_bytes));
+
+  const s6scan::status s = launch(d.args, ws.get(), ws_bytes);
+  INFO("status: " << s.message);
+  REQUIRE(s.ok());
+  CUDA_REQUIRE(cudaDeviceSynchronize());
+  d.download(p);
+
+  const auto e = s6test::compare_forward(p.args, p.out.data(), p.opt.last ? p.last.data() : nullptr);
+  double ws_err = 0;
+  if (ws) {
+    std::vector<float> host(ws_bytes / sizeof(float));
+    CUDA_REQUIRE(cudaMemcpy(host.data(), ws.get(), ws_bytes, cudaMemcpyDeviceToHost));
+    ws_err = checkpoint_error(p, host);
+  }
+  std::printf("error %s y=%.3e bound=%.3e state=%.3e saved=%.3e\n", name.c_str(), e.y, e.y_bound,
+              e.state, ws_err);
+  CAPTURE(e.y, e.y_bound, e.state, ws_err);
+  REQUIRE(e.y <= e.y_bound);
+  REQUIRE(e.state <= 1e-5);
+  REQUIRE(ws_err <= 1e-5);
+  if (p.opt.pad) {
+    REQUIRE(touched_padding(p.out, p.args.out.batch_stride, p.args.out.dim_stride, p.dim, p.seqlen) == 0);
+    if (p.opt.last)
+      REQUIRE(touched_padding(p.last, p.args.last_state.batch_stride, p.args.last_state.dim_stride, p.dim,
+                              p.dstate) == 0);
+  }
+}
+
+template <class InT, class OutT>
+s6scan::status default_launch(const forward_args<InT, OutT>& a, void* ws, size_t bytes) {
+  return s6scan::forward(a, ws, bytes);
+}
+
+options random_options(std::mt19937_64& rng) {
+  std::uniform_int_distribution<int> bit(0, 1), pad(0, 2);
+  options o;
+  o.z = bit(rng); o.D = bit(rng); o.bias = bit(rng); o.softplus = bit(rng); o.h0 = bit(rng);
+  o.last = bit(rng); o.B_const = bit(rng) && bit(rng); o.C_const = bit(rng) && bit(rng);
+  o.pad = std::array<int64_t, 3>{0, 3, 8}[pad(rng)];  // 3: unaligned rows; 8: aligned, not contiguous
+  return o;
+}
+
+}  // namespace
+
+#define S6SCAN_TYPE_PAIRS                                                                       \
+  (std::pair<float, float>), (std::pair<__half, __half>), (std::pair<bf16, bf16>),             \
+      (std::pair<__half, float>), (std::pair<bf16, float>)
+
+TEMPLATE_TEST_CASE("forward: default set over the edge grid", "[gpu][forward]", S6SCAN_TYPE_PAIRS) {
+  using InT = typename TestType::first_type;
+  using OutT = typename TestType::second_type;
+  std::mt19937_64 rng(s6test::test_seed() ^ sizeof(InT) ^ (sizeof(OutT) << 8));
+  int k = 0;
+  for (int64_t dstate : {1, 2, 15, 16, 17, 64, 255, 256})
+    for (int64_t seqlen : {1, 2, 15, 16, 17, 31, 32, 33, 255, 256, 257, 600}) {
+      // groups 1, 2, 4 and one channel per group, in turn; every third case has more channels
+      // than a block holds, so blocks split groups and the last one is partial.
+      const int64_t dim = k % 3 == 2 ? 200 : 24;
+      const int64_t groups = std::array<int64_t, 4>{1, 2, 4, dim}[k % 4];
+      problem<InT, OutT> p(2, dim, seqlen, dstate, groups, random_options(rng), rng);
+      run_case(p, default_launch<InT, OutT>, k % 2 == 0);
+      ++k;
+    }
+}
+
+TEMPLATE_TEST_CASE("forward: each option on its own and all together", "[gpu][forward]", S6SCAN_TYPE_PAIRS) {
+  using InT = typename TestType::first_type;
+  using OutT = typename TestType::second_type;
+  std::mt19937_64 rng(s6test::test_seed() + 1);
+  std::vector<options> sets(11);
+  sets[1].z = true; sets[2].D = true; sets[3].bias = true; sets[4].softplus = true;
+  sets[5].h0 = true; sets[6].last = true; sets[7].B_const = true; sets[8].C_const = true;
+  sets[9].B_const = sets[9].C_const = true;
+  options& all = sets[10];
+  all.z = all.D = all.bias = all.softplus = all.h0 = all.last = true;
+  for (int64_t dstate : {1, 16, 64})
+    for (const auto& o : sets) {
+      problem<InT, OutT> p(2, 24, 257, dstate, 2, o, rng);
+      run_case(p, default_launch<InT, OutT>, true);
+    }
+}
+
+template <class Config, class InT, class OutT>
+s6scan::status config_launch(const forward_args<InT, OutT>& a, void* ws, size_t bytes) {
+  return s6scan::forward<Config>(a, ws, bytes);
+}
+
+TEMPLATE_TEST_CASE("forward: explicit configurations outside the default set", "[gpu][forward]",
+                   (std::pair<float, float>), (std::pair<bf16, bf16>)) {
+  using InT = typename TestType::first_type;
+  using OutT = typename TestType::second_type;
+  std::mt19937_64 rng(s6test::test_seed() + 2);
+  options all;
+  all.z = all.D = all.bias = all.softplus = all.h0 = all.last = true;
+  for (int64_t seqlen : {7, 64, 300}) {
+    {  // four lanes of two states; eight-step tiles
+      problem<InT, OutT> p(2, 40, seqlen, 7, 4, all, rng);
+      run_case(p, config_launch<forward_config<8, 32, 8, 2>, InT, OutT>, true);
+    }
+    {  // four lanes of eight states
+      problem<InT, OutT> p(2, 40, seqlen, 29, 2, all, rng);
+      run_case(p, config_launch<forward_config<32, 32, 16, 8>, InT, OutT>, true);
+    }
+    {  // dstate above 256, bounded by shared memory only: 32 lanes of 16 states. float tiles
+       // are twice as large, so float takes shorter ones to fit the H200's 227 KiB.
+      using big = std::conditional_t<sizeof(InT) == 4, forward_config<512, 8, 8>, forward_config<512, 16, 16>>;
+      for (int64_t dstate : {300, 512}) {
+        problem<InT, OutT> p(1, 20, seqlen, dstate, 1, all, rng);
+        run_case(p, config_launch<big, InT, OutT>, seqlen == 300);
+      }
+    }
+  }
+}
+
+TEST_CASE("forward: dim above 65535", "[gpu][forward]") {
+  std::mt19937_64 rng(s6test::test_seed() + 3);
+  options o;
+  o.D = o.softplus = o.bias = o.last = true;
+  problem<bf16, bf16> p(1, 70000, 40, 16, 2, o, rng);
+  run_case(p, default_launch<bf16, bf16>, false);
+}
+
+TEST_CASE("forward: the same call twice gives the same bits", "[gpu][forward]") {
+  if (!s6test::in_shard(0)) return;
+  std::mt19937_64 rng(s6test::test_seed() + 4);
+  options o;
+  o.z = o.D = o.softplus = o.last = true;
+  problem<bf16, float> p(2, 64, 700, 16, 4, o, rng);
+  device_problem<bf16, float> d(p);
+  std::vector<float> first(p.out.size()), second(p.out.size());
+  for (auto* dst : {&first, &second}) {
+    d.poison();
+    REQUIRE(s6scan::forward(d.args, nullptr, 0).ok());
+    CUDA_REQUIRE(cudaMemcpy(dst->data(), d.args.out.data, d.out_bytes, cudaMemcpyDeviceToHost));
+  }
+  REQUIRE(std::memcmp(first.data(), second.data(), d.out_bytes) == 0);
+}
+
+TEST_CASE("forward: refusals launch nothing", "[gpu][forward]") {
+  if (!s6test::in_shard(0)) return;
+  std::mt19937_64 rng(s6test::test_seed() + 5);
+  problem<float, float> p(1, 8, 16, 300, 1, {}, rng);
+  device_problem<float, float> d(p);
+  d.poison();
+  auto s = s6scan::forward(d.args, nullptr, 0);
+  REQUIRE(s.code == s6scan::status_code::unsupported_dstate);
+  REQUIRE(std::strstr(s.message, "dstate 300 exceeds 256"));
+  s = s6scan::forward<forward_config<16, 64>>(d.args, nullptr, 0);
+  REQUIRE(s.code == s6scan::status_code::unsupported_dstate);
+  REQUIRE(std::strstr(s.message, "dstate 300 exceeds MaxDState 16"));
+  auto small = device_alloc(16);
+  s = s6scan::forward<forward_config<512, 16, 16>>(d.args, small.get(), 16);
+  REQUIRE(s.code == s6scan::status_code::workspace_too_small);
+  CUDA_REQUIRE(cudaDeviceSynchronize());
+  d.download(p);
+  for (float x : p.out) REQUIRE(all_ones(x));
+  // can_implement agrees with the launcher and reads the real device.
+  REQUIRE(s6scan::forward_can_implement<forward_config<512, 16, 16>>(d.args).ok());
+  REQUIRE(!s6scan::forward_can_implement(d.args).ok());
+}
+
+// ---- more than 2^32 elements: inputs made on the device from a hash, checked on a few channels
+
+namespace {
+
+__host__ __device__ inline float hash_unit(uint64_t seed, uint64_t i) {
+  uint64_t x = seed + i * 0x9E3779B97F4A7C15ull;  // splitmix64
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  x ^= x >> 31;
+  return float(x >> 40) * (1.0f / 16777216.0f);  // [0, 1)
+}
+
+__global__ void fill_hash(bf16* p, uint64_t n, uint64_t seed, float lo, float hi) {
+  for (uint64_t i = blockIdx.x * uint64_t(blockDim.x) + threadIdx.x; i < n; i += uint64_t(gridDim.x) * blockDim.x)
+    p[i] = __float2bfloat16_rn(lo + (hi - lo) * hash_unit(seed, i));
+}
+
+}  // namespace
+
+TEST_CASE("forward: more than 2^32 elements", "[gpu][forward][large]") {
+  if (!s6test::in_shard(0)) return;
+  const int64_t dim = int64_t(1) << 17, L = 32769, n = dim * L;
+  REQUIRE(n > (int64_t(1) << 32));
+  const uint64_t seed = s6test::test_seed();
+  INFO("seed " << seed);
+  auto u = device_alloc(n * sizeof(bf16)), dl = device_alloc(n * sizeof(bf16)), out = device_alloc(n * sizeof(bf16));
+  fill_hash<<<4096, 256>>>(static_cast<bf16*>(u.get()), n, seed, -1.f, 1.f);
+  fill_hash<<<4096, 256>>>(static_cast<bf16*>(dl.get()), n, seed + 1, 0.01f, 0.2f);
+  CUDA_REQUIRE(cudaMemset(out.get(), 0xFF, n * sizeof(bf16)));
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> N(0.f, 1.f);
+  std::vector<bf16> B(L), C(L);
+  for (auto& x : B) x = __float2bfloat16_rn(N(rng));
+  for (auto& x : C) x = __float2bfloat16_rn(N(rng));
+  std::vector<float> A(dim), D(dim);
+  for (auto& x : A) x = -std::exp(N(rng));
+  for (auto& x : D) x = N(rng);
+  auto dB = device_alloc(L * sizeof(bf16)), dC = device_alloc(L * sizeof(bf16));
+  auto dA = device_alloc(dim * sizeof(float)), dD = device_alloc(dim * sizeof(float));
+  CUDA_REQUIRE(cudaMemcpy(dB.get(), B.data(), L * sizeof(bf16), cudaMemcpyHostToDevice));
+  CUDA_REQUIRE(cudaMemcpy(dC.get(), C.data(), L * sizeof(bf16), cudaMemcpyHostToDevice));
+  CUDA_REQUIRE(cudaMemcpy(dA.get(), A.data(), dim * sizeof(float), cudaMemcpyHostToDevice));
+  CUDA_REQUIRE(cudaMemcpy(dD.get(), D.data(), dim * sizeof(float), cudaMemcpyHostToDevice));
+
+  forward_args<bf16> a;
+  a.batch = 1; a.dim = dim; a.seqlen = L; a.dstate = 1; a.groups = 1;
+  a.set_contiguous_strides();
+  a.u.data = static_cast<bf16*>(u.get()); a.delta.data = static_cast<bf16*>(dl.get());
+  a.B.data = static_cast<bf16*>(dB.get()); a.C.data = static_cast<bf16*>(dC.get());
+  a.A.data = static_cast<float*>(dA.get()); a.D.data = static_cast<float*>(dD.get());
+  a.out.data = static_cast<bf16*>(out.get());
+  const auto s = s6scan::forward(a, nullptr, 0);
+  INFO(s.message);
+  REQUIRE(s.ok());
+  CUDA_REQUIRE(cudaDeviceSynchronize());
+
+  // The first channel, the middle, and the last three, whose offsets lie past 2^32.
+  for (int64_t d : {int64_t(0), dim / 2, dim - 3, dim - 2, dim - 1}) {
+    CAPTURE(d, d * L);
+    std::vector<bf16> hu(L), hdl(L), hout(L);
+    for (int64_t t = 0; t < L; ++t) {
+      const uint64_t i = uint64_t(d * L + t);
+      hu[t] = __float2bfloat16_rn(-1.f + 2.f * hash_unit(seed, i));
+      hdl[t] = __float2bfloat16_rn(0.01f + 0.19f * hash_unit(seed + 1, i));
+    }
+    CUDA_REQUIRE(cudaMemcpy(hout.data(), a.out.data + d * L, L * sizeof(bf16), cudaMemcpyDeviceToHost));
+    forward_args<bf16> h = a;  // one channel, on the host
+    h.dim = 1;
+    h.set_contiguous_strides();
+    h.u.data = hu.data(); h.delta.data = hdl.data(); h.B.data = B.data(); h.C.data = C.data();
+    h.A.data = &A[d]; h.D.data = &D[d]; h.out.data = hout.data();
+    const auto e = s6test::compare_forward(h, hout.data(), nullptr);
+    std::printf("error bfloat16 >2^32 elements channel=%lld y=%.3e bound=%.3e\n", (long long)d, e.y, e.y_bound);
+    REQUIRE(e.y <= e.y_bound);
+  }
+}
