@@ -1,0 +1,285 @@
+// SPDX-License-Identifier: Apache-2.0
+// The forward benchmark: measures this GPU's copy bandwidth and ex2 rate, then times the forward
+// (default set, workspace saved as in training) on the anchor shapes of DESIGN.md §3 and the
+// VMamba-T stages, and prints each time with its floor and the ratio. Writes one JSON record per
+// (shape, dtype, pass); bench/report.py compares it with reference timings and draws the plot.
+//
+//   s6scan_bench [--json FILE] [--commit SHA] [--dtypes bfloat16,float16,float32] [--shapes a,b]
+//                [--reps 20]
+
+#include <s6scan/s6scan.cuh>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace {
+
+#define BENCH_CUDA(x)                                                                        \
+  do {                                                                                       \
+    const cudaError_t e_ = (x);                                                              \
+    if (e_ != cudaSuccess) {                                                                 \
+      std::fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_)); \
+      std::exit(1);                                                                          \
+    }                                                                                        \
+  } while (0)
+
+struct case_shape {
+  const char* name;
+  int64_t batch, dim, seqlen, dstate, groups;
+  bool z;
+};
+
+// The anchors' shapes (DESIGN.md §3, anchors-h200.json), then the VMamba-T stages 2 to 4.
+const case_shape kShapes[] = {
+    {"lm1.4b_N16", 8, 4096, 2048, 16, 1, false},
+    {"lm1.4b_N16_z", 8, 4096, 2048, 16, 1, true},
+    {"vmamba_s1_N1", 64, 768, 3136, 1, 4, false},
+    {"vmamba_s1_N16", 64, 768, 3136, 16, 4, false},
+    {"N64", 8, 1024, 2048, 64, 1, false},
+    {"N128", 8, 1024, 2048, 128, 1, false},
+    {"N256", 8, 1024, 2048, 256, 1, false},
+    {"long32k_N16", 1, 2048, 32768, 16, 1, false},
+    {"vmamba_s2_N1", 64, 1536, 784, 1, 4, false},
+    {"vmamba_s2_N16", 64, 1536, 784, 16, 4, false},
+    {"vmamba_s3_N1", 64, 3072, 196, 1, 4, false},
+    {"vmamba_s3_N16", 64, 3072, 196, 16, 4, false},
+    {"vmamba_s4_N1", 64, 6144, 49, 1, 4, false},
+    {"vmamba_s4_N16", 64, 6144, 49, 16, 4, false},
+};
+
+__device__ inline float hash_normal(uint64_t seed, uint64_t i) {
+  auto mix = [](uint64_t x) {
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+  };
+  const uint64_t r = mix(seed + i * 0x9E3779B97F4A7C15ull);
+  const float u1 = (float(r >> 40) + 1.f) * (1.f / 16777217.f), u2 = float(r & 0xFFFFFF) * (1.f / 16777216.f);
+  return sqrtf(-2.f * logf(u1)) * cospif(2.f * u2);  // Box-Muller
+}
+
+// x = mean + scale * N(0,1), or -exp(N(0,1)) when `neg_exp`.
+template <class T>
+__global__ void fill_normal(T* p, uint64_t n, uint64_t seed, float mean, float scale, bool neg_exp) {
+  for (uint64_t i = blockIdx.x * uint64_t(blockDim.x) + threadIdx.x; i < n; i += uint64_t(gridDim.x) * blockDim.x) {
+    const float v = hash_normal(seed, i);
+    p[i] = s6scan::from_float<T>(neg_exp ? -expf(v) : mean + scale * v);
+  }
+}
+
+template <class T>
+T* alloc_fill(uint64_t n, uint64_t seed, float mean, float scale, bool neg_exp = false) {
+  T* p = nullptr;
+  BENCH_CUDA(cudaMalloc(&p, n * sizeof(T)));
+  fill_normal<<<2048, 256>>>(p, n, seed, mean, scale, neg_exp);
+  BENCH_CUDA(cudaGetLastError());
+  return p;
+}
+
+// Independent ex2 chains per thread: the special-function unit's rate.
+__global__ void ex2_rate_kernel(float* out, int iters) {
+  float x[8];
+  for (int j = 0; j < 8; ++j) x[j] = -0.001f * float(threadIdx.x + j);
+  for (int i = 0; i < iters; ++i)
+#pragma unroll
+    for (int j = 0; j < 8; ++j) x[j] = s6scan::detail::ex2(x[j]) - 1.0f;
+  float s = 0;
+  for (int j = 0; j < 8; ++j) s += x[j];
+  if (s == 12345.f) out[0] = s;  // keeps the chains alive
+}
+
+float median(std::vector<float> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+template <class F>
+float time_ms(F&& launch, int warmup, int reps) {
+  cudaEvent_t a, b;
+  BENCH_CUDA(cudaEventCreate(&a));
+  BENCH_CUDA(cudaEventCreate(&b));
+  for (int i = 0; i < warmup; ++i) launch(i);
+  std::vector<float> t;
+  for (int i = 0; i < reps; ++i) {
+    BENCH_CUDA(cudaEventRecord(a));
+    launch(i);
+    BENCH_CUDA(cudaEventRecord(b));
+    BENCH_CUDA(cudaEventSynchronize(b));
+    float ms = 0;
+    BENCH_CUDA(cudaEventElapsedTime(&ms, a, b));
+    t.push_back(ms);
+  }
+  BENCH_CUDA(cudaEventDestroy(a));
+  BENCH_CUDA(cudaEventDestroy(b));
+  return median(t);
+}
+
+struct ceilings {
+  double copy_GBps;  // device-to-device copy, bytes read + written
+  double ex2_per_s;
+};
+
+ceilings measure_ceilings(int reps) {
+  ceilings c{};
+  const size_t bytes = size_t(2) << 30;
+  void *src = nullptr, *dst = nullptr;
+  BENCH_CUDA(cudaMalloc(&src, bytes));
+  BENCH_CUDA(cudaMalloc(&dst, bytes));
+  BENCH_CUDA(cudaMemset(src, 1, bytes));
+  const float ms = time_ms([&](int) { BENCH_CUDA(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice)); }, 3, reps);
+  c.copy_GBps = 2.0 * double(bytes) / (ms * 1e-3) / 1e9;
+  BENCH_CUDA(cudaFree(src));
+  BENCH_CUDA(cudaFree(dst));
+  int sms = 0;
+  BENCH_CUDA(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
+  float* out = nullptr;
+  BENCH_CUDA(cudaMalloc(&out, 4));
+  const int blocks = sms * 8, threads = 256, iters = 4096;
+  const float ems = time_ms([&](int) { ex2_rate_kernel<<<blocks, threads>>>(out, iters); }, 3, reps);
+  c.ex2_per_s = double(blocks) * threads * iters * 8 / (ems * 1e-3);
+  BENCH_CUDA(cudaFree(out));
+  return c;
+}
+
+struct record {
+  std::string shape, dtype;
+  case_shape s;
+  double fwd_ms, floor_ms, GBps, ratio;
+  int64_t bytes;
+};
+
+template <class T>
+record bench_shape(const case_shape& s, const ceilings& c, int reps, int64_t l2_bytes) {
+  const uint64_t nseq = uint64_t(s.batch * s.dim * s.seqlen), nbc = uint64_t(s.batch * s.groups * s.dstate * s.seqlen);
+  s6scan::forward_args<T> a;
+  a.batch = s.batch; a.dim = s.dim; a.seqlen = s.seqlen; a.dstate = s.dstate; a.groups = s.groups;
+  a.set_contiguous_strides();
+  a.delta_softplus = true;
+  const size_t ws_bytes = s6scan::forward_workspace_size(a);
+  const int64_t set_bytes = int64_t((3 + s.z) * nseq + 2 * nbc) * int64_t(sizeof(T)) + int64_t(ws_bytes);
+  // Enough input sets, rotated, that the L2 cannot serve one launch from the last.
+  const int sets = int(std::min<int64_t>(8, std::max<int64_t>(1, (4 * l2_bytes + set_bytes - 1) / set_bytes)));
+  std::vector<s6scan::forward_args<T>> args(sets, a);
+  std::vector<void*> owned;
+  uint64_t seed = 1234;
+  for (auto& x : args) {
+    x.u.data = alloc_fill<T>(nseq, seed++, 0, 1);
+    x.delta.data = alloc_fill<T>(nseq, seed++, -1, 0.5f);
+    if (s.z) x.z.data = alloc_fill<T>(nseq, seed++, 0, 1);
+    x.B.data = alloc_fill<T>(nbc, seed++, 0, 1);
+    x.C.data = alloc_fill<T>(nbc, seed++, 0, 1);
+    x.A.data = alloc_fill<float>(uint64_t(s.dim * s.dstate), seed++, 0, 1, true);
+    x.D.data = alloc_fill<float>(uint64_t(s.dim), seed++, 0, 1);
+    x.delta_bias.data = alloc_fill<float>(uint64_t(s.dim), seed++, 0, 0.1f);
+    T* out = nullptr;
+    BENCH_CUDA(cudaMalloc(&out, nseq * sizeof(T)));
+    x.out.data = out;
+    for (const void* p : {(const void*)x.u.data, (const void*)x.delta.data, (const void*)x.z.data,
+                          (const void*)x.B.data, (const void*)x.C.data, (const void*)x.A.data,
+                          (const void*)x.D.data, (const void*)x.delta_bias.data, (const void*)out})
+      if (p) owned.push_back(const_cast<void*>(p));
+  }
+  std::vector<void*> ws(sets);
+  for (auto& w : ws) BENCH_CUDA(cudaMalloc(&w, ws_bytes));
+  BENCH_CUDA(cudaDeviceSynchronize());
+  const float ms = time_ms([&](int i) {
+    const auto st = s6scan::forward(args[i % sets], ws[i % sets], ws_bytes);
+    if (!st.ok()) {
+      std::fprintf(stderr, "%s %s: %s\n", s.name, s6scan::type_name<T>(), st.message);
+      std::exit(1);
+    }
+  }, 3, reps);
+  for (void* p : owned) BENCH_CUDA(cudaFree(p));
+  for (void* w : ws) BENCH_CUDA(cudaFree(w));
+
+  record r;
+  r.shape = s.name;
+  r.dtype = s6scan::type_name<T>();
+  r.s = s;
+  r.bytes = set_bytes;
+  r.fwd_ms = ms;
+  const double mem_ms = double(set_bytes) / (c.copy_GBps * 1e9) * 1e3;
+  const double exp_ms = double(s.batch * s.dim * s.seqlen * s.dstate) / c.ex2_per_s * 1e3;
+  r.floor_ms = std::max(mem_ms, exp_ms);
+  r.GBps = double(set_bytes) / (ms * 1e-3) / 1e9;
+  r.ratio = ms / r.floor_ms;
+  return r;
+}
+
+bool listed(const std::string& list, const std::string& item) {
+  if (list.empty()) return true;
+  size_t pos = 0;
+  while (pos <= list.size()) {
+    const size_t end = list.find(',', pos);
+    if (list.substr(pos, end == std::string::npos ? std::string::npos : end - pos) == item) return true;
+    if (end == std::string::npos) break;
+    pos = end + 1;
+  }
+  return false;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string json, commit = "unknown", dtypes = "bfloat16,float16,float32", shapes;
+  int reps = 20;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string k = argv[i], v = argv[i + 1];
+    if (k == "--json") json = v;
+    else if (k == "--commit") commit = v;
+    else if (k == "--dtypes") dtypes = v;
+    else if (k == "--shapes") shapes = v;
+    else if (k == "--reps") reps = std::max(1, std::atoi(v.c_str()));
+    else { std::fprintf(stderr, "unknown option %s\n", k.c_str()); return 2; }
+  }
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess || n == 0) {
+    std::printf("no CUDA device: nothing to measure\n");
+    return 77;
+  }
+  cudaDeviceProp prop{};
+  BENCH_CUDA(cudaGetDeviceProperties(&prop, 0));
+  const ceilings c = measure_ceilings(reps);
+  std::printf("%s: copy %.0f GB/s (read + write), ex2 %.3g /s\n", prop.name, c.copy_GBps, c.ex2_per_s);
+  std::printf("%-16s %-9s %10s %10s %8s %7s\n", "shape", "dtype", "fwd_ms", "floor_ms", "GB/s", "xfloor");
+  std::vector<record> rs;
+  for (const auto& s : kShapes) {
+    if (!listed(shapes, s.name)) continue;
+    for (const char* dt : {"bfloat16", "float16", "float32"}) {
+      if (!listed(dtypes, dt)) continue;
+      record r = !std::strcmp(dt, "bfloat16") ? bench_shape<__nv_bfloat16>(s, c, reps, prop.l2CacheSize)
+                 : !std::strcmp(dt, "float16") ? bench_shape<__half>(s, c, reps, prop.l2CacheSize)
+                                               : bench_shape<float>(s, c, reps, prop.l2CacheSize);
+      std::printf("%-16s %-9s %10.4f %10.4f %8.0f %7.2f\n", r.shape.c_str(), r.dtype.c_str(), r.fwd_ms,
+                  r.floor_ms, r.GBps, r.ratio);
+      std::fflush(stdout);
+      rs.push_back(r);
+    }
+  }
+  if (!json.empty()) {
+    FILE* f = std::fopen(json.c_str(), "w");
+    if (!f) { std::perror(json.c_str()); return 1; }
+    std::fprintf(f, "{\n \"gpu\": \"%s\",\n \"commit\": \"%s\",\n \"copy_GBps\": %.1f,\n \"ex2_per_s\": %.4g,\n"
+                 " \"method\": \"median of %d CUDA-event timings after 3 warm-ups, input sets rotated past 4x L2; "
+                 "inputs as anchors-h200.json; softplus, D, delta_bias on; forward saves its workspace\",\n"
+                 " \"records\": [\n", prop.name, commit.c_str(), c.copy_GBps, c.ex2_per_s, reps);
+    for (size_t i = 0; i < rs.size(); ++i) {
+      const auto& r = rs[i];
+      std::fprintf(f, "  {\"shape\": \"%s\", \"dtype\": \"%s\", \"pass\": \"fwd\", \"batch\": %lld, \"dim\": %lld, "
+                   "\"seqlen\": %lld, \"dstate\": %lld, \"groups\": %lld, \"z\": %s, \"fwd_ms\": %.5f, "
+                   "\"fwdbwd_ms\": null, \"floor_ms\": %.5f, \"ratio\": %.3f, \"bytes\": %lld, \"GBps\": %.1f, "
+                   "\"copy_GBps\": %.1f, \"ex2_per_s\": %.4g, \"gpu\": \"%s\", \"commit\": \"%s\"}%s\n",
+                   r.shape.c_str(), r.dtype.c_str(), (long long)r.s.batch, (long long)r.s.dim,
+                   (long long)r.s.seqlen, (long long)r.s.dstate, (long long)r.s.groups, r.s.z ? "true" : "false",
+                   r.fwd_ms, r.floor_ms, r.ratio, (long long)r.bytes, r.GBps, c.copy_GBps, c.ex2_per_s,
+                   prop.name, commit.c_str(), i + 1 < rs.size() ? "," : "");
+    }
+    std::fprintf(f, " ]\n}\n");
+    std::fclose(f);
+  }
+  return 0;
+}
