@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: MIT
 // The forward benchmark: measures this GPU's copy bandwidth and ex2 rate, then times the forward
 // (default set, workspace saved as in training) on the anchor shapes of DESIGN.md §3 and the
 // VMamba-T stages, and prints each time with its floor and the ratio. Writes one JSON record per

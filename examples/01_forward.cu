@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: MIT
 // A minimal forward selective scan in bfloat16: Mamba's shape of call (delta through softplus with
 // a bias, D, a z gate), one explicit configuration, checked against the float64 CPU reference.
 // Without a GPU it runs the CPU reference alone and says so.

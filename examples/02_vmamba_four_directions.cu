@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: MIT
 // VMamba's four-direction scan of an image: the feature map (batch, channels, H, W) is read as four
 // sequences of H*W pixels (row by row, column by column, and both reversed), scanned as one call
 // with dim = 4 * channels and groups = 4 (each direction has its own B and C), and the four outputs

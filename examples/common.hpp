@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: MIT
 #pragma once
 
 // What the examples share: a GPU check, a CUDA error check that exits, and the error measure.

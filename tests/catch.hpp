@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: MIT
 #pragma once
 
 // Catch2 2.x (Debian 12) and 3.x (Ubuntu 24.04) spell their headers differently; the macros the

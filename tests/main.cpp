@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: MIT
 // The tests' main. Built with S6SCAN_TEST_NEEDS_GPU, it returns 77 (CTest's "skipped") when no CUDA
 // device is present, so CPU-only CI reports GPU tests as skipped rather than passed.
 #define CATCH_CONFIG_RUNNER

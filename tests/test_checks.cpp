@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: MIT
 // The launcher's checks against simulated devices: each refusal, its code and the numbers in its
 // message. Host-only: the checks never touch a device.
 

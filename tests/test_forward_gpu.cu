@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: MIT
 // The forward kernels against the float64 reference: the default set over the edge grid (dtypes,
 // dstate, seqlen, groups, options, layouts), explicit configurations, the saved states, 64-bit
 // sizes, and refusals. Outputs, saved states and the padding around them are poisoned with NaN

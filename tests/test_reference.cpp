@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: MIT
 // The CPU reference against closed forms and against an independently written O(L^2) sum.
 
 #include <s6scan/reference.hpp>

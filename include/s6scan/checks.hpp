@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: MIT
 #pragma once
 
 // Host-only argument checks. They read sizes, pointers and strides and never touch the device, so a

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: MIT
 #pragma once
 
 // The default set: a few configurations covering dstate 1 to 256, chosen at run time by dstate.

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: MIT
 #pragma once
 
 // The CPU reference of the selective scan: plain host C++, double accumulation. It is the tests'

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: MIT
 // Builds one kernel instantiation and runs the host-side pieces, so it passes without a GPU.
 #include <s6scan/s6scan.cuh>
 

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: MIT
 #pragma once
 
 // What the launcher asks of the CUDA runtime: the current device's limits (queried once per device

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: MIT
 #pragma once
 
 // The forward scan kernel. One block owns NRows channels of one (batch, group) pair and walks time

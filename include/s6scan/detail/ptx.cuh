@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: MIT
 #pragma once
 
 // The few instructions the kernels spell out: asynchronous copies and the base-2 exponential.
