@@ -95,10 +95,9 @@ size_t touched_padding(const std::vector<T>& v, int64_t batch_stride, int64_t ro
                        int64_t len) {
   size_t bad = 0;
   for (size_t i = 0; i < v.size(); ++i) {
-    const int64_t b = int64_t(i) / batch_stride, rem = int64_t(i) % batch_stride;
+    const int64_t rem = int64_t(i) % batch_stride;
     const bool inside = rem / row_stride < rows && rem % row_stride < len;
     if (!inside && !all_ones(v[i])) ++bad;
-    (void)b;
   }
   return bad;
 }
