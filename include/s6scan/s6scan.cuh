@@ -12,6 +12,5 @@
 #include "forward.cuh"
 #include "numeric.hpp"
 #include "reference.hpp"
-#include "reference_backward.hpp"
 #include "status.hpp"
 #include "version.hpp"
