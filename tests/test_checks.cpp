@@ -149,17 +149,111 @@ TEST_CASE("checks: 64-bit sizes pass; only the grid limits them", "[checks]") {
 }
 
 TEST_CASE("checks: workspace", "[checks]") {
-  fake_args f(2, 3, 600, 5);  // 3 chunks of 256 steps
-  REQUIRE(s6scan::forward_workspace_size(f.a) == size_t(2 * 3 * 3 * 5 * sizeof(float)));
-  fake_args one(1, 1, 256, 1);
+  static_assert(s6scan::kCheckpointSteps == 64);
+  fake_args f(2, 3, 600, 5);  // 10 chunks of 64 steps, the last one partial
+  REQUIRE(s6scan::forward_workspace_size(f.a) == size_t(2 * 3 * 10 * 5 * sizeof(float)));
+  fake_args one(1, 1, 64, 1);
   REQUIRE(s6scan::forward_workspace_size(one.a) == sizeof(float));
   REQUIRE(s6scan::check_workspace(f.a, nullptr, 0).ok());
-  float ws[90];
-  REQUIRE(s6scan::check_workspace(f.a, ws, sizeof(ws)).ok());
-  const auto s = s6scan::check_workspace(f.a, ws, sizeof(ws) - 4);
+  std::vector<float> ws(300);
+  REQUIRE(s6scan::check_workspace(f.a, ws.data(), 1200).ok());
+  const auto s = s6scan::check_workspace(f.a, ws.data(), 1196);
   REQUIRE(s.code == status_code::workspace_too_small);
   CAPTURE(s.message);
-  REQUIRE(has(s, "holds 356 bytes but this call saves 360"));
+  REQUIRE(has(s, "holds 1196 bytes but this call saves 1200"));
+}
+
+namespace {
+
+// A backward call over fake_args with every required gradient set.
+struct fake_backward {
+  fake_args f;
+  s6scan::backward_args<__nv_bfloat16> g;
+
+  fake_backward(int64_t batch, int64_t dim, int64_t seqlen, int64_t dstate, int64_t groups = 1)
+      : f(batch, dim, seqlen, dstate, groups) {
+    g.fwd = f.a;
+    g.set_contiguous_strides();
+    auto bf = reinterpret_cast<__nv_bfloat16*>(fake_args::arena);
+    auto fl = reinterpret_cast<float*>(fake_args::arena);
+    g.dout.data = bf;
+    g.du.data = bf; g.ddelta.data = bf; g.dB.data = bf; g.dC.data = bf; g.dA.data = fl;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("checks: backward gradients present exactly when the forward had their tensor",
+          "[checks]") {
+  using s6scan::backward_config;
+  const auto k = shape_of<backward_config<16, 32>>();
+  fake_backward b(2, 64, 100, 16);
+  REQUIRE(s6scan::check_backward(b.g, k, kH100).ok());
+  auto expect = [&](const s6scan::backward_args<__nv_bfloat16>& g, const char* text) {
+    const auto s = s6scan::check_backward(g, k, kH100);
+    CAPTURE(s.message);
+    REQUIRE(s.code == status_code::invalid_argument);
+    REQUIRE(has(s, text));
+  };
+  auto g = b.g;
+  g.du.data = nullptr;
+  expect(g, "du is null");
+  g = b.g;
+  g.dout.data = nullptr;
+  expect(g, "dout is null");
+  g = b.g;
+  g.fwd.z.data = b.f.a.u.data;
+  expect(g, "dz is null but the forward had z");
+  g = b.g;
+  g.dB_const.data = g.dA.data;
+  expect(g, "dB_const is set but the forward had no B_const");
+  g = b.g;
+  g.dinitial_state.data = g.dA.data;
+  expect(g, "dinitial_state is set but the forward had no initial_state");
+  g = b.g;
+  g.ddelta.seq_stride = 2;
+  expect(g, "ddelta has last-dimension stride 2");
+  g = b.g;
+  g.fwd.D.data = g.fwd.A.data;  // dD stays optional
+  REQUIRE(s6scan::check_backward(g, k, kH100).ok());
+}
+
+TEST_CASE("checks: backward shared memory from the runtime dstate", "[checks]") {
+  using s6scan::backward_config;
+  const auto k = shape_of<backward_config<256, 4, 8, 8>>();
+  fake_backward small(2, 64, 100, 16), large(2, 64, 100, 256);
+  REQUIRE(s6scan::check_backward(small.g, k, k48).ok());
+  REQUIRE(s6scan::check_backward(large.g, k, kH100).ok());
+  const auto s = s6scan::check_backward(large.g, k, k48);
+  CAPTURE(s.message);
+  REQUIRE(s.code == status_code::insufficient_shared_memory);
+  REQUIRE(has(s, "the backward needs"));
+  REQUIRE(has(s, "dstate 256, NRows 4, TimeTile 8) but the device allows 49152"));
+  auto dz = large.g;  // dstate above MaxDState is refused before any resource check
+  dz.fwd.dstate = 300;
+  REQUIRE(s6scan::check_backward(dz, k, kH100).code == status_code::unsupported_dstate);
+}
+
+TEST_CASE("checks: backward workspace", "[checks]") {
+  using s6scan::backward_config;
+  const auto k = shape_of<backward_config<16, 8, 8, 4>>();  // 8 rows: one block per group here
+  fake_backward b(2, 8, 600, 5, 2);                       // 10 chunks
+  // carry and dA (2*8*5 = 80 floats each), dD and ddelta_bias (16 each), and the dB and dC block
+  // partials for the whole sequence: 2 batches x 2 groups x 1 block x 5 states x 640 steps.
+  REQUIRE(s6scan::backward_workspace_size(b.g, k) == size_t(80 + 80 + 16 + 16 + 2 * 12800) * 4);
+  b.g.partial_budget = 1;  // one chunk per launch: 64 steps of partials
+  REQUIRE(s6scan::backward_workspace_size(b.g, k) == size_t(80 + 80 + 16 + 16 + 2 * 1280) * 4);
+  std::vector<float> ws(4096);
+  const size_t need = s6scan::backward_workspace_size(b.g, k);
+  REQUIRE(s6scan::check_backward_workspaces(b.g, k, ws.data(), 2 * 8 * 10 * 5 * 4, ws.data(), need).ok());
+  auto s = s6scan::check_backward_workspaces(b.g, k, nullptr, 0, ws.data(), need);
+  REQUIRE(s.code == status_code::invalid_argument);
+  s = s6scan::check_backward_workspaces(b.g, k, ws.data(), 2 * 8 * 10 * 5 * 4 - 4, ws.data(), need);
+  REQUIRE(s.code == status_code::workspace_too_small);
+  s = s6scan::check_backward_workspaces(b.g, k, ws.data(), 2 * 8 * 10 * 5 * 4, ws.data(), need - 4);
+  REQUIRE(s.code == status_code::workspace_too_small);
+  CAPTURE(s.message);
+  REQUIRE(has(s, "needs " + std::to_string(need)));
 }
 
 TEST_CASE("checks: statuses print their names", "[checks]") {

@@ -2,6 +2,9 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
+
+#include "config.hpp"
 
 namespace s6scan {
 
@@ -111,6 +114,76 @@ struct forward_args {
     last_state.state_stride = 1;
     last_state.dim_stride = dstate;
     last_state.batch_stride = dim * dstate;
+  }
+};
+
+/// @brief Everything one backward selective scan reads and writes.
+///
+/// `fwd` holds the forward call's arguments, unchanged since the forward ran (its `out` and
+/// `last_state` are not read). Required gradients: du, ddelta, dA, and dB/dC in the form the
+/// forward used (`dB` for a time-varying B, `dB_const` for a constant one; the same for C); dz
+/// when the forward had z. Optional gradients are written when their pointer is set and must be
+/// null when the forward lacked their tensor: dD, ddelta_bias, dinitial_state.
+///
+/// @tparam InT  type of u, delta, z, B, C and of their gradients
+/// @tparam OutT type of out, and so of dout
+template <class InT, class OutT = InT>
+struct backward_args {
+  using input_type = InT;
+  using output_type = OutT;
+
+  forward_args<InT, OutT> fwd;
+
+  seq_tensor<const OutT> dout;                // (batch, dim, seqlen) gradient of out
+  state_tensor<const float> dlast_state;      // (batch, dim, dstate), optional gradient of last_state
+
+  seq_tensor<InT> du;                         // (batch, dim, seqlen)
+  seq_tensor<InT> ddelta;                     // (batch, dim, seqlen), of delta before bias/softplus
+  seq_tensor<InT> dz;                         // (batch, dim, seqlen), when the forward had z
+  matrix_tensor<float> dA;                    // (dim, dstate)
+  bc_tensor<InT> dB;                          // (batch, groups, dstate, seqlen), for a varying B
+  bc_tensor<InT> dC;                          // (batch, groups, dstate, seqlen), for a varying C
+  matrix_tensor<float> dB_const;              // (dim, dstate), for a constant B
+  matrix_tensor<float> dC_const;              // (dim, dstate), for a constant C
+  vector_tensor<float> dD;                    // (dim), optional
+  vector_tensor<float> ddelta_bias;           // (dim), optional
+  state_tensor<float> dinitial_state;         // (batch, dim, dstate), optional
+
+  /// Workspace bytes the time-varying dB/dC partial sums may take; a smaller budget means more,
+  /// shorter launches (see kBackwardPartialBudget). The workspace size follows it.
+  int64_t partial_budget = kBackwardPartialBudget;
+
+  /// @brief Sets the strides of fwd and of every gradient to those of contiguous tensors.
+  void set_contiguous_strides() noexcept {
+    fwd.set_contiguous_strides();
+    const int64_t L = fwd.seqlen, N = fwd.dstate;
+    auto seq = [&](auto& t) {
+      t.seq_stride = 1;
+      t.dim_stride = L;
+      t.batch_stride = fwd.dim * L;
+    };
+    seq(dout);
+    seq(du);
+    seq(ddelta);
+    seq(dz);
+    for (auto* t : {&dB, &dC}) {
+      t->seq_stride = 1;
+      t->state_stride = L;
+      t->group_stride = N * L;
+      t->batch_stride = fwd.groups * N * L;
+    }
+    for (auto* t : {&dA, &dB_const, &dC_const}) {
+      t->state_stride = 1;
+      t->dim_stride = N;
+    }
+    dD.stride = 1;
+    ddelta_bias.stride = 1;
+    dlast_state.state_stride = 1;
+    dlast_state.dim_stride = N;
+    dlast_state.batch_stride = fwd.dim * N;
+    dinitial_state.state_stride = 1;
+    dinitial_state.dim_stride = N;
+    dinitial_state.batch_stride = fwd.dim * N;
   }
 };
 

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 
 #include "args.hpp"
 #include "config.hpp"
@@ -90,15 +91,13 @@ inline int64_t forward_smem_bytes(const forward_args<InT, OutT>& a, const kernel
 
 }  // namespace detail
 
-/// @brief Checks a forward call against one configuration and one device, without touching it.
-///
-/// @param a       the call's arguments
-/// @param k       the configuration (`shape_of<Config>()`)
-/// @param limits  the device (`query_device_limits()`, or a simulated one)
-/// @return success, or the first problem found, with the values in its message
+namespace detail {
+
+/// @brief The checks of a forward call that do not depend on the kernel's resources: sizes,
+///        pointers, strides, alignment, and dstate against the configuration's MaxDState.
 template <class InT, class OutT>
-[[nodiscard]] status check_forward(const forward_args<InT, OutT>& a, const kernel_shape& k,
-                                   const device_limits& limits) noexcept {
+[[nodiscard]] status check_forward_args(const forward_args<InT, OutT>& a,
+                                        const kernel_shape& k) noexcept {
   using sc = status_code;
   const struct {
     const char* name;
@@ -169,25 +168,48 @@ template <class InT, class OutT>
                         "dstate %lld exceeds MaxDState %d of this instantiation; instantiate "
                         "s6scan::forward_config<MaxDState, ...> with MaxDState >= %lld",
                         (long long)a.dstate, k.max_dstate, (long long)a.dstate);
+  return {};
+}
 
-  const int64_t smem = detail::forward_smem_bytes(a, k);
+/// @brief Refuses a launch of `blocks` blocks needing `smem` bytes each if the device cannot run it.
+inline status check_launch(const char* pass, int64_t smem, int64_t blocks, int64_t dstate,
+                           int64_t batch, int64_t groups, const kernel_shape& k,
+                           const device_limits& limits) noexcept {
+  using sc = status_code;
   if (smem > limits.max_shared_memory_per_block_optin)
     return status::make(sc::insufficient_shared_memory,
-                        "the forward needs %lld bytes of shared memory per block (dstate %lld, "
+                        "the %s needs %lld bytes of shared memory per block (dstate %lld, "
                         "NRows %d, TimeTile %d) but the device allows %lld; use a configuration "
                         "with a smaller NRows or TimeTile",
-                        (long long)smem, (long long)a.dstate, k.rows, k.time_tile,
+                        pass, (long long)smem, (long long)dstate, k.rows, k.time_tile,
                         (long long)limits.max_shared_memory_per_block_optin);
-
-  const int64_t blocks = detail::forward_grid_blocks(a.batch, a.dim, a.groups, k.rows);
   if (blocks > limits.max_grid_x)
     return status::make(sc::grid_too_large,
-                        "the forward needs %lld blocks (batch %lld x groups %lld x ceil(dim/groups "
+                        "the %s needs %lld blocks (batch %lld x groups %lld x ceil(dim/groups "
                         "/ NRows %d)) but the device's grid holds %lld; use a larger NRows",
-                        (long long)blocks, (long long)a.batch, (long long)a.groups, k.rows,
+                        pass, (long long)blocks, (long long)batch, (long long)groups, k.rows,
                         (long long)limits.max_grid_x);
   return {};
 }
+
+}  // namespace detail
+
+/// @brief Checks a forward call against one configuration and one device, without touching it.
+///
+/// @param a       the call's arguments
+/// @param k       the configuration (`shape_of<Config>()`)
+/// @param limits  the device (`query_device_limits()`, or a simulated one)
+/// @return success, or the first problem found, with the values in its message
+template <class InT, class OutT>
+[[nodiscard]] status check_forward(const forward_args<InT, OutT>& a, const kernel_shape& k,
+                                   const device_limits& limits) noexcept {
+  status s = detail::check_forward_args(a, k);
+  if (!s) return s;
+  return detail::check_launch("forward", detail::forward_smem_bytes(a, k),
+                              detail::forward_grid_blocks(a.batch, a.dim, a.groups, k.rows),
+                              a.dstate, a.batch, a.groups, k, limits);
+}
+
 
 /// @brief Checks the caller's workspace: null (no states saved) or at least forward_workspace_size.
 template <class InT, class OutT>
@@ -205,6 +227,182 @@ template <class InT, class OutT>
   if (reinterpret_cast<uintptr_t>(workspace) % alignof(float) != 0)
     return status::make(status_code::invalid_argument, "workspace at %p is not 4-byte aligned",
                         workspace);
+  return {};
+}
+
+// ---------------------------------------------------------------------------------------------
+// The backward
+
+namespace detail {
+
+/// @brief Where each part of the backward's workspace lies, in floats from its start.
+struct backward_workspace_layout {
+  int64_t carry = 0;     ///< (batch, dim, dstate) the adjoint between windows
+  int64_t acc_A = 0;     ///< (batch, dim, dstate) dA per batch
+  int64_t acc_B = 0;     ///< (batch, dim, dstate) dB per batch, constant B only
+  int64_t acc_C = 0;     ///< (batch, dim, dstate) dC per batch, constant C only
+  int64_t acc_D = 0;     ///< (batch, dim) dD per batch
+  int64_t acc_bias = 0;  ///< (batch, dim) ddelta_bias per batch
+  int64_t part_B = 0;    ///< (batch, groups, blocks per group, dstate, window steps), varying B
+  int64_t part_C = 0;    ///< the same for a varying C
+  int64_t floats = 0;    ///< total size
+  int64_t blocks_per_group = 0;
+  int64_t num_chunks = 0;
+  int64_t window_chunks = 0;  ///< chunks per launch
+};
+
+template <class InT, class OutT>
+backward_workspace_layout make_backward_workspace_layout(const backward_args<InT, OutT>& a,
+                                                         int rows) noexcept {
+  const auto& f = a.fwd;
+  backward_workspace_layout w;
+  const bool var_B = f.B.data != nullptr, var_C = f.C.data != nullptr;
+  w.blocks_per_group = (f.dim / f.groups + rows - 1) / rows;
+  w.num_chunks = (f.seqlen + kCheckpointSteps - 1) / kCheckpointSteps;
+  const int64_t per_chunk =
+      f.batch * f.groups * w.blocks_per_group * f.dstate * kCheckpointSteps * (var_B + var_C) * 4;
+  w.window_chunks = w.num_chunks;
+  if (per_chunk > 0 && per_chunk * w.num_chunks > a.partial_budget) {
+    const int64_t fit = a.partial_budget / per_chunk;
+    w.window_chunks = fit < 1 ? 1 : fit;
+  }
+  auto take = [&](int64_t n) {
+    const int64_t at = w.floats;
+    w.floats += (n + 3) / 4 * 4;  // 16-byte aligned parts
+    return at;
+  };
+  const int64_t bdn = f.batch * f.dim * f.dstate, bd = f.batch * f.dim;
+  const int64_t part = f.batch * f.groups * w.blocks_per_group * f.dstate *
+                       w.window_chunks * kCheckpointSteps;
+  w.carry = take(bdn);
+  w.acc_A = take(bdn);
+  w.acc_B = take(var_B ? 0 : bdn);
+  w.acc_C = take(var_C ? 0 : bdn);
+  w.acc_D = take(bd);
+  w.acc_bias = take(bd);
+  w.part_B = take(var_B ? part : 0);
+  w.part_C = take(var_C ? part : 0);
+  return w;
+}
+
+template <class InT, class OutT>
+inline int64_t backward_smem_bytes(const backward_args<InT, OutT>& a, const kernel_shape& k) noexcept {
+  return make_backward_smem_layout(k.rows, k.time_tile, k.states_per_thread, k.threads,
+                                   a.fwd.dstate, int(sizeof(InT)), int(sizeof(OutT)),
+                                   a.fwd.z.data != nullptr, a.fwd.B.data != nullptr,
+                                   a.fwd.C.data != nullptr)
+      .total;
+}
+
+}  // namespace detail
+
+/// @brief Bytes of scratch workspace a backward call with configuration `k` needs.
+template <class InT, class OutT>
+[[nodiscard]] size_t backward_workspace_size(const backward_args<InT, OutT>& a,
+                                             const kernel_shape& k) noexcept {
+  const auto& f = a.fwd;
+  if (f.batch <= 0 || f.dim <= 0 || f.seqlen <= 0 || f.dstate <= 0 || f.groups <= 0 ||
+      f.dim % f.groups != 0)
+    return 0;
+  return size_t(detail::make_backward_workspace_layout(a, k.rows).floats) * sizeof(float);
+}
+
+/// @brief Checks a backward call against one configuration and one device, without touching it.
+///
+/// Checks the forward's arguments as check_forward does, then every gradient (present exactly when
+/// required, unit last stride, aligned), then the backward's shared memory and grid.
+template <class InT, class OutT>
+[[nodiscard]] status check_backward(const backward_args<InT, OutT>& a, const kernel_shape& k,
+                                    const device_limits& limits) noexcept {
+  using sc = status_code;
+  const auto& f = a.fwd;
+  if (!a.dout.data) return status::make(sc::invalid_argument, "dout is null");
+  auto checked = f;  // out is not read by the backward: check dout in its place
+  checked.out.data = const_cast<OutT*>(a.dout.data);
+  checked.out.seq_stride = a.dout.seq_stride;
+  checked.last_state = {};
+  status s = detail::check_forward_args(checked, k);
+  if (!s) return s;
+
+  struct grad {
+    const char* name;
+    const void* data;
+    bool wanted;    ///< required (or allowed, for optional ones) by the forward's arguments
+    bool optional;  ///< may be null even when allowed
+    const char* why;
+    int64_t last_stride;
+    bool misaligned;
+  } const grads[] = {
+      {"du", a.du.data, true, false, "", a.du.seq_stride, detail::misaligned(a.du.data)},
+      {"ddelta", a.ddelta.data, true, false, "", a.ddelta.seq_stride,
+       detail::misaligned(a.ddelta.data)},
+      {"dz", a.dz.data, f.z.data != nullptr, false, "z", a.dz.seq_stride,
+       detail::misaligned(a.dz.data)},
+      {"dA", a.dA.data, true, false, "", a.dA.state_stride, detail::misaligned(a.dA.data)},
+      {"dB", a.dB.data, f.B.data != nullptr, false, "a time-varying B", a.dB.seq_stride,
+       detail::misaligned(a.dB.data)},
+      {"dC", a.dC.data, f.C.data != nullptr, false, "a time-varying C", a.dC.seq_stride,
+       detail::misaligned(a.dC.data)},
+      {"dB_const", a.dB_const.data, f.B_const.data != nullptr, false, "B_const",
+       a.dB_const.state_stride, detail::misaligned(a.dB_const.data)},
+      {"dC_const", a.dC_const.data, f.C_const.data != nullptr, false, "C_const",
+       a.dC_const.state_stride, detail::misaligned(a.dC_const.data)},
+      {"dD", a.dD.data, f.D.data != nullptr, true, "D", a.dD.stride,
+       detail::misaligned(a.dD.data)},
+      {"ddelta_bias", a.ddelta_bias.data, f.delta_bias.data != nullptr, true, "delta_bias",
+       a.ddelta_bias.stride, detail::misaligned(a.ddelta_bias.data)},
+      {"dinitial_state", a.dinitial_state.data, f.initial_state.data != nullptr, true,
+       "initial_state", a.dinitial_state.state_stride, detail::misaligned(a.dinitial_state.data)},
+      {"dlast_state", a.dlast_state.data, true, true, "", a.dlast_state.state_stride,
+       detail::misaligned(a.dlast_state.data)},
+  };
+  for (const auto& g : grads) {
+    if (!g.data && g.wanted && !g.optional)
+      return status::make(sc::invalid_argument, "%s is null but the forward had %s", g.name,
+                          *g.why ? g.why : "it (it is always required)");
+    if (!g.data) continue;
+    if (!g.wanted)
+      return status::make(sc::invalid_argument, "%s is set but the forward had no %s", g.name,
+                          g.why);
+    if (g.last_stride != 1)
+      return status::make(sc::invalid_argument,
+                          "%s has last-dimension stride %lld; it must be 1 (unit stride)", g.name,
+                          (long long)g.last_stride);
+    if (g.misaligned)
+      return status::make(sc::invalid_argument, "%s at %p is not aligned to its element size",
+                          g.name, g.data);
+  }
+  return detail::check_launch("backward", detail::backward_smem_bytes(a, k),
+                              detail::forward_grid_blocks(f.batch, f.dim, f.groups, k.rows),
+                              f.dstate, f.batch, f.groups, k, limits);
+}
+
+/// @brief Checks the two workspaces of a backward call: the forward's saved states (required) and
+///        the backward's own scratch space of backward_workspace_size bytes.
+template <class InT, class OutT>
+[[nodiscard]] status check_backward_workspaces(const backward_args<InT, OutT>& a,
+                                               const kernel_shape& k, const void* states,
+                                               size_t states_bytes, const void* workspace,
+                                               size_t workspace_bytes) noexcept {
+  using sc = status_code;
+  if (!states)
+    return status::make(sc::invalid_argument,
+                        "the forward's saved states are null; run the forward with a workspace of "
+                        "forward_workspace_size bytes and pass it to the backward");
+  const size_t need_states = forward_workspace_size(a.fwd);
+  if (states_bytes < need_states)
+    return status::make(sc::workspace_too_small,
+                        "the forward's saved states hold %zu bytes but this call needs %zu",
+                        states_bytes, need_states);
+  const size_t need = backward_workspace_size(a, k);
+  if (!workspace || workspace_bytes < need)
+    return status::make(sc::workspace_too_small,
+                        "the backward's workspace holds %zu bytes but this call needs %zu "
+                        "(backward_workspace_size)",
+                        workspace ? workspace_bytes : size_t(0), need);
+  for (const void* p : {states, workspace})
+    if (reinterpret_cast<uintptr_t>(p) % alignof(float) != 0)
+      return status::make(sc::invalid_argument, "workspace at %p is not 4-byte aligned", p);
   return {};
 }
 

@@ -12,7 +12,11 @@
 namespace s6scan {
 
 /// @brief Time steps between the states the forward saves in its workspace (see forward.cuh).
-inline constexpr int kCheckpointSteps = 256;
+///
+/// The backward recomputes each interval from its saved state, so this trades workspace (one float
+/// per state every kCheckpointSteps steps: dstate / 32 times the bytes of a bfloat16 u) against
+/// the backward's recomputation (about 1 - TimeTile / kCheckpointSteps extra passes).
+inline constexpr int kCheckpointSteps = 64;
 
 /// @brief Compile-time configuration of the forward scan kernel.
 ///
@@ -47,6 +51,52 @@ struct forward_config {
                 "NRows * lanes per channel must be a multiple of 32 and at most 1024");
   static_assert(TimeTile % 8 == 0 && kCheckpointSteps % TimeTile == 0,
                 "TimeTile must be a multiple of 8 that divides kCheckpointSteps");
+};
+
+/// @brief Bytes the backward may spend on per-block partial sums of a time-varying dB and dC.
+///
+/// The backward sums dB/dC over the channels of a group in two fixed-order steps (inside a block,
+/// then across the group's blocks) so that its result is the same on every run. The second step
+/// needs (blocks per group x dstate) floats per (batch, group, step); when that does not fit this
+/// budget for the whole sequence, the backward runs in windows of whole chunks, one launch each.
+inline constexpr int64_t kBackwardPartialBudget = int64_t(128) << 20;
+
+/// @brief Compile-time configuration of the backward scan kernel.
+///
+/// The same shape as forward_config: one block owns `NRows` channels of one (batch, group) pair and
+/// each channel is split over `MaxDState / StatesPerThread` lanes. The backward walks time
+/// backwards, one tile of `TimeTile` steps at a time; it recomputes a tile's states forward into
+/// registers (TimeTile x StatesPerThread of them per thread) and then runs the adjoint through
+/// them, so TimeTile x StatesPerThread bounds the register use (64 keeps it under 128 registers).
+///
+/// @tparam MaxDState       largest dstate this instantiation accepts
+/// @tparam NRows           channels per block; dB and dC are summed over them in shared memory
+/// @tparam TimeTile        time steps per tile; divides kCheckpointSteps
+/// @tparam StatesPerThread states per thread (1, 2 or a multiple of 4)
+template <int MaxDState, int NRows, int TimeTile = 16,
+          int StatesPerThread = (MaxDState < 4 ? MaxDState : 4)>
+struct backward_config {
+  static constexpr int kMaxDState = MaxDState;
+  static constexpr int kRows = NRows;
+  static constexpr int kTimeTile = TimeTile;
+  static constexpr int kStatesPerThread = StatesPerThread;
+  static constexpr int kLanesPerRow = MaxDState / StatesPerThread;
+  static constexpr int kThreads = NRows * kLanesPerRow;
+  static constexpr int kTilesPerChunk = kCheckpointSteps / TimeTile;
+
+  static_assert(MaxDState >= 1, "MaxDState must be positive");
+  static_assert(StatesPerThread >= 1 && MaxDState % StatesPerThread == 0,
+                "StatesPerThread must divide MaxDState");
+  static_assert(kLanesPerRow <= 32 && (kLanesPerRow & (kLanesPerRow - 1)) == 0,
+                "MaxDState / StatesPerThread must be a power of two of at most 32");
+  static_assert(StatesPerThread <= 2 || StatesPerThread % 4 == 0,
+                "StatesPerThread must be 1, 2 or a multiple of 4 (vector loads)");
+  static_assert(NRows >= 1 && kThreads % 32 == 0 && kThreads <= 1024,
+                "NRows * lanes per channel must be a multiple of 32 and at most 1024");
+  static_assert(TimeTile % 8 == 0 && kCheckpointSteps % TimeTile == 0,
+                "TimeTile must be a multiple of 8 that divides kCheckpointSteps");
+  static_assert(TimeTile * StatesPerThread <= 128,
+                "TimeTile x StatesPerThread states per thread are kept in registers");
 };
 
 namespace detail {
@@ -98,6 +148,64 @@ S6SCAN_HOST_DEVICE inline forward_smem_layout make_forward_smem_layout(
   l.zero = o; o += align16(int64_t(states_per_thread < 4 ? 4 : states_per_thread) * 4);
   l.bias = o; o += align16(int64_t(rows) * 4);
   l.D = o; o += align16(int64_t(rows) * 4);
+  l.total = o;
+  return l;
+}
+
+/// @brief Byte offsets of the backward kernel's dynamic shared memory, from the runtime dstate.
+struct backward_smem_layout {
+  // Within each of the two stages (stage s starts at s * stage_bytes):
+  int64_t raw_u = 0, raw_delta = 0, raw_z = 0, raw_dout = 0, raw_B = 0, raw_C = 0, stage_bytes = 0;
+  int raw_bc_pitch = 0;
+  // After both stages: float tiles of (rows, tile_pitch): step, step * u, dy, the z-gradient factor,
+  // and the results du, ddelta, dz.
+  int64_t dt = 0, du = 0, dy = 0, zf = 0, gu = 0, gd = 0, gz = 0;
+  int64_t Bf = 0, Cf = 0, zero = 0, bias = 0, D = 0;
+  int64_t starts = 0;  ///< (tiles per chunk, states per thread, threads): each tile's first state
+  int64_t red_B = 0, red_C = 0;  ///< (npad, time tile, rows + 1): dB / dC terms to sum over rows
+  int64_t total = 0;
+  int tile_pitch = 0, npad = 0, Bf_pitch = 0, Cf_pitch = 0, red_pitch = 0;
+};
+
+S6SCAN_HOST_DEVICE inline backward_smem_layout make_backward_smem_layout(
+    int rows, int time_tile, int states_per_thread, int threads, int64_t dstate, int in_bytes,
+    int out_bytes, bool has_z, bool var_B, bool var_C) {
+  backward_smem_layout l;
+  const int64_t npad = (dstate + states_per_thread - 1) / states_per_thread * states_per_thread;
+  l.npad = static_cast<int>(npad);
+  l.raw_bc_pitch = time_tile + 16 / in_bytes;
+  int64_t o = 0;
+  const int64_t seq_tile = align16(int64_t(rows) * time_tile * in_bytes);
+  const int64_t bc_tile = align16(dstate * l.raw_bc_pitch * in_bytes);
+  l.raw_u = o; o += seq_tile;
+  l.raw_delta = o; o += seq_tile;
+  l.raw_z = o; o += has_z ? seq_tile : 0;
+  l.raw_dout = o; o += align16(int64_t(rows) * time_tile * out_bytes);
+  l.raw_B = o; o += var_B ? bc_tile : 0;
+  l.raw_C = o; o += var_C ? bc_tile : 0;
+  l.stage_bytes = o;
+  o = 2 * l.stage_bytes;
+  l.tile_pitch = time_tile + 4;
+  const int64_t f_tile = align16(int64_t(rows) * l.tile_pitch * 4);
+  l.dt = o; o += f_tile;
+  l.du = o; o += f_tile;
+  l.dy = o; o += f_tile;
+  l.gu = o; o += f_tile;
+  l.gd = o; o += f_tile;
+  l.zf = o; o += has_z ? f_tile : 0;
+  l.gz = o; o += has_z ? f_tile : 0;
+  l.Bf_pitch = var_B ? l.npad : l.npad + 4;
+  l.Cf_pitch = var_C ? l.npad : l.npad + 4;
+  l.Bf = o; o += align16(int64_t(var_B ? time_tile : rows) * l.Bf_pitch * 4);
+  l.Cf = o; o += align16(int64_t(var_C ? time_tile : rows) * l.Cf_pitch * 4);
+  l.zero = o; o += align16(int64_t(states_per_thread < 4 ? 4 : states_per_thread) * 4);
+  l.bias = o; o += align16(int64_t(rows) * 4);
+  l.D = o; o += align16(int64_t(rows) * 4);
+  l.starts = o; o += align16(int64_t(kCheckpointSteps / time_tile) * states_per_thread * threads * 4);
+  l.red_pitch = rows + 1;  // odd: readers walking rows of consecutive steps hit distinct banks
+  const int64_t red = align16(npad * time_tile * l.red_pitch * 4);
+  l.red_B = o; o += var_B ? red : 0;
+  l.red_C = o; o += var_C ? red : 0;
   l.total = o;
   return l;
 }

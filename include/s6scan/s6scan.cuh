@@ -2,15 +2,17 @@
 #pragma once
 
 /// @file
-/// @brief The whole library: argument types, checks, the CPU reference, the forward kernels and
-///        the default-set dispatcher.
+/// @brief The whole library: argument types, checks, the CPU reference, the forward and backward
+///        kernels and the default-set dispatcher.
 
 #include "args.hpp"
+#include "backward.cuh"
 #include "checks.hpp"
 #include "config.hpp"
 #include "dispatch.cuh"
 #include "forward.cuh"
 #include "numeric.hpp"
 #include "reference.hpp"
+#include "reference_backward.hpp"
 #include "status.hpp"
 #include "version.hpp"

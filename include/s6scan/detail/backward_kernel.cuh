@@ -1,0 +1,624 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+// The backward scan kernel. One block owns NRows channels of one (batch, group) pair, like the
+// forward, and walks the sequence backwards one checkpoint chunk (kCheckpointSteps steps) at a time.
+// For each chunk it
+//   1. starts from the state the forward saved at the chunk's start (or h0, or zero),
+//   2. recomputes the states forward through all tiles but the last, keeping each tile's first
+//      state in shared memory,
+//   3. then, tile by tile from the last: recomputes the tile's states into registers (the state
+//      before every step), and runs the adjoint dh backwards through them, producing du, ddelta
+//      and dz per step, dA (and a constant B/C's gradient) per thread, and the time-varying dB/dC
+//      terms per (channel, state, step), which the block sums over its channels in shared memory.
+// Each tile's raw inputs are copied with cp.async into one of two stages while the previous tile
+// is being worked on; tiles are visited in the order above, so the next one is always known.
+//
+// Every sum runs in a fixed order (lanes by shuffles, channels of a block in row order, blocks of
+// a group and batches in index order in the reduction kernels), so the gradients are the same bits
+// on every run. Padded steps (past seqlen) have step 0 and zero inputs; they change nothing.
+
+#include <cstdint>
+#include <type_traits>
+
+#include "../args.hpp"
+#include "../checks.hpp"
+#include "../config.hpp"
+#include "../numeric.hpp"
+#include "forward_kernel.cuh"
+#include "ptx.cuh"
+
+namespace s6scan::detail {
+
+/// @brief forward_params::vec bits, plus dout's.
+enum : unsigned { kVecDout = 64 };
+
+template <class InT, class OutT>
+struct backward_params {
+  backward_args<InT, OutT> a;
+  backward_smem_layout smem;
+  backward_workspace_layout w;
+  const float* states;  ///< the forward's saved states, (batch, dim, num_chunks, dstate)
+  float* ws;            ///< the backward's workspace, laid out as `w` says
+  int64_t dim_per_group;
+  int64_t chunk_begin;  ///< this launch's chunks: [chunk_begin, chunk_end), walked backwards
+  int64_t chunk_end;
+  int blocks_per_group;
+  unsigned vec;
+};
+
+/// @brief Copies rows [0, rows) x steps [t0, t0 + Time) of a row-strided tensor into a shared tile
+///        of `pitch` elements per row; steps past `len` read as zero.
+template <int Time, int Threads, class T>
+__device__ void load_rows(T* dst, int pitch, const T* src, int64_t row_stride, int rows, int64_t t0,
+                          int64_t len, bool vec) {
+  constexpr int kVec = 16 / int(sizeof(T));
+  if (vec && Time % kVec == 0) {
+    constexpr int kChunks = Time / kVec;
+    for (int i = threadIdx.x; i < rows * kChunks; i += Threads) {
+      const int r = i / kChunks, j = i % kChunks;
+      const int64_t t = t0 + int64_t(j) * kVec;
+      const int64_t left = len - t;
+      const int n = left <= 0 ? 0 : left >= kVec ? kVec : int(left);
+      copy16_zfill(dst + r * pitch + j * kVec, n > 0 ? src + r * row_stride + t : src,
+                   n * int(sizeof(T)));
+    }
+  } else {
+    for (int i = threadIdx.x; i < rows * Time; i += Threads) {
+      const int r = i / Time, j = i % Time;
+      const int64_t t = t0 + j;
+      dst[r * pitch + j] = t < len ? src[r * row_stride + t] : from_float<T>(0.f);
+    }
+  }
+}
+
+template <class Config, class InT, class OutT>
+class backward_agent {
+  static constexpr int kRows = Config::kRows;
+  static constexpr int kTime = Config::kTimeTile;
+  static constexpr int kStates = Config::kStatesPerThread;
+  static constexpr int kLanes = Config::kLanesPerRow;
+  static constexpr int kThreads = Config::kThreads;
+  static constexpr int kTiles = Config::kTilesPerChunk;
+  static constexpr int kStateVec = kStates >= 4 ? 4 : kStates;
+  using svec = float_vec<kStateVec>;
+
+  // One tile of the walk: pass 1 (forward, keeps tile starts) or pass 2 (recompute + adjoint).
+  struct item {
+    int64_t chunk;
+    int tile;
+    bool forward;
+    bool valid;
+  };
+
+  const backward_params<InT, OutT>& p_;
+  const backward_args<InT, OutT>& a_;
+  const forward_args<InT, OutT>& f_;
+  const backward_smem_layout& l_;
+  char* smem_;
+  const int tid_ = threadIdx.x;
+  const int row_ = threadIdx.x / kLanes;
+  const int lane_ = threadIdx.x % kLanes;
+  int64_t b_ = 0, g_ = 0, cb_ = 0, d0_ = 0;
+  int rows_valid_ = 0;
+  int first_state_ = 0;
+  bool lane_on_ = false;  ///< this lane holds at least one state below npad
+
+  float h_[kStates];
+  float dh_[kStates];
+  float a2_[kStates];  // A * log2(e)
+  float A_[kStates];
+  float accA_[kStates];
+  float accB_[kStates];  // constant B's gradient; unused for a varying B
+  float accC_[kStates];
+  float accD_ = 0.f, accBias_ = 0.f;  // lane 0 of each row
+  const float* Bp_ = nullptr;
+  const float* Cp_ = nullptr;
+  int Bstep_ = 0, Cstep_ = 0;
+
+  template <class T>
+  __device__ T* at(int64_t offset) const {
+    return reinterpret_cast<T*>(smem_ + offset);
+  }
+  template <class T>
+  __device__ T* stage(int s, int64_t offset) const {
+    return reinterpret_cast<T*>(smem_ + s * l_.stage_bytes + offset);
+  }
+
+  __device__ int tiles_in_chunk(int64_t c) const {
+    const int64_t left = f_.seqlen - c * kCheckpointSteps;
+    return left >= kCheckpointSteps ? kTiles : int((left + kTime - 1) / kTime);
+  }
+  __device__ item chunk_start(int64_t c) const {
+    if (c < p_.chunk_begin) return {c, 0, false, false};
+    return {c, 0, tiles_in_chunk(c) >= 2, true};
+  }
+  __device__ item next(const item& it) const {
+    const int m = tiles_in_chunk(it.chunk);
+    if (it.forward) {
+      if (it.tile + 1 <= m - 2) return {it.chunk, it.tile + 1, true, true};
+      return {it.chunk, m - 1, false, true};
+    }
+    if (it.tile > 0) return {it.chunk, it.tile - 1, false, true};
+    return chunk_start(it.chunk - 1);
+  }
+  __device__ int64_t first_step(const item& it) const {
+    return it.chunk * kCheckpointSteps + int64_t(it.tile) * kTime;
+  }
+
+  __device__ void load_stage(int s, const item& it) const {
+    const unsigned v = p_.vec;
+    const int64_t t0 = first_step(it), L = f_.seqlen;
+    auto seq = [&](int64_t off, const auto& x, bool vec) {
+      using T = typename std::remove_const<typename std::remove_pointer<decltype(x.data)>::type>::type;
+      T* dst = stage<T>(s, off);
+      load_rows<kTime, kThreads>(dst, kTime, x.data + b_ * x.batch_stride + d0_ * x.dim_stride,
+                                 x.dim_stride, rows_valid_, t0, L, vec);
+      for (int i = rows_valid_ * kTime + tid_; i < kRows * kTime; i += kThreads)
+        dst[i] = from_float<T>(0.f);
+    };
+    seq(l_.raw_u, f_.u, v & kVecU);
+    seq(l_.raw_delta, f_.delta, v & kVecDelta);
+    if (!it.forward) {
+      if (f_.z.data) seq(l_.raw_z, f_.z, v & kVecZ);
+      seq(l_.raw_dout, a_.dout, v & kVecDout);
+    }
+    const int ds = int(f_.dstate);
+    if (f_.B.data)
+      load_rows<kTime, kThreads>(stage<InT>(s, l_.raw_B), l_.raw_bc_pitch,
+                                 f_.B.data + b_ * f_.B.batch_stride + g_ * f_.B.group_stride,
+                                 f_.B.state_stride, ds, t0, L, v & kVecB);
+    if (f_.C.data)
+      load_rows<kTime, kThreads>(stage<InT>(s, l_.raw_C), l_.raw_bc_pitch,
+                                 f_.C.data + b_ * f_.C.batch_stride + g_ * f_.C.group_stride,
+                                 f_.C.state_stride, ds, t0, L, v & kVecC);
+    copy_commit();
+  }
+
+  // Steps (after bias and softplus) and step * u for every (row, step); in pass 2 also dy (the
+  // gradient reaching y) and the factor that turns y into dz. B/C tiles become float [step][state].
+  __device__ void prologue(int s, const item& it) const {
+    const InT* ru = stage<const InT>(s, l_.raw_u);
+    const InT* rd = stage<const InT>(s, l_.raw_delta);
+    const InT* rz = stage<const InT>(s, l_.raw_z);
+    const OutT* ro = stage<const OutT>(s, l_.raw_dout);
+    float* dt = at<float>(l_.dt);
+    float* du = at<float>(l_.du);
+    float* dy = at<float>(l_.dy);
+    float* zf = at<float>(l_.zf);
+    const float* bias = at<const float>(l_.bias);
+    const int P = l_.tile_pitch;
+    const int64_t t0 = first_step(it), L = f_.seqlen;
+    const bool has_z = f_.z.data != nullptr;
+    for (int i = tid_; i < kRows * kTime; i += kThreads) {
+      const int r = i / kTime, j = i % kTime;
+      float delta = 0.f, delta_u = 0.f;
+      if (t0 + j < L) {
+        delta = to_float(rd[i]) + bias[r];
+        if (f_.delta_softplus) delta = delta <= 20.f ? log1pf(__expf(delta)) : delta;
+        delta_u = delta * to_float(ru[i]);
+      }
+      dt[r * P + j] = delta;
+      du[r * P + j] = delta_u;
+      if (!it.forward) {
+        const float go = to_float(ro[i]);  // zero past seqlen and past the group's rows
+        float g = go;
+        if (has_z) {
+          const float z = to_float(rz[i]), sig = 1.f / (1.f + __expf(-z));
+          g = go * z * sig;                                  // dout * silu(z)
+          zf[r * P + j] = go * sig * (1.f + z * (1.f - sig));  // dout * silu'(z)
+        }
+        dy[r * P + j] = g;
+      }
+    }
+    const int npad = l_.npad, ds = int(f_.dstate), pitch = l_.raw_bc_pitch;
+    auto transpose = [&](const InT* raw, float* dst) {
+      for (int i = tid_; i < kTime * npad; i += kThreads) {
+        const int t = i / npad, n = i % npad;
+        dst[i] = n < ds ? to_float(raw[n * pitch + t]) : 0.f;
+      }
+    };
+    if (f_.B.data) transpose(stage<const InT>(s, l_.raw_B), at<float>(l_.Bf));
+    if (f_.C.data) transpose(stage<const InT>(s, l_.raw_C), at<float>(l_.Cf));
+  }
+
+  __device__ float* tile_start(int tile, int n) const {
+    return at<float>(l_.starts) + (tile * kStates + n) * kThreads + tid_;
+  }
+
+  // Loads the state at the start of chunk c into h_ and records it as tile 0's start.
+  __device__ void begin_chunk(int64_t c) {
+    const int64_t d = d0_ + row_;
+    const bool row_ok = row_ < rows_valid_;
+    const float* src = nullptr;
+    if (c > 0)
+      src = p_.states + ((b_ * f_.dim + d) * p_.w.num_chunks + (c - 1)) * f_.dstate;
+    else if (f_.initial_state.data)
+      src = f_.initial_state.data + b_ * f_.initial_state.batch_stride +
+            d * f_.initial_state.dim_stride;
+#pragma unroll
+    for (int n = 0; n < kStates; ++n) {
+      const bool on = row_ok && src && first_state_ + n < f_.dstate;
+      h_[n] = on ? src[first_state_ + n] : 0.f;
+      *tile_start(0, n) = h_[n];
+    }
+  }
+
+  __device__ void bc_at(int j, const typename svec::type*& bp,
+                        const typename svec::type*& cp) const {
+    bp = reinterpret_cast<const typename svec::type*>(Bp_ + j * Bstep_);
+    cp = reinterpret_cast<const typename svec::type*>(Cp_ + j * Cstep_);
+  }
+
+  // Pass 1: advances h_ through one tile and records the next tile's start.
+  __device__ void advance_tile(int tile) {
+    const int P = l_.tile_pitch;
+    const float* dtr = at<const float>(l_.dt) + row_ * P;
+    const float* dur = at<const float>(l_.du) + row_ * P;
+#pragma unroll 4
+    for (int j = 0; j < kTime; ++j) {
+      const float dt = dtr[j], du = dur[j];
+      const typename svec::type *bp, *cp;
+      bc_at(j, bp, cp);
+#pragma unroll
+      for (int q = 0; q < kStates / kStateVec; ++q) {
+        const auto bv = bp[q];
+#pragma unroll
+        for (int e = 0; e < kStateVec; ++e) {
+          const int n = q * kStateVec + e;
+          h_[n] = fmaf(ex2(dt * a2_[n]), h_[n], du * svec::get(bv, e));
+        }
+      }
+    }
+    if (tile + 1 < kTiles)
+#pragma unroll
+      for (int n = 0; n < kStates; ++n) *tile_start(tile + 1, n) = h_[n];
+  }
+
+  template <class T>
+  __device__ static T lane_sum(T v) {
+#pragma unroll
+    for (int off = kLanes / 2; off > 0; off /= 2) v += __shfl_xor_sync(0xffffffffu, v, off);
+    return v;
+  }
+
+  // Pass 2 of one tile: recompute its states, then run the adjoint backwards through them.
+  __device__ void adjoint_tile(int s, const item& it) {
+    const int P = l_.tile_pitch;
+    const int64_t t0 = first_step(it), L = f_.seqlen;
+    const float* dtr = at<const float>(l_.dt) + row_ * P;
+    const float* dur = at<const float>(l_.du) + row_ * P;
+    const float* dyr = at<const float>(l_.dy) + row_ * P;
+    const float* zfr = at<const float>(l_.zf) + row_ * P;
+    const InT* ur = stage<const InT>(s, l_.raw_u) + row_ * kTime;
+    const float Dv = at<const float>(l_.D)[row_];
+    const bool has_z = f_.z.data != nullptr;
+    const bool var_B = f_.B.data != nullptr, var_C = f_.C.data != nullptr;
+    const bool write_terms = lane_on_;
+    float* redB = at<float>(l_.red_B) + row_;
+    float* redC = at<float>(l_.red_C) + row_;
+    const int RP = l_.red_pitch;
+
+#pragma unroll
+    for (int n = 0; n < kStates; ++n) h_[n] = *tile_start(it.tile, n);
+
+    float hist[kTime][kStates];  // the state before each step of the tile
+#pragma unroll
+    for (int j = 0; j < kTime; ++j) {
+      const float dt = dtr[j], du = dur[j];
+      const typename svec::type *bp, *cp;
+      bc_at(j, bp, cp);
+      float y = 0.f;
+#pragma unroll
+      for (int q = 0; q < kStates / kStateVec; ++q) {
+        const auto bv = bp[q];
+        const auto cv = cp[q];
+#pragma unroll
+        for (int e = 0; e < kStateVec; ++e) {
+          const int n = q * kStateVec + e;
+          hist[j][n] = h_[n];
+          h_[n] = fmaf(ex2(dt * a2_[n]), h_[n], du * svec::get(bv, e));
+          y = fmaf(svec::get(cv, e), h_[n], y);
+        }
+      }
+      if (has_z) {  // dz needs the whole y of this step
+        y = lane_sum(y);
+        if (lane_ == 0)
+          at<float>(l_.gz)[row_ * P + j] = fmaf(Dv, to_float(ur[j]), y) * zfr[j];
+      }
+    }
+
+#pragma unroll
+    for (int j = kTime - 1; j >= 0; --j) {
+      const float dt = dtr[j], du = dur[j], dy = dyr[j], u = to_float(ur[j]);
+      const typename svec::type *bp, *cp;
+      bc_at(j, bp, cp);
+      float gu = 0.f, gd = 0.f;
+#pragma unroll
+      for (int q = 0; q < kStates / kStateVec; ++q) {
+        const auto bv = bp[q];
+        const auto cv = cp[q];
+#pragma unroll
+        for (int e = 0; e < kStateVec; ++e) {
+          const int n = q * kStateVec + e;
+          const float b = svec::get(bv, e), c = svec::get(cv, e);
+          const float h_after = j == kTime - 1 ? h_[n] : hist[j + 1][n];
+          const int red = ((first_state_ + n) * kTime + j) * RP;
+          if (var_C) {
+            if (write_terms) redC[red] = dy * h_after;
+          } else {
+            accC_[n] = fmaf(dy, h_after, accC_[n]);
+          }
+          dh_[n] = fmaf(c, dy, dh_[n]);
+          const float decay = ex2(dt * a2_[n]);
+          const float ah = decay * hist[j][n];
+          if (var_B) {
+            if (write_terms) redB[red] = dh_[n] * du;
+          } else {
+            accB_[n] = fmaf(dh_[n], du, accB_[n]);
+          }
+          gu = fmaf(dh_[n], b, gu);
+          gd = fmaf(dh_[n], fmaf(b, u, A_[n] * ah), gd);
+          accA_[n] = fmaf(dh_[n] * dt, ah, accA_[n]);
+          dh_[n] *= decay;
+        }
+      }
+      if constexpr (kLanes > 1) {
+        gu = lane_sum(gu);
+        gd = lane_sum(gd);
+      }
+      if (lane_ == 0) {
+        // d(softplus)/dx = sigmoid(x) = 1 - exp(-softplus(x)); exactly 1 above the threshold
+        const float graw = f_.delta_softplus ? gd * -expm1f(-dt) : gd;
+        at<float>(l_.gu)[row_ * P + j] = fmaf(dt, gu, Dv * dy);
+        at<float>(l_.gd)[row_ * P + j] = graw;
+        if (t0 + j < L) {
+          accBias_ += graw;
+          accD_ = fmaf(dy, u, accD_);
+        }
+      }
+    }
+  }
+
+  // Sums the tile's dB/dC terms over the block's rows and writes them as this block's partials.
+  __device__ void reduce_bc_terms(const item& it) const {
+    const bool var_B = f_.B.data != nullptr, var_C = f_.C.data != nullptr;
+    if (!var_B && !var_C) return;
+    const int64_t t0 = first_step(it), L = f_.seqlen;
+    const int64_t N = f_.dstate;
+    const int64_t window_steps = p_.w.window_chunks * kCheckpointSteps;
+    const int64_t window_t0 = p_.chunk_begin * kCheckpointSteps;
+    const int64_t base =
+        ((b_ * f_.groups + g_) * p_.w.blocks_per_group + cb_) * N * window_steps + t0 - window_t0;
+    const float* redB = at<const float>(l_.red_B);
+    const float* redC = at<const float>(l_.red_C);
+    const int RP = l_.red_pitch;
+    for (int i = tid_; i < N * kTime; i += kThreads) {
+      const int n = i / kTime, j = i % kTime;
+      if (t0 + j >= L) continue;
+      const int64_t dst = base + n * window_steps + j;
+      if (var_B) {
+        const float* src = redB + i * RP;
+        float sum = 0.f;
+        for (int r = 0; r < rows_valid_; ++r) sum += src[r];
+        p_.ws[p_.w.part_B + dst] = sum;
+      }
+      if (var_C) {
+        const float* src = redC + i * RP;
+        float sum = 0.f;
+        for (int r = 0; r < rows_valid_; ++r) sum += src[r];
+        p_.ws[p_.w.part_C + dst] = sum;
+      }
+    }
+  }
+
+  // du, ddelta and dz of the tile, converted and stored.
+  __device__ void store_tile(const item& it) const {
+    const int P = l_.tile_pitch;
+    const int64_t t0 = first_step(it), L = f_.seqlen;
+    const float* gu = at<const float>(l_.gu);
+    const float* gd = at<const float>(l_.gd);
+    const float* gz = at<const float>(l_.gz);
+    for (int i = tid_; i < kRows * kTime; i += kThreads) {
+      const int r = i / kTime, j = i % kTime;
+      const int64_t t = t0 + j;
+      if (r >= rows_valid_ || t >= L) continue;
+      const int64_t d = d0_ + r;
+      a_.du.data[b_ * a_.du.batch_stride + d * a_.du.dim_stride + t] = from_float<InT>(gu[r * P + j]);
+      a_.ddelta.data[b_ * a_.ddelta.batch_stride + d * a_.ddelta.dim_stride + t] =
+          from_float<InT>(gd[r * P + j]);
+      if (a_.dz.data)
+        a_.dz.data[b_ * a_.dz.batch_stride + d * a_.dz.dim_stride + t] =
+            from_float<InT>(gz[r * P + j]);
+    }
+  }
+
+  __device__ void setup() {
+    const int64_t bpg = p_.blocks_per_group;
+    const int64_t blk = blockIdx.x;
+    cb_ = blk % bpg;
+    g_ = (blk / bpg) % f_.groups;
+    b_ = blk / bpg / f_.groups;
+    d0_ = g_ * p_.dim_per_group + cb_ * kRows;
+    const int64_t left = p_.dim_per_group - cb_ * kRows;
+    rows_valid_ = left < kRows ? int(left) : kRows;
+    first_state_ = lane_ * kStates;
+    lane_on_ = first_state_ < l_.npad;
+
+    float* bias = at<float>(l_.bias);
+    float* Dv = at<float>(l_.D);
+    for (int r = tid_; r < kRows; r += kThreads) {
+      const bool ok = r < rows_valid_;
+      const int64_t d = d0_ + r;
+      bias[r] = ok && f_.delta_bias.data ? f_.delta_bias.data[d * f_.delta_bias.stride] : 0.f;
+      Dv[r] = ok && f_.D.data ? f_.D.data[d * f_.D.stride] : 0.f;
+    }
+    float* zero = at<float>(l_.zero);
+    for (int i = tid_; i < (kStates < 4 ? 4 : kStates); i += kThreads) zero[i] = 0.f;
+    const int npad = l_.npad;
+    auto load_const = [&](const matrix_tensor<const float>& m, int64_t off, int pitch) {
+      float* dst = at<float>(off);
+      for (int i = tid_; i < kRows * npad; i += kThreads) {
+        const int r = i / npad, n = i % npad;
+        dst[r * pitch + n] =
+            r < rows_valid_ && n < f_.dstate ? m.data[(d0_ + r) * m.dim_stride + n] : 0.f;
+      }
+    };
+    if (f_.B_const.data) load_const(f_.B_const, l_.Bf, l_.Bf_pitch);
+    if (f_.C_const.data) load_const(f_.C_const, l_.Cf, l_.Cf_pitch);
+
+    const bool row_ok = row_ < rows_valid_;
+    const int64_t d = d0_ + row_;
+    const bool first_launch = p_.chunk_end == p_.w.num_chunks;
+    constexpr float kLog2e = 1.4426950408889634f;
+#pragma unroll
+    for (int n = 0; n < kStates; ++n) {
+      const bool on = row_ok && first_state_ + n < f_.dstate;
+      A_[n] = on ? f_.A.data[d * f_.A.dim_stride + first_state_ + n] : 0.f;
+      a2_[n] = A_[n] * kLog2e;
+      float g = 0.f;
+      if (on && first_launch && a_.dlast_state.data)
+        g = a_.dlast_state.data[b_ * a_.dlast_state.batch_stride + d * a_.dlast_state.dim_stride +
+                                first_state_ + n];
+      else if (on && !first_launch)
+        g = p_.ws[p_.w.carry + (b_ * f_.dim + d) * f_.dstate + first_state_ + n];
+      dh_[n] = g;
+      accA_[n] = accB_[n] = accC_[n] = 0.f;
+    }
+    if (first_state_ >= f_.dstate) {
+      Bp_ = Cp_ = at<const float>(l_.zero);
+      Bstep_ = Cstep_ = 0;
+    } else {
+      Bp_ = at<const float>(l_.Bf) + (f_.B.data ? 0 : row_ * l_.Bf_pitch) + first_state_;
+      Cp_ = at<const float>(l_.Cf) + (f_.C.data ? 0 : row_ * l_.Cf_pitch) + first_state_;
+      Bstep_ = f_.B.data ? l_.Bf_pitch : 0;
+      Cstep_ = f_.C.data ? l_.Cf_pitch : 0;
+    }
+  }
+
+  // The adjoint and this launch's sums: to the next launch, or out as dinitial_state.
+  __device__ void finish() const {
+    if (row_ >= rows_valid_) return;
+    const int64_t d = d0_ + row_;
+    const bool first_launch = p_.chunk_end == p_.w.num_chunks;
+    const bool last_launch = p_.chunk_begin == 0;
+    const int64_t bd = b_ * f_.dim + d;
+    float* ws = p_.ws;
+    auto put = [&](int64_t at, float v) { ws[at] = first_launch ? v : ws[at] + v; };
+#pragma unroll
+    for (int n = 0; n < kStates; ++n) {
+      const int64_t s = first_state_ + n;
+      if (s >= f_.dstate) continue;
+      if (!last_launch)
+        ws[p_.w.carry + bd * f_.dstate + s] = dh_[n];
+      else if (a_.dinitial_state.data)
+        a_.dinitial_state.data[b_ * a_.dinitial_state.batch_stride +
+                               d * a_.dinitial_state.dim_stride + s] = dh_[n];
+      put(p_.w.acc_A + bd * f_.dstate + s, accA_[n]);
+      if (!f_.B.data) put(p_.w.acc_B + bd * f_.dstate + s, accB_[n]);
+      if (!f_.C.data) put(p_.w.acc_C + bd * f_.dstate + s, accC_[n]);
+    }
+    if (lane_ == 0) {
+      put(p_.w.acc_D + bd, accD_);
+      put(p_.w.acc_bias + bd, accBias_);
+    }
+  }
+
+ public:
+  __device__ backward_agent(const backward_params<InT, OutT>& p, char* smem)
+      : p_(p), a_(p.a), f_(p.a.fwd), l_(p.smem), smem_(smem) {}
+
+  __device__ void run() {
+    setup();
+    item it = chunk_start(p_.chunk_end - 1);
+    load_stage(0, it);
+    for (int s = 0; it.valid; s ^= 1) {
+      const item nx = next(it);
+      // Stage s^1 was last read by the previous item, which ended at a barrier.
+      if (nx.valid)
+        load_stage(s ^ 1, nx);
+      else
+        copy_commit();
+      if ((it.forward && it.tile == 0) || (!it.forward && tiles_in_chunk(it.chunk) == 1))
+        begin_chunk(it.chunk);
+      copy_wait<1>();
+      __syncthreads();
+      prologue(s, it);
+      __syncthreads();
+      if (it.forward) {
+        advance_tile(it.tile);
+      } else {
+        adjoint_tile(s, it);
+        __syncthreads();
+        reduce_bc_terms(it);
+        store_tile(it);
+      }
+      __syncthreads();
+      it = nx;
+    }
+    finish();
+  }
+};
+
+template <class Config, class InT, class OutT>
+__global__ void __launch_bounds__(Config::kThreads)
+    backward_kernel(const __grid_constant__ backward_params<InT, OutT> p) {
+  extern __shared__ __align__(16) char smem[];
+  backward_agent<Config, InT, OutT>(p, smem).run();
+}
+
+/// @brief dB and dC of a window, for a time-varying B/C: the group's block partials summed in
+///        block order and converted to the input type.
+template <class InT, class OutT>
+__global__ void backward_sum_bc_kernel(const __grid_constant__ backward_params<InT, OutT> p) {
+  const auto& f = p.a.fwd;
+  const int64_t t_begin = p.chunk_begin * kCheckpointSteps;
+  const int64_t t_end = p.chunk_end * kCheckpointSteps < f.seqlen ? p.chunk_end * kCheckpointSteps
+                                                                  : f.seqlen;
+  const int64_t len = t_end - t_begin, N = f.dstate, P = p.w.blocks_per_group;
+  const int64_t window_steps = p.w.window_chunks * kCheckpointSteps;
+  const int64_t total = f.batch * f.groups * N * len;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t t = i % len, n = (i / len) % N, bg = i / len / N;
+    const int64_t b = bg / f.groups, g = bg % f.groups;
+    const int64_t src = bg * P * N * window_steps + n * window_steps + t;
+    auto sum = [&](int64_t part) {
+      float s = 0.f;
+      for (int64_t k = 0; k < P; ++k) s += p.ws[part + src + k * N * window_steps];
+      return s;
+    };
+    if (f.B.data)
+      p.a.dB.data[b * p.a.dB.batch_stride + g * p.a.dB.group_stride + n * p.a.dB.state_stride +
+                  t_begin + t] = from_float<InT>(sum(p.w.part_B));
+    if (f.C.data)
+      p.a.dC.data[b * p.a.dC.batch_stride + g * p.a.dC.group_stride + n * p.a.dC.state_stride +
+                  t_begin + t] = from_float<InT>(sum(p.w.part_C));
+  }
+}
+
+/// @brief dA, constant dB/dC, dD and ddelta_bias: the per-batch sums added in batch order.
+template <class InT, class OutT>
+__global__ void backward_sum_batches_kernel(const __grid_constant__ backward_params<InT, OutT> p) {
+  const auto& f = p.a.fwd;
+  const auto& a = p.a;
+  const int64_t N = f.dstate, DN = f.dim * N;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < DN;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t d = i / N, n = i % N;
+    auto sum = [&](int64_t part, int64_t stride, int64_t at) {
+      float s = 0.f;
+      for (int64_t b = 0; b < f.batch; ++b) s += p.ws[part + b * stride + at];
+      return s;
+    };
+    a.dA.data[d * a.dA.dim_stride + n] = sum(p.w.acc_A, DN, i);
+    if (a.dB_const.data) a.dB_const.data[d * a.dB_const.dim_stride + n] = sum(p.w.acc_B, DN, i);
+    if (a.dC_const.data) a.dC_const.data[d * a.dC_const.dim_stride + n] = sum(p.w.acc_C, DN, i);
+    if (n == 0) {
+      if (a.dD.data) a.dD.data[d * a.dD.stride] = sum(p.w.acc_D, f.dim, d);
+      if (a.ddelta_bias.data) a.ddelta_bias.data[d * a.ddelta_bias.stride] = sum(p.w.acc_bias, f.dim, d);
+    }
+  }
+}
+
+}  // namespace s6scan::detail

@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+// What the GPU tests share: device copies of a host problem, NaN poisoning and the checks on it,
+// random options, and a readable name for a case.
+
+#include <cuda_runtime.h>
+
+#include <array>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "catch.hpp"
+#include "problem.hpp"
+
+#define CUDA_REQUIRE(x)                                        \
+  do {                                                         \
+    const cudaError_t e_ = (x);                                \
+    INFO(#x << ": " << cudaGetErrorString(e_));                \
+    REQUIRE(e_ == cudaSuccess);                                \
+  } while (0)
+
+namespace s6test {
+
+using s6scan::forward_args;
+
+struct device_deleter {
+  void operator()(void* p) const { cudaFree(p); }
+};
+using device_ptr = std::unique_ptr<void, device_deleter>;
+
+inline device_ptr device_alloc(size_t bytes) {
+  void* p = nullptr;
+  CUDA_REQUIRE(cudaMalloc(&p, bytes));
+  return device_ptr(p);
+}
+
+// Device copies of a host problem, same layout, and the arguments that point at them.
+template <class InT, class OutT>
+struct device_problem {
+  std::vector<device_ptr> owned;
+  forward_args<InT, OutT> args;
+  size_t out_bytes = 0, last_bytes = 0;
+
+  template <class T, class P>
+  void upload(const std::vector<T>& v, P*& ptr) {
+    if (!ptr) return;
+    owned.push_back(device_alloc(v.size() * sizeof(T)));
+    CUDA_REQUIRE(cudaMemcpy(owned.back().get(), v.data(), v.size() * sizeof(T), cudaMemcpyHostToDevice));
+    ptr = static_cast<P*>(owned.back().get());
+  }
+
+  explicit device_problem(problem<InT, OutT>& p) : args(p.args) {
+    upload(p.u, args.u.data); upload(p.delta, args.delta.data); upload(p.z, args.z.data);
+    upload(p.B, args.B.data); upload(p.C, args.C.data); upload(p.A, args.A.data);
+    upload(p.B_const, args.B_const.data); upload(p.C_const, args.C_const.data);
+    upload(p.D, args.D.data); upload(p.bias, args.delta_bias.data); upload(p.h0, args.initial_state.data);
+    upload(p.out, args.out.data); upload(p.last, args.last_state.data);
+    out_bytes = p.out.size() * sizeof(OutT);
+    last_bytes = p.last.size() * sizeof(float);
+  }
+
+  // NaN everywhere, padding included (all-ones bits are NaN in float, half and bfloat16).
+  void poison() {
+    CUDA_REQUIRE(cudaMemset(args.out.data, 0xFF, out_bytes));
+    if (args.last_state.data) CUDA_REQUIRE(cudaMemset(args.last_state.data, 0xFF, last_bytes));
+  }
+
+  void download(problem<InT, OutT>& p) {
+    CUDA_REQUIRE(cudaMemcpy(p.out.data(), args.out.data, out_bytes, cudaMemcpyDeviceToHost));
+    if (args.last_state.data)
+      CUDA_REQUIRE(cudaMemcpy(p.last.data(), args.last_state.data, last_bytes, cudaMemcpyDeviceToHost));
+  }
+};
+
+template <class T>
+inline bool all_ones(const T& x) {
+  unsigned char b[sizeof(T)];
+  std::memcpy(b, &x, sizeof(T));
+  for (unsigned char c : b)
+    if (c != 0xFF) return false;
+  return true;
+}
+
+// Elements of a padded tensor that lie outside the logical shape must keep their poison.
+template <class T>
+inline size_t touched_padding(const std::vector<T>& v, int64_t batch_stride, int64_t row_stride, int64_t rows,
+                       int64_t len) {
+  size_t bad = 0;
+  for (size_t i = 0; i < v.size(); ++i) {
+    const int64_t rem = int64_t(i) % batch_stride;
+    const bool inside = rem / row_stride < rows && rem % row_stride < len;
+    if (!inside && !all_ones(v[i])) ++bad;
+  }
+  return bad;
+}
+
+template <class InT, class OutT>
+inline std::string case_name(const problem<InT, OutT>& p) {
+  char buf[256];
+  std::snprintf(buf, sizeof(buf), "%s->%s batch=%lld dim=%lld seqlen=%lld dstate=%lld groups=%lld opts=%s",
+                s6scan::type_name<InT>(), s6scan::type_name<OutT>(), (long long)p.batch,
+                (long long)p.dim, (long long)p.seqlen, (long long)p.dstate, (long long)p.groups,
+                p.opt.str().c_str());
+  return buf;
+}
+
+inline options random_options(std::mt19937_64& rng) {
+  std::uniform_int_distribution<int> bit(0, 1), pad(0, 2);
+  options o;
+  o.z = bit(rng); o.D = bit(rng); o.bias = bit(rng); o.softplus = bit(rng); o.h0 = bit(rng);
+  o.last = bit(rng); o.B_const = bit(rng) && bit(rng); o.C_const = bit(rng) && bit(rng);
+  o.pad = std::array<int64_t, 3>{0, 3, 8}[pad(rng)];  // 3: unaligned rows; 8: aligned, not contiguous
+  return o;
+}
+
+}  // namespace s6test

@@ -1,0 +1,444 @@
+// SPDX-License-Identifier: MIT
+// The backward kernels against the float64 reference backward: the default set over the edge grid
+// (dtypes, dstate, seqlen across chunk boundaries, groups, options, layouts), each option alone,
+// windows of chunks, explicit configurations, bitwise repeatability, and refusals. Every gradient
+// (and the padding around it) and the backward's workspace are poisoned with NaN before each
+// launch; inputs, dout and the last-state gradient are fresh random draws (S6SCAN_SEED replays).
+
+#include <s6scan/s6scan.cuh>
+
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "catch.hpp"
+#include "gpu_problem.cuh"
+#include "problem.hpp"
+
+using s6scan::backward_args;
+using s6scan::backward_config;
+using s6scan::forward_args;
+using s6test::all_ones;
+using s6test::device_alloc;
+using s6test::device_problem;
+using s6test::device_ptr;
+using s6test::options;
+using s6test::problem;
+using bf16 = __nv_bfloat16;
+
+namespace {
+
+// One gradient buffer: host mirror and device copy of the same (padded) size.
+template <class T>
+struct buffer {
+  std::vector<T> host;
+  device_ptr dev;
+  T* get() const { return static_cast<T*>(dev.get()); }
+};
+
+// dout, the last-state gradient and every gradient of a problem, laid out like the tensors they
+// belong to (padding included), plus the backward_args that point at them.
+template <class InT, class OutT>
+struct gradients {
+  buffer<OutT> dout;
+  buffer<float> dlast;
+  buffer<InT> du, ddelta, dz, dB, dC;
+  buffer<float> dA, dB_const, dC_const, dD, dbias, dh0;
+  backward_args<InT, OutT> g;
+
+  template <class T>
+  void alloc(buffer<T>& b, size_t n) {
+    b.host.assign(n, T{});
+    b.dev = device_alloc(n * sizeof(T));
+  }
+
+  gradients(const problem<InT, OutT>& p, const forward_args<InT, OutT>& device_fwd,
+            std::mt19937_64& rng) {
+    const auto& a = p.args;
+    g.fwd = device_fwd;
+    std::normal_distribution<float> N(0.f, 1.f);
+    alloc(dout, p.out.size());
+    for (auto& x : dout.host) x = s6scan::from_float<OutT>(N(rng));
+    CUDA_REQUIRE(cudaMemcpy(dout.get(), dout.host.data(), dout.host.size() * sizeof(OutT),
+                            cudaMemcpyHostToDevice));
+    g.dout = {dout.get(), a.out.batch_stride, a.out.dim_stride, 1};
+    if (p.opt.last) {
+      alloc(dlast, p.last.size());
+      for (auto& x : dlast.host) x = N(rng);
+      CUDA_REQUIRE(cudaMemcpy(dlast.get(), dlast.host.data(), dlast.host.size() * sizeof(float),
+                              cudaMemcpyHostToDevice));
+      g.dlast_state = {dlast.get(), a.last_state.batch_stride, a.last_state.dim_stride, 1};
+    }
+    auto seq = [&](buffer<InT>& b, s6scan::seq_tensor<InT>& t) {
+      alloc(b, p.u.size());
+      t = {b.get(), a.u.batch_stride, a.u.dim_stride, 1};
+    };
+    seq(du, g.du);
+    seq(ddelta, g.ddelta);
+    if (a.z.data) seq(dz, g.dz);
+    auto bc = [&](buffer<InT>& b, s6scan::bc_tensor<InT>& t, const s6scan::bc_tensor<const InT>& like,
+                  size_t n) {
+      alloc(b, n);
+      t = {b.get(), like.batch_stride, like.group_stride, like.state_stride, 1};
+    };
+    auto mat = [&](buffer<float>& b, s6scan::matrix_tensor<float>& t,
+                   const s6scan::matrix_tensor<const float>& like, size_t n) {
+      alloc(b, n);
+      t = {b.get(), like.dim_stride, 1};
+    };
+    mat(dA, g.dA, a.A, p.A.size());
+    if (a.B.data) bc(dB, g.dB, a.B, p.B.size()); else mat(dB_const, g.dB_const, a.B_const, p.B_const.size());
+    if (a.C.data) bc(dC, g.dC, a.C, p.C.size()); else mat(dC_const, g.dC_const, a.C_const, p.C_const.size());
+    if (a.D.data) {
+      alloc(dD, p.D.size());
+      g.dD = {dD.get(), 1};
+    }
+    if (a.delta_bias.data) {
+      alloc(dbias, p.bias.size());
+      g.ddelta_bias = {dbias.get(), 1};
+    }
+    if (a.initial_state.data) {
+      alloc(dh0, p.h0.size());
+      g.dinitial_state = {dh0.get(), a.initial_state.batch_stride, a.initial_state.dim_stride, 1};
+    }
+  }
+
+  template <class F>
+  void each(F&& f) {
+    f(du); f(ddelta); f(dz); f(dB); f(dC);
+    f(dA); f(dB_const); f(dC_const); f(dD); f(dbias); f(dh0);
+  }
+  void poison(int byte = 0xFF) {
+    each([&](auto& b) {
+      if (b.dev) CUDA_REQUIRE(cudaMemset(b.dev.get(), byte, b.host.size() * sizeof(b.host[0])));
+    });
+  }
+  void download() {
+    each([&](auto& b) {
+      if (b.dev)
+        CUDA_REQUIRE(cudaMemcpy(b.host.data(), b.dev.get(), b.host.size() * sizeof(b.host[0]),
+                                cudaMemcpyDeviceToHost));
+    });
+  }
+};
+
+// The error of one gradient against the reference, and what it may reach: relative L2 1e-5 for
+// per-element float gradients, 1e-4 for reduced ones, and 1.5x the reference's own rounding to a
+// 16-bit type.
+struct grad_error {
+  const char* name;
+  double err = 0, bound = 0;
+};
+
+template <class T, class Index>
+grad_error compare(const char* name, const std::vector<T>& got, const std::vector<double>& ref,
+                   Index index, bool reduced) {
+  std::vector<double> g(ref.size()), rounded(ref.size());
+  for (size_t i = 0; i < ref.size(); ++i) {
+    g[i] = s6scan::to_float(got[index(i)]);
+    rounded[i] = s6scan::to_float(s6scan::from_float<T>(float(ref[i])));
+  }
+  grad_error e{name};
+  e.err = s6test::rel_l2(g, ref);
+  e.bound = sizeof(T) == 4 ? (reduced ? 1e-4 : 1e-5) : 1.5 * s6test::rel_l2(rounded, ref);
+  return e;
+}
+
+template <class InT, class OutT>
+std::vector<grad_error> compare_all(const problem<InT, OutT>& p, gradients<InT, OutT>& gr) {
+  const auto& a = p.args;
+  s6scan::reference_gradients ref;
+  const s6scan::seq_tensor<const OutT> dout{gr.dout.host.data(), a.out.batch_stride,
+                                            a.out.dim_stride, 1};
+  const s6scan::state_tensor<const float> dlast{
+      p.opt.last ? gr.dlast.host.data() : nullptr, a.last_state.batch_stride,
+      a.last_state.dim_stride, 1};
+  const auto s = s6scan::reference_backward(a, dout, dlast, ref);
+  INFO(s.message);
+  REQUIRE(s.ok());
+  const int64_t Bn = p.batch, D = p.dim, L = p.seqlen, N = p.dstate, G = p.groups;
+  auto seq = [&](const auto& t) {
+    return [&, t](size_t i) {
+      const int64_t x = int64_t(i);
+      return size_t((x / (D * L)) * t.batch_stride + (x / L % D) * t.dim_stride + x % L);
+    };
+  };
+  auto bc = [&](const auto& t) {
+    return [&, t](size_t i) {
+      const int64_t x = int64_t(i);
+      return size_t(x / (G * N * L) * t.batch_stride + x / (N * L) % G * t.group_stride +
+                    x / L % N * t.state_stride + x % L);
+    };
+  };
+  auto mat = [&](const auto& t) {
+    return [&, t](size_t i) { return size_t(int64_t(i) / N * t.dim_stride + int64_t(i) % N); };
+  };
+  auto vec = [](size_t i) { return i; };
+  auto state = [&](const auto& t) {
+    return [&, t](size_t i) {
+      const int64_t x = int64_t(i);
+      return size_t(x / (D * N) * t.batch_stride + x / N % D * t.dim_stride + x % N);
+    };
+  };
+  (void)Bn;
+  const auto& g = gr.g;
+  std::vector<grad_error> e;
+  e.push_back(compare("du", gr.du.host, ref.du, seq(g.du), false));
+  e.push_back(compare("ddelta", gr.ddelta.host, ref.ddelta, seq(g.ddelta), false));
+  if (a.z.data) e.push_back(compare("dz", gr.dz.host, ref.dz, seq(g.dz), false));
+  e.push_back(compare("dA", gr.dA.host, ref.dA, mat(g.dA), true));
+  if (a.B.data) e.push_back(compare("dB", gr.dB.host, ref.dB, bc(g.dB), true));
+  else e.push_back(compare("dB_const", gr.dB_const.host, ref.dB, mat(g.dB_const), true));
+  if (a.C.data) e.push_back(compare("dC", gr.dC.host, ref.dC, bc(g.dC), true));
+  else e.push_back(compare("dC_const", gr.dC_const.host, ref.dC, mat(g.dC_const), true));
+  if (a.D.data) e.push_back(compare("dD", gr.dD.host, ref.dD, vec, true));
+  if (a.delta_bias.data) e.push_back(compare("ddelta_bias", gr.dbias.host, ref.ddelta_bias, vec, true));
+  if (a.initial_state.data)
+    e.push_back(compare("dh0", gr.dh0.host, ref.dh0, state(g.dinitial_state), true));
+  return e;
+}
+
+// Forward (saving states) with `fwd`, then backward with `bwd`, then every gradient checked.
+template <class InT, class OutT, class Fwd, class Bwd>
+void run_case(problem<InT, OutT>& p, Fwd fwd, Bwd bwd, int64_t partial_budget = 0) {
+  if (!s6test::next_case_in_shard()) return;
+  const std::string name = s6test::case_name(p);
+  INFO(name << " seed=" << s6test::test_seed());
+  std::mt19937_64 rng(s6test::test_seed() ^ std::hash<std::string>{}(name));
+  device_problem<InT, OutT> d(p);
+  const size_t states_bytes = s6scan::forward_workspace_size(p.args);
+  device_ptr states = device_alloc(states_bytes);
+  {
+    const s6scan::status s = fwd(d.args, states.get(), states_bytes);
+    INFO("forward: " << s.message);
+    REQUIRE(s.ok());
+  }
+  gradients<InT, OutT> gr(p, d.args, rng);
+  if (partial_budget > 0) gr.g.partial_budget = partial_budget;
+  gr.poison();
+  const size_t ws_bytes = bwd.workspace_size(gr.g);
+  device_ptr ws = device_alloc(ws_bytes);
+  CUDA_REQUIRE(cudaMemset(ws.get(), 0xFF, ws_bytes));
+  const s6scan::status s = bwd(gr.g, states.get(), states_bytes, ws.get(), ws_bytes);
+  INFO("backward: " << s.message);
+  REQUIRE(s.ok());
+  CUDA_REQUIRE(cudaDeviceSynchronize());
+  gr.download();
+
+  const auto errs = compare_all(p, gr);
+  std::string line = "error bwd " + name;
+  for (const auto& e : errs) {
+    char buf[96];
+    std::snprintf(buf, sizeof(buf), " %s=%.3e/%.3e", e.name, e.err, e.bound);
+    line += buf;
+  }
+  std::printf("%s\n", line.c_str());
+  for (const auto& e : errs) {
+    CAPTURE(e.name, e.err, e.bound);
+    REQUIRE(e.err <= e.bound);
+  }
+  if (p.opt.pad) {
+    const auto& u = p.args.u;
+    REQUIRE(s6test::touched_padding(gr.du.host, u.batch_stride, u.dim_stride, p.dim, p.seqlen) == 0);
+    REQUIRE(s6test::touched_padding(gr.ddelta.host, u.batch_stride, u.dim_stride, p.dim, p.seqlen) == 0);
+  }
+}
+
+// The default set, or one configuration, as the launcher run_case calls.
+struct default_backward {
+  template <class G>
+  size_t workspace_size(const G& g) const { return s6scan::backward_workspace_size(g); }
+  template <class G>
+  s6scan::status operator()(const G& g, const void* st, size_t stb, void* ws, size_t wsb) const {
+    return s6scan::backward(g, st, stb, ws, wsb);
+  }
+};
+template <class Config>
+struct config_backward {
+  template <class G>
+  size_t workspace_size(const G& g) const { return s6scan::backward_workspace_size<Config>(g); }
+  template <class G>
+  s6scan::status operator()(const G& g, const void* st, size_t stb, void* ws, size_t wsb) const {
+    return s6scan::backward<Config>(g, st, stb, ws, wsb);
+  }
+};
+template <class InT, class OutT>
+s6scan::status default_forward(const forward_args<InT, OutT>& a, void* ws, size_t bytes) {
+  return s6scan::forward(a, ws, bytes);
+}
+
+}  // namespace
+
+#define S6SCAN_TYPE_PAIRS                                                                       \
+  (std::pair<float, float>), (std::pair<__half, __half>), (std::pair<bf16, bf16>),             \
+      (std::pair<__half, float>), (std::pair<bf16, float>)
+
+TEMPLATE_TEST_CASE("backward: default set over the edge grid", "[gpu][backward]", S6SCAN_TYPE_PAIRS) {
+  using InT = typename TestType::first_type;
+  using OutT = typename TestType::second_type;
+  std::mt19937_64 rng(s6test::test_seed() ^ sizeof(InT) ^ (sizeof(OutT) << 8));
+  int k = 0;
+  for (int64_t dstate : {1, 2, 15, 16, 17, 64, 255, 256})
+    for (int64_t seqlen : {1, 2, 15, 16, 17, 63, 64, 65, 129, 300}) {
+      // Groups 1, 2, 4 and one channel per group, in turn; every third case has more channels
+      // than a block holds, so blocks split groups (and dB/dC are summed over blocks).
+      const int64_t dim = k % 3 == 2 ? (dstate <= 64 ? 200 : 40) : 24;
+      const int64_t groups = std::array<int64_t, 4>{1, 2, 4, dim}[k % 4];
+      problem<InT, OutT> p(2, dim, seqlen, dstate, groups, s6test::random_options(rng), rng);
+      run_case(p, default_forward<InT, OutT>, default_backward{});
+      ++k;
+    }
+}
+
+TEMPLATE_TEST_CASE("backward: each option on its own and all together", "[gpu][backward]",
+                   S6SCAN_TYPE_PAIRS) {
+  using InT = typename TestType::first_type;
+  using OutT = typename TestType::second_type;
+  std::mt19937_64 rng(s6test::test_seed() + 1);
+  std::vector<options> sets(11);
+  sets[1].z = true; sets[2].D = true; sets[3].bias = true; sets[4].softplus = true;
+  sets[5].h0 = true; sets[6].last = true; sets[7].B_const = true; sets[8].C_const = true;
+  sets[9].B_const = sets[9].C_const = true;
+  options& all = sets[10];
+  all.z = all.D = all.bias = all.softplus = all.h0 = all.last = true;
+  for (int64_t dstate : {1, 16, 64})
+    for (const auto& o : sets) {
+      problem<InT, OutT> p(2, 24, 257, dstate, 2, o, rng);
+      run_case(p, default_forward<InT, OutT>, default_backward{});
+    }
+}
+
+TEST_CASE("backward: one chunk per launch when the partial budget is small", "[gpu][backward]") {
+  std::mt19937_64 rng(s6test::test_seed() + 2);
+  options o;
+  o.z = o.D = o.bias = o.softplus = o.h0 = o.last = true;
+  for (int64_t dstate : {1, 16}) {
+    problem<bf16, float> p(2, 80, 300, dstate, 2, o, rng);  // 5 chunks, 5 launches
+    run_case(p, default_forward<bf16, float>, default_backward{}, 1);
+  }
+  o.B_const = true;  // only C's partials
+  problem<float, float> p(2, 80, 200, 16, 2, o, rng);
+  run_case(p, default_forward<float, float>, default_backward{}, 1);
+}
+
+TEMPLATE_TEST_CASE("backward: explicit configurations outside the default set", "[gpu][backward]",
+                   (std::pair<float, float>), (std::pair<bf16, bf16>)) {
+  using InT = typename TestType::first_type;
+  using OutT = typename TestType::second_type;
+  std::mt19937_64 rng(s6test::test_seed() + 3);
+  options all;
+  all.z = all.D = all.bias = all.softplus = all.h0 = all.last = true;
+  for (int64_t seqlen : {7, 64, 300}) {
+    {  // eight lanes of one state; eight-step tiles
+      problem<InT, OutT> p(2, 40, seqlen, 7, 4, all, rng);
+      run_case(p, default_forward<InT, OutT>, config_backward<backward_config<8, 32, 8, 1>>{});
+    }
+    {  // sixteen lanes of two states
+      problem<InT, OutT> p(2, 40, seqlen, 29, 2, all, rng);
+      run_case(p, default_forward<InT, OutT>, config_backward<backward_config<32, 8, 16, 2>>{});
+    }
+  }
+  if constexpr (sizeof(InT) == 2) {
+    // dstate above 256: 32 lanes of 16 states, with the forward of the same reach.
+    auto fwd = [](const forward_args<InT, OutT>& a, void* ws, size_t bytes) {
+      return s6scan::forward<s6scan::forward_config<512, 16, 16>>(a, ws, bytes);
+    };
+    for (int64_t dstate : {300, 512}) {
+      problem<InT, OutT> p(1, 6, 130, dstate, 1, all, rng);
+      run_case(p, fwd, config_backward<backward_config<512, 2, 8, 16>>{});
+    }
+  }
+}
+
+TEST_CASE("backward: the same call twice gives the same bits", "[gpu][backward]") {
+  if (!s6test::in_shard(0)) return;
+  std::mt19937_64 rng(s6test::test_seed() + 4);
+  options o;
+  o.z = o.D = o.bias = o.softplus = o.h0 = o.last = true;
+  for (int64_t dstate : {1, 16, 64}) {
+    CAPTURE(dstate);
+    problem<bf16, bf16> p(3, 256, 1000, dstate, 4, o, rng);
+    device_problem<bf16, bf16> d(p);
+    const size_t states_bytes = s6scan::forward_workspace_size(p.args);
+    device_ptr states = device_alloc(states_bytes);
+    REQUIRE(s6scan::forward(d.args, states.get(), states_bytes).ok());
+    gradients<bf16, bf16> gr(p, d.args, rng);
+    const size_t ws_bytes = s6scan::backward_workspace_size(gr.g);
+    device_ptr ws = device_alloc(ws_bytes);
+    std::vector<std::vector<unsigned char>> runs;
+    for (int byte : {0xFF, 0x00}) {  // different poison and workspace contents each time
+      gr.poison(byte);
+      CUDA_REQUIRE(cudaMemset(ws.get(), byte, ws_bytes));
+      REQUIRE(s6scan::backward(gr.g, states.get(), states_bytes, ws.get(), ws_bytes).ok());
+      CUDA_REQUIRE(cudaDeviceSynchronize());
+      gr.download();
+      std::vector<unsigned char> bits;
+      gr.each([&](auto& b) {
+        const auto* c = reinterpret_cast<const unsigned char*>(b.host.data());
+        bits.insert(bits.end(), c, c + b.host.size() * sizeof(b.host[0]));
+      });
+      runs.push_back(std::move(bits));
+    }
+    REQUIRE(runs[0].size() > 0);
+    REQUIRE(runs[0] == runs[1]);
+  }
+}
+
+TEST_CASE("backward: refusals launch nothing", "[gpu][backward]") {
+  if (!s6test::in_shard(0)) return;
+  std::mt19937_64 rng(s6test::test_seed() + 5);
+  options o;
+  o.z = true;
+  problem<float, float> p(1, 8, 40, 16, 1, o, rng);
+  device_problem<float, float> d(p);
+  const size_t states_bytes = s6scan::forward_workspace_size(p.args);
+  device_ptr states = device_alloc(states_bytes);
+  REQUIRE(s6scan::forward(d.args, states.get(), states_bytes).ok());
+  gradients<float, float> gr(p, d.args, rng);
+  gr.poison();
+  const size_t ws_bytes = s6scan::backward_workspace_size(gr.g);
+  device_ptr ws = device_alloc(ws_bytes);
+  auto run = [&](const backward_args<float>& g) {
+    return s6scan::backward(g, states.get(), states_bytes, ws.get(), ws_bytes);
+  };
+  auto expect = [](const s6scan::status& s, s6scan::status_code c, const char* text) {
+    CAPTURE(s.message, text);
+    REQUIRE(s.code == c);
+    REQUIRE(std::strstr(s.message, text));
+  };
+  {
+    auto g = gr.g;
+    g.dz = {};
+    expect(run(g), s6scan::status_code::invalid_argument, "dz is null but the forward had z");
+  }
+  {
+    auto g = gr.g;
+    g.dB_const = {gr.dA.get(), 16, 1};
+    expect(run(g), s6scan::status_code::invalid_argument, "dB_const is set but the forward had no B_const");
+  }
+  {
+    auto g = gr.g;
+    g.dD = {gr.dA.get(), 1};
+    expect(run(g), s6scan::status_code::invalid_argument, "dD is set but the forward had no D");
+  }
+  expect(s6scan::backward(gr.g, nullptr, 0, ws.get(), ws_bytes), s6scan::status_code::invalid_argument,
+         "saved states are null");
+  expect(s6scan::backward(gr.g, states.get(), states_bytes, ws.get(), ws_bytes - 4),
+         s6scan::status_code::workspace_too_small, "(backward_workspace_size)");
+  {
+    auto g = gr.g;
+    g.fwd.dstate = 300;
+    expect(s6scan::backward_can_implement(g), s6scan::status_code::unsupported_dstate,
+           "dstate 300 exceeds 256");
+    expect(s6scan::backward_can_implement<backward_config<16, 32>>(g),
+           s6scan::status_code::unsupported_dstate, "dstate 300 exceeds MaxDState 16");
+  }
+  CUDA_REQUIRE(cudaDeviceSynchronize());
+  gr.download();
+  for (float x : gr.du.host) REQUIRE(all_ones(x));
+  for (float x : gr.dA.host) REQUIRE(all_ones(x));
+  REQUIRE(s6scan::backward_can_implement(gr.g).ok());
+}
