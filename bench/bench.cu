@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
-// The forward benchmark: measures this GPU's copy bandwidth and ex2 rate, then times the forward
-// (default set, workspace saved as in training) on the anchor shapes of DESIGN.md §3 and the
-// VMamba-T stages, and prints each time with its floor and the ratio. Writes one JSON record per
+// The benchmark: measures this GPU's copy bandwidth and ex2 rate, then times the forward (default
+// set, workspace saved as in training) and the forward followed by the backward on the anchor
+// shapes of DESIGN.md §3 and the VMamba-T stages, and prints each time with its floor and the
+// ratio. The forward+backward floor counts both passes' bytes and two exponentials per element
+// (the forward's and the backward's own), the least any recompute-from-checkpoints backward does. Writes one JSON record per
 // (shape, dtype, pass); bench/report.py compares it with reference timings and draws the plot.
 //
 //   s6scan_bench [--json FILE] [--commit SHA] [--dtypes bfloat16,float16,float32] [--shapes a,b]
@@ -14,6 +16,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace {
@@ -149,6 +152,7 @@ struct record {
   std::string shape, dtype;
   case_shape s;
   double fwd_ms, floor_ms, GBps, ratio;
+  double fwdbwd_ms = 0, fwdbwd_floor_ms = 0;
   int64_t bytes;
 };
 
@@ -186,15 +190,53 @@ record bench_shape(const case_shape& s, const ceilings& c, int reps, int64_t l2_
   std::vector<void*> ws(sets);
   for (auto& w : ws) BENCH_CUDA(cudaMalloc(&w, ws_bytes));
   BENCH_CUDA(cudaDeviceSynchronize());
-  const float ms = time_ms([&](int i) {
-    const auto st = s6scan::forward(args[i % sets], ws[i % sets], ws_bytes);
+  auto check = [&](const s6scan::status& st) {
     if (!st.ok()) {
       std::fprintf(stderr, "%s %s: %s\n", s.name, s6scan::type_name<T>(), st.message);
       std::exit(1);
     }
+  };
+  const float ms = time_ms([&](int i) {
+    check(s6scan::forward(args[i % sets], ws[i % sets], ws_bytes));
   }, 3, reps);
+
+  // The training step: dout and every gradient per input set, and the backward's workspace.
+  std::vector<s6scan::backward_args<T>> grads(sets);
+  size_t bws_bytes = 0;
+  for (int k = 0; k < sets; ++k) {
+    auto& g = grads[k];
+    g.fwd = args[k];
+    g.set_contiguous_strides();
+    g.dout.data = alloc_fill<T>(nseq, seed++, 0, 1);
+    auto make = [&](auto*& p, uint64_t n) {
+      using E = std::remove_pointer_t<std::remove_reference_t<decltype(p)>>;
+      E* q = nullptr;
+      BENCH_CUDA(cudaMalloc(&q, n * sizeof(E)));
+      p = q;
+      owned.push_back(q);
+    };
+    owned.push_back(const_cast<T*>(g.dout.data));
+    make(g.du.data, nseq);
+    make(g.ddelta.data, nseq);
+    if (s.z) make(g.dz.data, nseq);
+    make(g.dB.data, nbc);
+    make(g.dC.data, nbc);
+    make(g.dA.data, uint64_t(s.dim * s.dstate));
+    make(g.dD.data, uint64_t(s.dim));
+    make(g.ddelta_bias.data, uint64_t(s.dim));
+    bws_bytes = s6scan::backward_workspace_size(g);
+  }
+  void* bws = nullptr;
+  BENCH_CUDA(cudaMalloc(&bws, bws_bytes));
+  BENCH_CUDA(cudaDeviceSynchronize());
+  const float fb_ms = time_ms([&](int i) {
+    const int k = i % sets;
+    check(s6scan::forward(args[k], ws[k], ws_bytes));
+    check(s6scan::backward(grads[k], ws[k], ws_bytes, bws, bws_bytes));
+  }, 2, std::max(10, reps / 2));
   for (void* p : owned) BENCH_CUDA(cudaFree(p));
   for (void* w : ws) BENCH_CUDA(cudaFree(w));
+  BENCH_CUDA(cudaFree(bws));
 
   record r;
   r.shape = s.name;
@@ -207,6 +249,11 @@ record bench_shape(const case_shape& s, const ceilings& c, int reps, int64_t l2_
   r.floor_ms = std::max(mem_ms, exp_ms);
   r.GBps = double(set_bytes) / (ms * 1e-3) / 1e9;
   r.ratio = ms / r.floor_ms;
+  // The backward reads u, delta, [z], dout, B, C and the saved states, and writes du, ddelta,
+  // [dz], dB, dC.
+  const int64_t bwd_bytes = int64_t((5 + 2 * s.z) * nseq + 4 * nbc) * int64_t(sizeof(T)) + int64_t(ws_bytes);
+  r.fwdbwd_ms = fb_ms;
+  r.fwdbwd_floor_ms = std::max(double(set_bytes + bwd_bytes) / (c.copy_GBps * 1e9) * 1e3, 2 * exp_ms);
   return r;
 }
 
@@ -245,7 +292,8 @@ int main(int argc, char** argv) {
   BENCH_CUDA(cudaGetDeviceProperties(&prop, 0));
   const ceilings c = measure_ceilings(reps);
   std::printf("%s: copy %.0f GB/s (read + write), ex2 %.3g /s\n", prop.name, c.copy_GBps, c.ex2_per_s);
-  std::printf("%-16s %-9s %10s %10s %8s %7s\n", "shape", "dtype", "fwd_ms", "floor_ms", "GB/s", "xfloor");
+  std::printf("%-16s %-9s %10s %10s %8s %7s %10s %10s %7s\n", "shape", "dtype", "fwd_ms", "floor_ms",
+              "GB/s", "xfloor", "fwdbwd_ms", "fb_floor", "xfloor");
   std::vector<record> rs;
   for (const auto& s : kShapes) {
     if (!listed(shapes, s.name)) continue;
@@ -254,8 +302,9 @@ int main(int argc, char** argv) {
       record r = !std::strcmp(dt, "bfloat16") ? bench_shape<__nv_bfloat16>(s, c, reps, prop.l2CacheSize)
                  : !std::strcmp(dt, "float16") ? bench_shape<__half>(s, c, reps, prop.l2CacheSize)
                                                : bench_shape<float>(s, c, reps, prop.l2CacheSize);
-      std::printf("%-16s %-9s %10.4f %10.4f %8.0f %7.2f\n", r.shape.c_str(), r.dtype.c_str(), r.fwd_ms,
-                  r.floor_ms, r.GBps, r.ratio);
+      std::printf("%-16s %-9s %10.4f %10.4f %8.0f %7.2f %10.4f %10.4f %7.2f\n", r.shape.c_str(),
+                  r.dtype.c_str(), r.fwd_ms, r.floor_ms, r.GBps, r.ratio, r.fwdbwd_ms,
+                  r.fwdbwd_floor_ms, r.fwdbwd_ms / r.fwdbwd_floor_ms);
       std::fflush(stdout);
       rs.push_back(r);
     }
@@ -265,17 +314,19 @@ int main(int argc, char** argv) {
     if (!f) { std::perror(json.c_str()); return 1; }
     std::fprintf(f, "{\n \"gpu\": \"%s\",\n \"commit\": \"%s\",\n \"copy_GBps\": %.1f,\n \"ex2_per_s\": %.4g,\n"
                  " \"method\": \"median of %d CUDA-event timings after 3 warm-ups, input sets rotated past 4x L2; "
-                 "inputs as anchors-h200.json; softplus, D, delta_bias on; forward saves its workspace\",\n"
+                 "inputs as anchors-h200.json; softplus, D, delta_bias on; forward saves its workspace; fwd+bwd: median of max(10, reps/2), "
+                 "forward then backward (all gradients), floor = both passes' bytes or 2 ex2 per element\",\n"
                  " \"records\": [\n", prop.name, commit.c_str(), c.copy_GBps, c.ex2_per_s, reps);
     for (size_t i = 0; i < rs.size(); ++i) {
       const auto& r = rs[i];
       std::fprintf(f, "  {\"shape\": \"%s\", \"dtype\": \"%s\", \"pass\": \"fwd\", \"batch\": %lld, \"dim\": %lld, "
                    "\"seqlen\": %lld, \"dstate\": %lld, \"groups\": %lld, \"z\": %s, \"fwd_ms\": %.5f, "
-                   "\"fwdbwd_ms\": null, \"floor_ms\": %.5f, \"ratio\": %.3f, \"bytes\": %lld, \"GBps\": %.1f, "
+                   "\"fwdbwd_ms\": %.5f, \"floor_ms\": %.5f, \"ratio\": %.3f, \"fwdbwd_floor_ms\": %.5f, \"fwdbwd_ratio\": %.3f, \"bytes\": %lld, \"GBps\": %.1f, "
                    "\"copy_GBps\": %.1f, \"ex2_per_s\": %.4g, \"gpu\": \"%s\", \"commit\": \"%s\"}%s\n",
                    r.shape.c_str(), r.dtype.c_str(), (long long)r.s.batch, (long long)r.s.dim,
                    (long long)r.s.seqlen, (long long)r.s.dstate, (long long)r.s.groups, r.s.z ? "true" : "false",
-                   r.fwd_ms, r.floor_ms, r.ratio, (long long)r.bytes, r.GBps, c.copy_GBps, c.ex2_per_s,
+                   r.fwd_ms, r.fwdbwd_ms, r.floor_ms, r.ratio, r.fwdbwd_floor_ms, r.fwdbwd_ms / r.fwdbwd_floor_ms,
+                   (long long)r.bytes, r.GBps, c.copy_GBps, c.ex2_per_s,
                    prop.name, commit.c_str(), i + 1 < rs.size() ? "," : "");
     }
     std::fprintf(f, " ]\n}\n");
