@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""Summarises the GPU tests' "error ..." lines (stdin or files) as the worst relative L2 error of
-out per dtype and dstate, per dtype and seqlen, and the worst state errors.
+"""Summarises the GPU tests' "error ..." lines (stdin or files): for the forward, the worst relative
+L2 error of out per dtype and dstate, per dtype and seqlen, and the worst state errors; for the
+backward ("error bwd ..."), the worst error of each gradient per dtype, with its ratio to the bound.
 
     ./build/tests/test_forward_gpu | python3 tests/error_table.py
+    ./build/tests/test_backward_gpu | python3 tests/error_table.py
 """
 import collections
 import fileinput
@@ -12,8 +14,18 @@ import re
 LINE = re.compile(r"error (\S+) batch=\d+ dim=\d+ seqlen=(\d+) dstate=(\d+) .* y=(\S+) "
                   r"bound=(\S+) state=(\S+) saved=(\S+)")
 by_n, by_l, ratio = collections.defaultdict(float), collections.defaultdict(float), collections.defaultdict(float)
+BWD = re.compile(r"error bwd (\S+) ")
+GRAD = re.compile(r" (\w+)=(\S+)/(\S+)")
+grads = collections.defaultdict(lambda: (0.0, 0.0))  # (dtype, gradient) -> (error, error / bound)
 state = saved = 0.0
 for line in fileinput.input():
+    b = BWD.match(line)
+    if b:
+        for g, err, bound in GRAD.findall(line):
+            e, r = float(err), float(err) / float(bound)
+            old = grads[b.group(1), g]
+            grads[b.group(1), g] = (max(old[0], e), max(old[1], r))
+        continue
     m = LINE.match(line)
     if not m:
         continue
@@ -23,7 +35,7 @@ for line in fileinput.input():
     by_l[dt, int(L)] = max(by_l[dt, int(L)], y)
     ratio[dt] = max(ratio[dt], y / bound)
     state, saved = max(state, float(st)), max(saved, float(sv))
-for name, table in (("dstate", by_n), ("seqlen", by_l)):
+for name, table in (("dstate", by_n), ("seqlen", by_l)) if ratio else ():
     keys = sorted({k[1] for k in table})
     print(f"| in->out \\ {name} | " + " | ".join(map(str, keys)) + " | worst error / bound |")
     print("|---" * (len(keys) + 2) + "|")
@@ -31,4 +43,14 @@ for name, table in (("dstate", by_n), ("seqlen", by_l)):
         cells = [f"{table[dt, k]:.1e}" if (dt, k) in table else "" for k in keys]
         print(f"| {dt} | " + " | ".join(cells) + f" | {ratio[dt]:.2f} |")
     print()
-print(f"worst last_state error {state:.1e}, worst saved (workspace) state error {saved:.1e}")
+if ratio:
+    print(f"worst last_state error {state:.1e}, worst saved (workspace) state error {saved:.1e}")
+if grads:
+    names = ["du", "ddelta", "dz", "dA", "dB", "dC", "dB_const", "dC_const", "dD", "ddelta_bias", "dh0"]
+    names = [n for n in names if any(k[1] == n for k in grads)]
+    print("| in->out \\ gradient | " + " | ".join(names) + " | worst error / bound |")
+    print("|---" * (len(names) + 2) + "|")
+    for dt in sorted({k[0] for k in grads}):
+        cells = [f"{grads[dt, n][0]:.1e}" if (dt, n) in grads else "" for n in names]
+        worst = max(grads[dt, n][1] for n in names if (dt, n) in grads)
+        print(f"| {dt} | " + " | ".join(cells) + f" | {worst:.2f} |")
