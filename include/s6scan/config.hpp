@@ -18,21 +18,12 @@ namespace s6scan {
 /// the backward's recomputation (about 1 - TimeTile / kCheckpointSteps extra passes).
 inline constexpr int kCheckpointSteps = 64;
 
-/// @brief Compile-time configuration of the forward scan kernel.
-///
-/// One block scans `NRows` channels of one (batch, group) pair. Each channel is walked in time by
-/// `MaxDState / StatesPerThread` threads (its "lanes"), each holding `StatesPerThread` states in
-/// registers; time advances in tiles of `TimeTile` steps staged in shared memory, with the next
-/// tile's loads in flight while the current one is scanned.
-///
-/// @tparam MaxDState       largest dstate this instantiation accepts (runtime dstate may be smaller)
-/// @tparam NRows           channels per block; they share every B/C load of the block
-/// @tparam TimeTile        time steps per shared-memory tile; divides kCheckpointSteps
-/// @tparam StatesPerThread states one thread keeps in registers; MaxDState / StatesPerThread lanes
-///                         (a power of two, at most 32) share a channel and sum y across them
-template <int MaxDState, int NRows, int TimeTile = 32,
-          int StatesPerThread = (MaxDState < 16 ? MaxDState : 16)>
-struct forward_config {
+namespace detail {
+
+/// @brief What forward_config and backward_config share: the lanes of a channel, the threads of a
+///        block, and the checks on them.
+template <int MaxDState, int NRows, int TimeTile, int StatesPerThread>
+struct scan_shape {
   static constexpr int kMaxDState = MaxDState;
   static constexpr int kRows = NRows;
   static constexpr int kTimeTile = TimeTile;
@@ -52,6 +43,24 @@ struct forward_config {
   static_assert(TimeTile % 8 == 0 && kCheckpointSteps % TimeTile == 0,
                 "TimeTile must be a multiple of 8 that divides kCheckpointSteps");
 };
+
+}  // namespace detail
+
+/// @brief Compile-time configuration of the forward scan kernel.
+///
+/// One block scans `NRows` channels of one (batch, group) pair. Each channel is walked in time by
+/// `MaxDState / StatesPerThread` threads (its "lanes"), each holding `StatesPerThread` states in
+/// registers; time advances in tiles of `TimeTile` steps staged in shared memory, with the next
+/// tile's loads in flight while the current one is scanned.
+///
+/// @tparam MaxDState       largest dstate this instantiation accepts (runtime dstate may be smaller)
+/// @tparam NRows           channels per block; they share every B/C load of the block
+/// @tparam TimeTile        time steps per shared-memory tile; divides kCheckpointSteps
+/// @tparam StatesPerThread states one thread keeps in registers; MaxDState / StatesPerThread lanes
+///                         (a power of two, at most 32) share a channel and sum y across them
+template <int MaxDState, int NRows, int TimeTile = 32,
+          int StatesPerThread = (MaxDState < 16 ? MaxDState : 16)>
+struct forward_config : detail::scan_shape<MaxDState, NRows, TimeTile, StatesPerThread> {};
 
 /// @brief Bytes the backward may spend on per-block partial sums of a time-varying dB and dC.
 ///
@@ -75,26 +84,9 @@ inline constexpr int64_t kBackwardPartialBudget = int64_t(128) << 20;
 /// @tparam StatesPerThread states per thread (1, 2 or a multiple of 4)
 template <int MaxDState, int NRows, int TimeTile = 16,
           int StatesPerThread = (MaxDState < 4 ? MaxDState : 4)>
-struct backward_config {
-  static constexpr int kMaxDState = MaxDState;
-  static constexpr int kRows = NRows;
-  static constexpr int kTimeTile = TimeTile;
-  static constexpr int kStatesPerThread = StatesPerThread;
-  static constexpr int kLanesPerRow = MaxDState / StatesPerThread;
-  static constexpr int kThreads = NRows * kLanesPerRow;
+struct backward_config : detail::scan_shape<MaxDState, NRows, TimeTile, StatesPerThread> {
   static constexpr int kTilesPerChunk = kCheckpointSteps / TimeTile;
 
-  static_assert(MaxDState >= 1, "MaxDState must be positive");
-  static_assert(StatesPerThread >= 1 && MaxDState % StatesPerThread == 0,
-                "StatesPerThread must divide MaxDState");
-  static_assert(kLanesPerRow <= 32 && (kLanesPerRow & (kLanesPerRow - 1)) == 0,
-                "MaxDState / StatesPerThread must be a power of two of at most 32");
-  static_assert(StatesPerThread <= 2 || StatesPerThread % 4 == 0,
-                "StatesPerThread must be 1, 2 or a multiple of 4 (vector loads)");
-  static_assert(NRows >= 1 && kThreads % 32 == 0 && kThreads <= 1024,
-                "NRows * lanes per channel must be a multiple of 32 and at most 1024");
-  static_assert(TimeTile % 8 == 0 && kCheckpointSteps % TimeTile == 0,
-                "TimeTile must be a multiple of 8 that divides kCheckpointSteps");
   static_assert(TimeTile * StatesPerThread <= 128,
                 "TimeTile x StatesPerThread states per thread are kept in registers");
 };
