@@ -2,9 +2,11 @@
 #pragma once
 
 // What the GPU tests share: device copies of a host problem, NaN poisoning and the checks on it,
-// random options, and a readable name for a case.
+// random options, a readable name for a case, and inputs made on the device from a hash.
 
 #include <cuda_runtime.h>
+
+#include <s6scan/numeric.hpp>
 
 #include <array>
 #include <cstdio>
@@ -116,6 +118,21 @@ inline options random_options(std::mt19937_64& rng) {
   o.last = bit(rng); o.B_const = bit(rng) && bit(rng); o.C_const = bit(rng) && bit(rng);
   o.pad = std::array<int64_t, 3>{0, 3, 8}[pad(rng)];  // 3: unaligned rows; 8: aligned, not contiguous
   return o;
+}
+
+inline __host__ __device__ float hash_unit(uint64_t seed, uint64_t i) {
+  uint64_t x = seed + i * 0x9E3779B97F4A7C15ull;  // splitmix64
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  x ^= x >> 31;
+  return float(x >> 40) * (1.0f / 16777216.0f);  // [0, 1)
+}
+
+/// @brief p[i] = lo + (hi - lo) * hash_unit(seed, i), for inputs too large to make on the host.
+template <class T>
+__global__ void fill_hash(T* p, uint64_t n, uint64_t seed, float lo, float hi) {
+  for (uint64_t i = blockIdx.x * uint64_t(blockDim.x) + threadIdx.x; i < n; i += uint64_t(gridDim.x) * blockDim.x)
+    p[i] = s6scan::from_float<T>(lo + (hi - lo) * hash_unit(seed, i));
 }
 
 }  // namespace s6test

@@ -1,17 +1,19 @@
 // SPDX-License-Identifier: MIT
 // The backward kernels against the float64 reference backward: the default set over the edge grid
 // (dtypes, dstate, seqlen across chunk boundaries, groups, options, layouts), each option alone,
-// windows of chunks, explicit configurations, bitwise repeatability, and refusals. Every gradient
-// (and the padding around it) and the backward's workspace are poisoned with NaN before each
-// launch; inputs, dout and the last-state gradient are fresh random draws (S6SCAN_SEED replays).
+// windows of chunks, explicit configurations, bitwise repeatability, refusals, dim above 65535 and
+// more than 2^32 elements. Every gradient (and the padding around it) and the backward's workspace
+// are poisoned with NaN before each launch; inputs, dout and the last-state gradient are fresh random draws (S6SCAN_SEED replays).
 
 #include <s6scan/s6scan.cuh>
 
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <functional>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "catch.hpp"
@@ -441,4 +443,121 @@ TEST_CASE("backward: refusals launch nothing", "[gpu][backward]") {
   for (float x : gr.du.host) REQUIRE(all_ones(x));
   for (float x : gr.dA.host) REQUIRE(all_ones(x));
   REQUIRE(s6scan::backward_can_implement(gr.g).ok());
+}
+
+TEST_CASE("backward: dim above 65535", "[gpu][backward]") {
+  std::mt19937_64 rng(s6test::test_seed() + 6);
+  options o;
+  o.D = o.softplus = o.bias = o.last = true;
+  problem<bf16, bf16> p(1, 70000, 40, 16, 2, o, rng);
+  run_case(p, default_forward<bf16, bf16>, default_backward{});
+}
+
+// ---- more than 2^32 elements: inputs made on the device from a hash; the per-channel gradients
+// (du, ddelta, dA, dD) checked on channels whose offsets lie past 2^32. dB and dC sum over all
+// 2^17 channels, so the reference would need every one of them; they are checked for finiteness.
+
+TEST_CASE("backward: more than 2^32 elements", "[gpu][backward][large]") {
+  if (!s6test::in_shard(0)) return;
+  using s6test::fill_hash;
+  using s6test::hash_unit;
+  const int64_t dim = int64_t(1) << 17, L = 32769, n = dim * L;
+  REQUIRE(n > (int64_t(1) << 32));
+  const uint64_t seed = s6test::test_seed();
+  INFO("seed " << seed);
+  auto u = device_alloc(n * sizeof(bf16)), dl = device_alloc(n * sizeof(bf16));
+  auto out = device_alloc(n * sizeof(bf16)), dout = device_alloc(n * sizeof(bf16));
+  auto du = device_alloc(n * sizeof(bf16)), dd = device_alloc(n * sizeof(bf16));
+  fill_hash<<<4096, 256>>>(static_cast<bf16*>(u.get()), n, seed, -1.f, 1.f);
+  fill_hash<<<4096, 256>>>(static_cast<bf16*>(dl.get()), n, seed + 1, 0.01f, 0.2f);
+  fill_hash<<<4096, 256>>>(static_cast<bf16*>(dout.get()), n, seed + 2, -1.f, 1.f);
+  for (void* p : {du.get(), dd.get()}) CUDA_REQUIRE(cudaMemset(p, 0xFF, n * sizeof(bf16)));
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> N(0.f, 1.f);
+  std::vector<bf16> B(L), C(L);
+  for (auto& x : B) x = __float2bfloat16_rn(N(rng));
+  for (auto& x : C) x = __float2bfloat16_rn(N(rng));
+  std::vector<float> A(dim), D(dim);
+  for (auto& x : A) x = -std::exp(N(rng));
+  for (auto& x : D) x = N(rng);
+  auto dB = device_alloc(L * sizeof(bf16)), dC = device_alloc(L * sizeof(bf16));
+  auto dA = device_alloc(dim * sizeof(float)), dD = device_alloc(dim * sizeof(float));
+  auto gB = device_alloc(L * sizeof(bf16)), gC = device_alloc(L * sizeof(bf16));
+  auto gA = device_alloc(dim * sizeof(float)), gD = device_alloc(dim * sizeof(float));
+  CUDA_REQUIRE(cudaMemcpy(dB.get(), B.data(), L * sizeof(bf16), cudaMemcpyHostToDevice));
+  CUDA_REQUIRE(cudaMemcpy(dC.get(), C.data(), L * sizeof(bf16), cudaMemcpyHostToDevice));
+  CUDA_REQUIRE(cudaMemcpy(dA.get(), A.data(), dim * sizeof(float), cudaMemcpyHostToDevice));
+  CUDA_REQUIRE(cudaMemcpy(dD.get(), D.data(), dim * sizeof(float), cudaMemcpyHostToDevice));
+
+  backward_args<bf16> g;
+  auto& a = g.fwd;
+  a.batch = 1; a.dim = dim; a.seqlen = L; a.dstate = 1; a.groups = 1;
+  g.set_contiguous_strides();
+  a.u.data = static_cast<bf16*>(u.get()); a.delta.data = static_cast<bf16*>(dl.get());
+  a.B.data = static_cast<bf16*>(dB.get()); a.C.data = static_cast<bf16*>(dC.get());
+  a.A.data = static_cast<float*>(dA.get()); a.D.data = static_cast<float*>(dD.get());
+  a.out.data = static_cast<bf16*>(out.get());
+  g.dout.data = static_cast<bf16*>(dout.get());
+  g.du.data = static_cast<bf16*>(du.get()); g.ddelta.data = static_cast<bf16*>(dd.get());
+  g.dB.data = static_cast<bf16*>(gB.get()); g.dC.data = static_cast<bf16*>(gC.get());
+  g.dA.data = static_cast<float*>(gA.get()); g.dD.data = static_cast<float*>(gD.get());
+  const size_t states_bytes = s6scan::forward_workspace_size(a);
+  const size_t ws_bytes = s6scan::backward_workspace_size(g);
+  auto states = device_alloc(states_bytes), ws = device_alloc(ws_bytes);
+  auto s = s6scan::forward(a, states.get(), states_bytes);
+  INFO(s.message);
+  REQUIRE(s.ok());
+  s = s6scan::backward(g, states.get(), states_bytes, ws.get(), ws_bytes);
+  INFO(s.message);
+  REQUIRE(s.ok());
+  CUDA_REQUIRE(cudaDeviceSynchronize());
+
+  std::vector<bf16> hB(L), hC(L);
+  CUDA_REQUIRE(cudaMemcpy(hB.data(), g.dB.data, L * sizeof(bf16), cudaMemcpyDeviceToHost));
+  CUDA_REQUIRE(cudaMemcpy(hC.data(), g.dC.data, L * sizeof(bf16), cudaMemcpyDeviceToHost));
+  for (int64_t t = 0; t < L; ++t) {
+    REQUIRE(std::isfinite(__bfloat162float(hB[t])));
+    REQUIRE(std::isfinite(__bfloat162float(hC[t])));
+  }
+  for (int64_t d : {int64_t(0), dim / 2, dim - 3, dim - 2, dim - 1}) {
+    CAPTURE(d, d * L);
+    std::vector<bf16> hu(L), hdl(L), hdo(L), gu(L), gd(L);
+    for (int64_t t = 0; t < L; ++t) {
+      const uint64_t i = uint64_t(d * L + t);
+      hu[t] = __float2bfloat16_rn(-1.f + 2.f * hash_unit(seed, i));
+      hdl[t] = __float2bfloat16_rn(0.01f + 0.19f * hash_unit(seed + 1, i));
+      hdo[t] = __float2bfloat16_rn(-1.f + 2.f * hash_unit(seed + 2, i));
+    }
+    CUDA_REQUIRE(cudaMemcpy(gu.data(), g.du.data + d * L, L * sizeof(bf16), cudaMemcpyDeviceToHost));
+    CUDA_REQUIRE(cudaMemcpy(gd.data(), g.ddelta.data + d * L, L * sizeof(bf16), cudaMemcpyDeviceToHost));
+    float gotA = 0, gotD = 0;
+    CUDA_REQUIRE(cudaMemcpy(&gotA, g.dA.data + d, sizeof(float), cudaMemcpyDeviceToHost));
+    CUDA_REQUIRE(cudaMemcpy(&gotD, g.dD.data + d, sizeof(float), cudaMemcpyDeviceToHost));
+    forward_args<bf16> h = a;  // one channel, on the host
+    h.dim = 1;
+    h.set_contiguous_strides();
+    h.u.data = hu.data(); h.delta.data = hdl.data(); h.B.data = B.data(); h.C.data = C.data();
+    h.A.data = &A[d]; h.D.data = &D[d]; h.out.data = hu.data();
+    s6scan::reference_gradients ref;
+    REQUIRE(s6scan::reference_backward(h, {hdo.data(), L, L, 1}, {}, ref).ok());
+    auto seq_error = [&](const std::vector<bf16>& got, const std::vector<double>& want) {
+      std::vector<double> x(want.size()), r(want.size());
+      for (size_t t = 0; t < want.size(); ++t) {
+        x[t] = __bfloat162float(got[t]);
+        r[t] = __bfloat162float(__float2bfloat16_rn(float(want[t])));
+      }
+      return std::pair<double, double>(s6test::rel_l2(x, want), 1.5 * s6test::rel_l2(r, want));
+    };
+    const auto [eu, bu] = seq_error(gu, ref.du);
+    const auto [ed, bd] = seq_error(gd, ref.ddelta);
+    const double eA = std::abs(gotA - ref.dA[0]) / std::abs(ref.dA[0]);
+    const double eD = std::abs(gotD - ref.dD[0]) / std::abs(ref.dD[0]);
+    std::printf("error bwd bfloat16->bfloat16 >2^32 elements channel=%lld du=%.3e/%.3e ddelta=%.3e/%.3e "
+                "dA=%.3e/1e-4 dD=%.3e/1e-4\n", (long long)d, eu, bu, ed, bd, eA, eD);
+    CAPTURE(eu, bu, ed, bd, eA, eD);
+    REQUIRE(eu <= bu);
+    REQUIRE(ed <= bd);
+    REQUIRE(eA <= 1e-4);
+    REQUIRE(eD <= 1e-4);
+  }
 }

@@ -218,22 +218,8 @@ TEST_CASE("forward: refusals launch nothing", "[gpu][forward]") {
 
 // ---- more than 2^32 elements: inputs made on the device from a hash, checked on a few channels
 
-namespace {
-
-__host__ __device__ inline float hash_unit(uint64_t seed, uint64_t i) {
-  uint64_t x = seed + i * 0x9E3779B97F4A7C15ull;  // splitmix64
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  x ^= x >> 31;
-  return float(x >> 40) * (1.0f / 16777216.0f);  // [0, 1)
-}
-
-__global__ void fill_hash(bf16* p, uint64_t n, uint64_t seed, float lo, float hi) {
-  for (uint64_t i = blockIdx.x * uint64_t(blockDim.x) + threadIdx.x; i < n; i += uint64_t(gridDim.x) * blockDim.x)
-    p[i] = __float2bfloat16_rn(lo + (hi - lo) * hash_unit(seed, i));
-}
-
-}  // namespace
+using s6test::fill_hash;
+using s6test::hash_unit;
 
 TEST_CASE("forward: more than 2^32 elements", "[gpu][forward][large]") {
   if (!s6test::in_shard(0)) return;
