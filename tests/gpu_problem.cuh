@@ -9,6 +9,7 @@
 #include <s6scan/numeric.hpp>
 
 #include <array>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -134,5 +135,72 @@ __global__ void fill_hash(T* p, uint64_t n, uint64_t seed, float lo, float hi) {
   for (uint64_t i = blockIdx.x * uint64_t(blockDim.x) + threadIdx.x; i < n; i += uint64_t(gridDim.x) * blockDim.x)
     p[i] = s6scan::from_float<T>(lo + (hi - lo) * hash_unit(seed, i));
 }
+
+/// @brief A bfloat16 problem with one group and dstate 1, too large to build on the host: u and
+///        delta are made on the device from hash_unit (seeds `seed` and `seed + 1`); B, C, A and D
+///        are drawn on the host and kept, so any channel can be rebuilt there for the reference.
+struct large_problem {
+  using bf16 = __nv_bfloat16;
+  int64_t dim, seqlen;
+  uint64_t seed;
+  std::vector<bf16> B, C;
+  std::vector<float> A, D;
+  device_ptr u, delta, out, dev_B, dev_C, dev_A, dev_D;
+  forward_args<bf16> args;  // device pointers
+
+  /// @brief Channel d's inputs on the host, and one-channel arguments that point at them.
+  struct channel {
+    std::vector<bf16> u, delta;
+    forward_args<bf16> args;
+  };
+
+  large_problem(int64_t dim_, int64_t seqlen_, uint64_t seed_)
+      : dim(dim_), seqlen(seqlen_), seed(seed_), B(size_t(seqlen_)), C(size_t(seqlen_)),
+        A(size_t(dim_)), D(size_t(dim_)) {
+    const int64_t n = dim * seqlen;
+    u = device_alloc(n * sizeof(bf16));
+    delta = device_alloc(n * sizeof(bf16));
+    out = device_alloc(n * sizeof(bf16));
+    fill_hash<<<4096, 256>>>(static_cast<bf16*>(u.get()), n, seed, -1.f, 1.f);
+    fill_hash<<<4096, 256>>>(static_cast<bf16*>(delta.get()), n, seed + 1, 0.01f, 0.2f);
+    CUDA_REQUIRE(cudaMemset(out.get(), 0xFF, n * sizeof(bf16)));
+    std::mt19937_64 rng(seed);
+    std::normal_distribution<float> N(0.f, 1.f);
+    for (auto& x : B) x = __float2bfloat16_rn(N(rng));
+    for (auto& x : C) x = __float2bfloat16_rn(N(rng));
+    for (auto& x : A) x = -std::exp(N(rng));
+    for (auto& x : D) x = N(rng);
+    auto upload = [](const auto& v) {
+      device_ptr p = device_alloc(v.size() * sizeof(v[0]));
+      CUDA_REQUIRE(cudaMemcpy(p.get(), v.data(), v.size() * sizeof(v[0]), cudaMemcpyHostToDevice));
+      return p;
+    };
+    dev_B = upload(B);
+    dev_C = upload(C);
+    dev_A = upload(A);
+    dev_D = upload(D);
+    args.batch = 1; args.dim = dim; args.seqlen = seqlen; args.dstate = 1; args.groups = 1;
+    args.set_contiguous_strides();
+    args.u.data = static_cast<bf16*>(u.get()); args.delta.data = static_cast<bf16*>(delta.get());
+    args.B.data = static_cast<bf16*>(dev_B.get()); args.C.data = static_cast<bf16*>(dev_C.get());
+    args.A.data = static_cast<float*>(dev_A.get()); args.D.data = static_cast<float*>(dev_D.get());
+    args.out.data = static_cast<bf16*>(out.get());
+  }
+
+  channel host_channel(int64_t d, bf16* out_host) const {
+    channel c{std::vector<bf16>(size_t(seqlen)), std::vector<bf16>(size_t(seqlen)), args};
+    for (int64_t t = 0; t < seqlen; ++t) {
+      const uint64_t i = uint64_t(d * seqlen + t);
+      c.u[t] = __float2bfloat16_rn(-1.f + 2.f * hash_unit(seed, i));
+      c.delta[t] = __float2bfloat16_rn(0.01f + 0.19f * hash_unit(seed + 1, i));
+    }
+    auto& h = c.args;
+    h.dim = 1;
+    h.set_contiguous_strides();
+    h.u.data = c.u.data(); h.delta.data = c.delta.data(); h.B.data = B.data(); h.C.data = C.data();
+    h.A.data = &A[d]; h.D.data = &D[d]; h.out.data = out_host;
+    return c;
+  }
+};
 
 }  // namespace s6test

@@ -459,52 +459,29 @@ TEST_CASE("backward: dim above 65535", "[gpu][backward]") {
 
 TEST_CASE("backward: more than 2^32 elements", "[gpu][backward][large]") {
   if (!s6test::in_shard(0)) return;
-  using s6test::fill_hash;
-  using s6test::hash_unit;
   const int64_t dim = int64_t(1) << 17, L = 32769, n = dim * L;
   REQUIRE(n > (int64_t(1) << 32));
   const uint64_t seed = s6test::test_seed();
   INFO("seed " << seed);
-  auto u = device_alloc(n * sizeof(bf16)), dl = device_alloc(n * sizeof(bf16));
-  auto out = device_alloc(n * sizeof(bf16)), dout = device_alloc(n * sizeof(bf16));
-  auto du = device_alloc(n * sizeof(bf16)), dd = device_alloc(n * sizeof(bf16));
-  fill_hash<<<4096, 256>>>(static_cast<bf16*>(u.get()), n, seed, -1.f, 1.f);
-  fill_hash<<<4096, 256>>>(static_cast<bf16*>(dl.get()), n, seed + 1, 0.01f, 0.2f);
-  fill_hash<<<4096, 256>>>(static_cast<bf16*>(dout.get()), n, seed + 2, -1.f, 1.f);
+  s6test::large_problem lp(dim, L, seed);
+  auto dout = device_alloc(n * sizeof(bf16)), du = device_alloc(n * sizeof(bf16));
+  auto dd = device_alloc(n * sizeof(bf16));
+  s6test::fill_hash<<<4096, 256>>>(static_cast<bf16*>(dout.get()), n, seed + 2, -1.f, 1.f);
   for (void* p : {du.get(), dd.get()}) CUDA_REQUIRE(cudaMemset(p, 0xFF, n * sizeof(bf16)));
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> N(0.f, 1.f);
-  std::vector<bf16> B(L), C(L);
-  for (auto& x : B) x = __float2bfloat16_rn(N(rng));
-  for (auto& x : C) x = __float2bfloat16_rn(N(rng));
-  std::vector<float> A(dim), D(dim);
-  for (auto& x : A) x = -std::exp(N(rng));
-  for (auto& x : D) x = N(rng);
-  auto dB = device_alloc(L * sizeof(bf16)), dC = device_alloc(L * sizeof(bf16));
-  auto dA = device_alloc(dim * sizeof(float)), dD = device_alloc(dim * sizeof(float));
   auto gB = device_alloc(L * sizeof(bf16)), gC = device_alloc(L * sizeof(bf16));
   auto gA = device_alloc(dim * sizeof(float)), gD = device_alloc(dim * sizeof(float));
-  CUDA_REQUIRE(cudaMemcpy(dB.get(), B.data(), L * sizeof(bf16), cudaMemcpyHostToDevice));
-  CUDA_REQUIRE(cudaMemcpy(dC.get(), C.data(), L * sizeof(bf16), cudaMemcpyHostToDevice));
-  CUDA_REQUIRE(cudaMemcpy(dA.get(), A.data(), dim * sizeof(float), cudaMemcpyHostToDevice));
-  CUDA_REQUIRE(cudaMemcpy(dD.get(), D.data(), dim * sizeof(float), cudaMemcpyHostToDevice));
 
   backward_args<bf16> g;
-  auto& a = g.fwd;
-  a.batch = 1; a.dim = dim; a.seqlen = L; a.dstate = 1; a.groups = 1;
+  g.fwd = lp.args;
   g.set_contiguous_strides();
-  a.u.data = static_cast<bf16*>(u.get()); a.delta.data = static_cast<bf16*>(dl.get());
-  a.B.data = static_cast<bf16*>(dB.get()); a.C.data = static_cast<bf16*>(dC.get());
-  a.A.data = static_cast<float*>(dA.get()); a.D.data = static_cast<float*>(dD.get());
-  a.out.data = static_cast<bf16*>(out.get());
   g.dout.data = static_cast<bf16*>(dout.get());
   g.du.data = static_cast<bf16*>(du.get()); g.ddelta.data = static_cast<bf16*>(dd.get());
   g.dB.data = static_cast<bf16*>(gB.get()); g.dC.data = static_cast<bf16*>(gC.get());
   g.dA.data = static_cast<float*>(gA.get()); g.dD.data = static_cast<float*>(gD.get());
-  const size_t states_bytes = s6scan::forward_workspace_size(a);
+  const size_t states_bytes = s6scan::forward_workspace_size(g.fwd);
   const size_t ws_bytes = s6scan::backward_workspace_size(g);
   auto states = device_alloc(states_bytes), ws = device_alloc(ws_bytes);
-  auto s = s6scan::forward(a, states.get(), states_bytes);
+  auto s = s6scan::forward(g.fwd, states.get(), states_bytes);
   INFO(s.message);
   REQUIRE(s.ok());
   s = s6scan::backward(g, states.get(), states_bytes, ws.get(), ws_bytes);
@@ -521,25 +498,17 @@ TEST_CASE("backward: more than 2^32 elements", "[gpu][backward][large]") {
   }
   for (int64_t d : {int64_t(0), dim / 2, dim - 3, dim - 2, dim - 1}) {
     CAPTURE(d, d * L);
-    std::vector<bf16> hu(L), hdl(L), hdo(L), gu(L), gd(L);
-    for (int64_t t = 0; t < L; ++t) {
-      const uint64_t i = uint64_t(d * L + t);
-      hu[t] = __float2bfloat16_rn(-1.f + 2.f * hash_unit(seed, i));
-      hdl[t] = __float2bfloat16_rn(0.01f + 0.19f * hash_unit(seed + 1, i));
-      hdo[t] = __float2bfloat16_rn(-1.f + 2.f * hash_unit(seed + 2, i));
-    }
+    std::vector<bf16> hdo(L), gu(L), gd(L);
+    for (int64_t t = 0; t < L; ++t)
+      hdo[t] = __float2bfloat16_rn(-1.f + 2.f * s6test::hash_unit(seed + 2, uint64_t(d * L + t)));
     CUDA_REQUIRE(cudaMemcpy(gu.data(), g.du.data + d * L, L * sizeof(bf16), cudaMemcpyDeviceToHost));
     CUDA_REQUIRE(cudaMemcpy(gd.data(), g.ddelta.data + d * L, L * sizeof(bf16), cudaMemcpyDeviceToHost));
     float gotA = 0, gotD = 0;
     CUDA_REQUIRE(cudaMemcpy(&gotA, g.dA.data + d, sizeof(float), cudaMemcpyDeviceToHost));
     CUDA_REQUIRE(cudaMemcpy(&gotD, g.dD.data + d, sizeof(float), cudaMemcpyDeviceToHost));
-    forward_args<bf16> h = a;  // one channel, on the host
-    h.dim = 1;
-    h.set_contiguous_strides();
-    h.u.data = hu.data(); h.delta.data = hdl.data(); h.B.data = B.data(); h.C.data = C.data();
-    h.A.data = &A[d]; h.D.data = &D[d]; h.out.data = hu.data();
+    const auto c = lp.host_channel(d, hdo.data());
     s6scan::reference_gradients ref;
-    REQUIRE(s6scan::reference_backward(h, {hdo.data(), L, L, 1}, {}, ref).ok());
+    REQUIRE(s6scan::reference_backward(c.args, {hdo.data(), L, L, 1}, {}, ref).ok());
     auto seq_error = [&](const std::vector<bf16>& got, const std::vector<double>& want) {
       std::vector<double> x(want.size()), r(want.size());
       for (size_t t = 0; t < want.size(); ++t) {
@@ -552,8 +521,9 @@ TEST_CASE("backward: more than 2^32 elements", "[gpu][backward][large]") {
     const auto [ed, bd] = seq_error(gd, ref.ddelta);
     const double eA = std::abs(gotA - ref.dA[0]) / std::abs(ref.dA[0]);
     const double eD = std::abs(gotD - ref.dD[0]) / std::abs(ref.dD[0]);
-    std::printf("error bwd bfloat16->bfloat16 >2^32 elements channel=%lld du=%.3e/%.3e ddelta=%.3e/%.3e "
-                "dA=%.3e/1e-4 dD=%.3e/1e-4\n", (long long)d, eu, bu, ed, bd, eA, eD);
+    std::printf("error bwd bfloat16->bfloat16 >2^32 elements channel=%lld du=%.3e/%.3e "
+                "ddelta=%.3e/%.3e dA=%.3e/1e-4 dD=%.3e/1e-4\n",
+                (long long)d, eu, bu, ed, bd, eA, eD);
     CAPTURE(eu, bu, ed, bd, eA, eD);
     REQUIRE(eu <= bu);
     REQUIRE(ed <= bd);

@@ -218,42 +218,14 @@ TEST_CASE("forward: refusals launch nothing", "[gpu][forward]") {
 
 // ---- more than 2^32 elements: inputs made on the device from a hash, checked on a few channels
 
-using s6test::fill_hash;
-using s6test::hash_unit;
-
 TEST_CASE("forward: more than 2^32 elements", "[gpu][forward][large]") {
   if (!s6test::in_shard(0)) return;
-  const int64_t dim = int64_t(1) << 17, L = 32769, n = dim * L;
-  REQUIRE(n > (int64_t(1) << 32));
+  const int64_t dim = int64_t(1) << 17, L = 32769;
+  REQUIRE(dim * L > (int64_t(1) << 32));
   const uint64_t seed = s6test::test_seed();
   INFO("seed " << seed);
-  auto u = device_alloc(n * sizeof(bf16)), dl = device_alloc(n * sizeof(bf16)), out = device_alloc(n * sizeof(bf16));
-  fill_hash<<<4096, 256>>>(static_cast<bf16*>(u.get()), n, seed, -1.f, 1.f);
-  fill_hash<<<4096, 256>>>(static_cast<bf16*>(dl.get()), n, seed + 1, 0.01f, 0.2f);
-  CUDA_REQUIRE(cudaMemset(out.get(), 0xFF, n * sizeof(bf16)));
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> N(0.f, 1.f);
-  std::vector<bf16> B(L), C(L);
-  for (auto& x : B) x = __float2bfloat16_rn(N(rng));
-  for (auto& x : C) x = __float2bfloat16_rn(N(rng));
-  std::vector<float> A(dim), D(dim);
-  for (auto& x : A) x = -std::exp(N(rng));
-  for (auto& x : D) x = N(rng);
-  auto dB = device_alloc(L * sizeof(bf16)), dC = device_alloc(L * sizeof(bf16));
-  auto dA = device_alloc(dim * sizeof(float)), dD = device_alloc(dim * sizeof(float));
-  CUDA_REQUIRE(cudaMemcpy(dB.get(), B.data(), L * sizeof(bf16), cudaMemcpyHostToDevice));
-  CUDA_REQUIRE(cudaMemcpy(dC.get(), C.data(), L * sizeof(bf16), cudaMemcpyHostToDevice));
-  CUDA_REQUIRE(cudaMemcpy(dA.get(), A.data(), dim * sizeof(float), cudaMemcpyHostToDevice));
-  CUDA_REQUIRE(cudaMemcpy(dD.get(), D.data(), dim * sizeof(float), cudaMemcpyHostToDevice));
-
-  forward_args<bf16> a;
-  a.batch = 1; a.dim = dim; a.seqlen = L; a.dstate = 1; a.groups = 1;
-  a.set_contiguous_strides();
-  a.u.data = static_cast<bf16*>(u.get()); a.delta.data = static_cast<bf16*>(dl.get());
-  a.B.data = static_cast<bf16*>(dB.get()); a.C.data = static_cast<bf16*>(dC.get());
-  a.A.data = static_cast<float*>(dA.get()); a.D.data = static_cast<float*>(dD.get());
-  a.out.data = static_cast<bf16*>(out.get());
-  const auto s = s6scan::forward(a, nullptr, 0);
+  s6test::large_problem lp(dim, L, seed);
+  const auto s = s6scan::forward(lp.args, nullptr, 0);
   INFO(s.message);
   REQUIRE(s.ok());
   CUDA_REQUIRE(cudaDeviceSynchronize());
@@ -261,19 +233,10 @@ TEST_CASE("forward: more than 2^32 elements", "[gpu][forward][large]") {
   // The first channel, the middle, and the last three, whose offsets lie past 2^32.
   for (int64_t d : {int64_t(0), dim / 2, dim - 3, dim - 2, dim - 1}) {
     CAPTURE(d, d * L);
-    std::vector<bf16> hu(L), hdl(L), hout(L);
-    for (int64_t t = 0; t < L; ++t) {
-      const uint64_t i = uint64_t(d * L + t);
-      hu[t] = __float2bfloat16_rn(-1.f + 2.f * hash_unit(seed, i));
-      hdl[t] = __float2bfloat16_rn(0.01f + 0.19f * hash_unit(seed + 1, i));
-    }
-    CUDA_REQUIRE(cudaMemcpy(hout.data(), a.out.data + d * L, L * sizeof(bf16), cudaMemcpyDeviceToHost));
-    forward_args<bf16> h = a;  // one channel, on the host
-    h.dim = 1;
-    h.set_contiguous_strides();
-    h.u.data = hu.data(); h.delta.data = hdl.data(); h.B.data = B.data(); h.C.data = C.data();
-    h.A.data = &A[d]; h.D.data = &D[d]; h.out.data = hout.data();
-    const auto e = s6test::compare_forward(h, hout.data(), nullptr);
+    std::vector<bf16> hout(L);
+    CUDA_REQUIRE(cudaMemcpy(hout.data(), lp.args.out.data + d * L, L * sizeof(bf16), cudaMemcpyDeviceToHost));
+    const auto c = lp.host_channel(d, hout.data());
+    const auto e = s6test::compare_forward(c.args, hout.data(), nullptr);
     std::printf("error bfloat16 >2^32 elements channel=%lld y=%.3e bound=%.3e\n", (long long)d, e.y, e.y_bound);
     REQUIRE(e.y <= e.y_bound);
   }

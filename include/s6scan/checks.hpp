@@ -93,6 +93,21 @@ inline int64_t forward_smem_bytes(const forward_args<InT, OutT>& a, const kernel
 
 namespace detail {
 
+/// @brief Refuses a present tensor whose last dimension is not unit-stride or whose pointer is not
+///        aligned to its element; an absent one (null) passes.
+inline status check_layout(const char* name, const void* data, int64_t last_stride,
+                           bool misaligned) noexcept {
+  if (!data) return {};
+  if (last_stride != 1)
+    return status::make(status_code::invalid_argument,
+                        "%s has last-dimension stride %lld; it must be 1 (unit stride)", name,
+                        (long long)last_stride);
+  if (misaligned)
+    return status::make(status_code::invalid_argument,
+                        "%s at %p is not aligned to its element size", name, data);
+  return {};
+}
+
 /// @brief The checks of a forward call that do not depend on the kernel's resources: sizes,
 ///        pointers, strides, alignment, and dstate against the configuration's MaxDState.
 template <class InT, class OutT>
@@ -153,14 +168,8 @@ template <class InT, class OutT>
        detail::misaligned(a.delta_bias.data)},
   };
   for (const auto& t : units) {
-    if (!t.data) continue;
-    if (t.last_stride != 1)
-      return status::make(sc::invalid_argument,
-                          "%s has last-dimension stride %lld; it must be 1 (unit stride)", t.name,
-                          (long long)t.last_stride);
-    if (t.misaligned)
-      return status::make(sc::invalid_argument, "%s at %p is not aligned to its element size",
-                          t.name, t.data);
+    const status s = check_layout(t.name, t.data, t.last_stride, t.misaligned);
+    if (!s) return s;
   }
 
   if (a.dstate > k.max_dstate)
@@ -209,7 +218,6 @@ template <class InT, class OutT>
                               detail::forward_grid_blocks(a.batch, a.dim, a.groups, k.rows),
                               a.dstate, a.batch, a.groups, k, limits);
 }
-
 
 /// @brief Checks the caller's workspace: null (no states saved) or at least forward_workspace_size.
 template <class InT, class OutT>
@@ -358,19 +366,15 @@ template <class InT, class OutT>
   };
   for (const auto& g : grads) {
     if (!g.data && g.wanted && !g.optional)
-      return status::make(sc::invalid_argument, "%s is null but the forward had %s", g.name,
-                          *g.why ? g.why : "it (it is always required)");
-    if (!g.data) continue;
-    if (!g.wanted)
+      return *g.why ? status::make(sc::invalid_argument, "%s is null but the forward had %s",
+                                   g.name, g.why)
+                    : status::make(sc::invalid_argument, "%s is null (it is always required)",
+                                   g.name);
+    if (g.data && !g.wanted)
       return status::make(sc::invalid_argument, "%s is set but the forward had no %s", g.name,
                           g.why);
-    if (g.last_stride != 1)
-      return status::make(sc::invalid_argument,
-                          "%s has last-dimension stride %lld; it must be 1 (unit stride)", g.name,
-                          (long long)g.last_stride);
-    if (g.misaligned)
-      return status::make(sc::invalid_argument, "%s at %p is not aligned to its element size",
-                          g.name, g.data);
+    s = detail::check_layout(g.name, g.data, g.last_stride, g.misaligned);
+    if (!s) return s;
   }
   return detail::check_launch("backward", detail::backward_smem_bytes(a, k),
                               detail::forward_grid_blocks(f.batch, f.dim, f.groups, k.rows),
