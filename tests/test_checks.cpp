@@ -148,6 +148,16 @@ TEST_CASE("checks: 64-bit sizes pass; only the grid limits them", "[checks]") {
   }
 }
 
+TEST_CASE("checks: seqlen beyond the kernels' 32-bit step counters", "[checks]") {
+  const auto k = shape_of<forward_config<16, 64>>();
+  fake_args ok(1, 1, (int64_t(1) << 31) - 1024, 16), too_long(1, 1, int64_t(1) << 31, 16);
+  REQUIRE(s6scan::check_forward(ok.a, k, kH100).ok());
+  const auto s = s6scan::check_forward(too_long.a, k, kH100);
+  CAPTURE(s.message);
+  REQUIRE(s.code == status_code::invalid_argument);
+  REQUIRE(has(s, "seqlen 2147483648 exceeds 2147482624"));
+}
+
 TEST_CASE("checks: workspace", "[checks]") {
   static_assert(s6scan::kCheckpointSteps == 64);
   fake_args f(2, 3, 600, 5);  // 10 chunks of 64 steps, the last one partial

@@ -121,6 +121,14 @@ template <class InT, class OutT>
                {"groups", a.groups}};
   for (const auto& s : sizes)
     if (s.v <= 0) return status::make(sc::invalid_argument, "%s must be positive, got %lld", s.name, (long long)s.v);
+  // The kernels count time steps and tiles in 32 bits.
+  constexpr int64_t kMaxSeqlen = (int64_t(1) << 31) - 1024;
+  if (a.seqlen > kMaxSeqlen)
+    return status::make(sc::invalid_argument,
+                        "seqlen %lld exceeds %lld, the longest sequence the kernels walk (their "
+                        "step counters are 32-bit); split it and chain the calls through "
+                        "last_state and initial_state",
+                        (long long)a.seqlen, (long long)kMaxSeqlen);
   if (a.dim % a.groups != 0)
     return status::make(sc::invalid_argument, "dim %lld is not divisible by groups %lld",
                         (long long)a.dim, (long long)a.groups);
