@@ -16,6 +16,9 @@
 
 #include <cuda_runtime.h>
 
+#include <cstdint>
+#include <initializer_list>
+
 #include "args.hpp"
 #include "checks.hpp"
 #include "config.hpp"

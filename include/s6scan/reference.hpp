@@ -19,6 +19,10 @@ namespace detail {
 
 inline double softplus(double x) { return x <= 20.0 ? std::log1p(std::exp(x)) : x; }
 
+/// @brief The reference's "configuration" for the launcher's argument checks: any dstate; no
+///        shared-memory or grid limit applies on the CPU.
+inline constexpr kernel_shape kHostShape{1 << 30, 1, 8, 1, 32};
+
 }  // namespace detail
 
 /// @brief Forward scan of one (batch, channel) pair in double precision.
@@ -74,11 +78,7 @@ void reference_forward_channel(const forward_args<InT, OutT>& a, int64_t b, int6
 /// same status codes.
 template <class InT, class OutT>
 [[nodiscard]] status reference_forward(const forward_args<InT, OutT>& a) {
-  // The launcher's checks, less the device: no shared-memory or grid limit applies on the CPU.
-  const kernel_shape any{1 << 30, 1, 8, 1, 32};
-  device_limits unlimited = device_limits::with_shared_memory(INT64_MAX);
-  unlimited.max_grid_x = INT64_MAX;
-  status s = check_forward(a, any, unlimited);
+  status s = detail::check_forward_args(a, detail::kHostShape);
   if (!s) return s;
   std::vector<double> y(static_cast<size_t>(a.seqlen)), last(static_cast<size_t>(a.dstate));
   for (int64_t b = 0; b < a.batch; ++b)

@@ -47,12 +47,9 @@ template <class InT, class OutT>
     return status::make(status_code::invalid_argument,
                         "dout and dlast must have unit last-dimension stride (got %lld, %lld)",
                         (long long)dout.seq_stride, (long long)dlast.state_stride);
-  const kernel_shape any{1 << 30, 1, 8, 1, 32};
-  device_limits unlimited = device_limits::with_shared_memory(INT64_MAX);
-  unlimited.max_grid_x = INT64_MAX;
   auto checked = a;
   checked.out.data = const_cast<OutT*>(dout.data);  // out itself is not needed here
-  status s = check_forward(checked, any, unlimited);
+  status s = detail::check_forward_args(checked, detail::kHostShape);
   if (!s) return s;
 
   const int64_t Bn = a.batch, Dm = a.dim, L = a.seqlen, N = a.dstate, G = a.groups;
