@@ -1,0 +1,33 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+// The bridge between the operators (extension.cpp, compiled by the host compiler with torch's
+// headers) and the kernels (the types_*.cu files, compiled by nvcc without them). Each types_*.cu
+// file instantiates these for one (input, output) type pair, so the five pairs compile in parallel
+// and no kernel translation unit pays for torch's headers.
+
+#include <cuda_runtime_api.h>
+
+#include <cstddef>
+
+#include <s6scan/args.hpp>
+#include <s6scan/status.hpp>
+
+namespace s6scan_torch {
+
+/// @brief s6scan::forward with the default set; `states` may be null (nothing saved).
+template <class InT, class OutT>
+s6scan::status run_forward(const s6scan::forward_args<InT, OutT>& a, void* states,
+                           size_t states_bytes, cudaStream_t stream);
+
+/// @brief s6scan::backward_workspace_size with the default set.
+template <class InT, class OutT>
+size_t backward_workspace_bytes(const s6scan::backward_args<InT, OutT>& g);
+
+/// @brief s6scan::backward with the default set.
+template <class InT, class OutT>
+s6scan::status run_backward(const s6scan::backward_args<InT, OutT>& g, const void* states,
+                            size_t states_bytes, void* workspace, size_t workspace_bytes,
+                            cudaStream_t stream);
+
+}  // namespace s6scan_torch
