@@ -11,6 +11,9 @@ MAX_JOBS bounds the parallel compiles (one per source file).
 """
 
 import os
+import shlex
+import subprocess
+import sysconfig
 from pathlib import Path
 
 from setuptools import setup
@@ -27,6 +30,20 @@ if torch.version.cuda is None:
 if "TORCH_CUDA_ARCH_LIST" not in os.environ and not torch.cuda.is_available():
     print("s6scan_torch: no GPU visible and TORCH_CUDA_ARCH_LIST unset; building for 9.0")
     os.environ["TORCH_CUDA_ARCH_LIST"] = "9.0"
+
+# A compiler that links libstdc++ statically (one whose own shared libstdc++ is missing) puts a
+# second copy of the C++ runtime beside torch's; the two copies' locale tables disagree, and the
+# extension crashes formatting a number for an error message (seen: a GCC under /opt/gcc with only
+# libstdc++.a). Refuse it here rather than crash later.
+cxx = shlex.split(os.environ.get("CXX") or sysconfig.get_config_var("CXX") or "c++")
+try:
+    libstdcxx = subprocess.run(cxx + ["-print-file-name=libstdc++.so"], capture_output=True, text=True).stdout.strip()
+except OSError:
+    libstdcxx = ""
+if libstdcxx == "libstdc++.so":  # the compiler did not find it
+    raise SystemExit(f"{' '.join(cxx)} has no shared libstdc++ (-print-file-name=libstdc++.so finds nothing), so the "
+                     "extension would carry a static copy beside torch's and crash; set CXX (and CC) to a compiler "
+                     "that has one, e.g. CXX=/usr/bin/g++ CC=/usr/bin/gcc")
 
 # The version is the headers' (version.hpp's three defines).
 defines = dict(line.split()[1:3] for line in (include / "s6scan" / "version.hpp").read_text().splitlines()
