@@ -177,6 +177,22 @@ def test_last_state_only(device):
         assert rel_l2(g, w) <= 1e-4
 
 
+@pytest.mark.parametrize("device", DEVICES)
+def test_weight_dtypes(device):
+    """A, D and delta_bias given in bfloat16 are read as float32; their gradients come back in
+    bfloat16: those of the same call with the weights in float32, rounded."""
+    x = make_inputs(device, BF16, 2, 8, 50, 4, 1, {"D", "bias", "softplus"}, seed=29)
+    seqs = {k: x[k] for k in ("u", "delta", "B", "C")}
+    dout = torch.randn(2, 8, 50, generator=torch.Generator().manual_seed(31)).to(device, BF16)
+    grads = []
+    for dtype in (F32, BF16):
+        w = {k: x[k].to(BF16).to(dtype).requires_grad_() for k in ("A", "D", "delta_bias")}
+        out = selective_scan_fn(**seqs, **w, delta_softplus=True)
+        grads.append(torch.autograd.grad(out, list(w.values()), dout))
+    for g32, g16 in zip(*grads):
+        assert g16.dtype == BF16 and torch.equal(g16, g32.to(BF16))
+
+
 @cuda_only
 def test_deterministic():
     """Two backward runs give the same bits (and the flag is accepted either way)."""
