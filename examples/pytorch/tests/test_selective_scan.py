@@ -178,6 +178,28 @@ def test_last_state_only(device):
 
 
 @pytest.mark.parametrize("device", DEVICES)
+def test_chained_calls(device):
+    """A sequence split in two calls chained through last_state -> initial_state gives the output
+    and the gradients of one call over the whole sequence."""
+    x = make_inputs(device, F32, 2, 16, 150, 8, 2, {"D", "z", "bias", "softplus"}, seed=37)
+    leaves = {k: v.requires_grad_() for k, v in x.items() if v is not None}
+    seq = ("u", "delta", "z", "B", "C")
+    dout = torch.randn(2, 16, 150, generator=torch.Generator().manual_seed(41)).to(device)
+    whole = selective_scan_fn(**leaves, delta_softplus=True)
+    want = torch.autograd.grad(whole, list(leaves.values()), dout)
+    cut = 70  # not a multiple of the 64-step chunk
+    first, h = selective_scan_fn(**{k: v[..., :cut] if k in seq else v for k, v in leaves.items()},
+                                 delta_softplus=True, return_last_state=True)
+    second = selective_scan_fn(**{k: v[..., cut:] if k in seq else v for k, v in leaves.items()},
+                               delta_softplus=True, initial_state=h)
+    chained = torch.cat([first, second], dim=-1)
+    got = torch.autograd.grad(chained, list(leaves.values()), dout)
+    assert rel_l2(chained, whole) <= 1e-5
+    for name, g, w in zip(leaves, got, want):
+        assert rel_l2(g, w) <= 1e-5, name
+
+
+@pytest.mark.parametrize("device", DEVICES)
 def test_weight_dtypes(device):
     """A, D and delta_bias given in bfloat16 are read as float32; their gradients come back in
     bfloat16: those of the same call with the weights in float32, rounded."""
