@@ -7,7 +7,10 @@
 // (shape, dtype, pass); bench/report.py compares it with reference timings and draws the plot.
 //
 //   s6scan_bench [--json FILE] [--commit SHA] [--dtypes bfloat16,float16,float32] [--shapes a,b]
-//                [--reps 20]
+//                [--reps 20] [--nrows-study 1]
+//
+// --nrows-study 1 times, instead, the bfloat16 forward of the listed shapes (dstate 1, 16 or 64)
+// with explicit configurations of several NRows (see study_dstate_*).
 
 #include <s6scan/s6scan.cuh>
 
@@ -156,8 +159,11 @@ struct record {
   int64_t bytes;
 };
 
-template <class T>
-record bench_shape(const case_shape& s, const ceilings& c, int reps, int64_t l2_bytes) {
+// Times one shape: the forward (`forward(args, workspace, bytes)`), and, when `with_backward`,
+// the forward then the backward of the default set.
+template <class T, class Forward>
+record bench_shape(const case_shape& s, const ceilings& c, int reps, int64_t l2_bytes,
+                   Forward&& forward, bool with_backward) {
   const uint64_t nseq = uint64_t(s.batch * s.dim * s.seqlen), nbc = uint64_t(s.batch * s.groups * s.dstate * s.seqlen);
   s6scan::forward_args<T> a;
   a.batch = s.batch; a.dim = s.dim; a.seqlen = s.seqlen; a.dstate = s.dstate; a.groups = s.groups;
@@ -197,8 +203,24 @@ record bench_shape(const case_shape& s, const ceilings& c, int reps, int64_t l2_
     }
   };
   const float ms = time_ms([&](int i) {
-    check(s6scan::forward(args[i % sets], ws[i % sets], ws_bytes));
+    check(forward(args[i % sets], ws[i % sets], ws_bytes));
   }, 3, reps);
+  record r;
+  r.shape = s.name;
+  r.dtype = s6scan::type_name<T>();
+  r.s = s;
+  r.bytes = set_bytes;
+  r.fwd_ms = ms;
+  const double mem_ms = double(set_bytes) / (c.copy_GBps * 1e9) * 1e3;
+  const double exp_ms = double(s.batch * s.dim * s.seqlen * s.dstate) / c.ex2_per_s * 1e3;
+  r.floor_ms = std::max(mem_ms, exp_ms);
+  r.GBps = double(set_bytes) / (ms * 1e-3) / 1e9;
+  r.ratio = ms / r.floor_ms;
+  if (!with_backward) {
+    for (void* p : owned) BENCH_CUDA(cudaFree(p));
+    for (void* w : ws) BENCH_CUDA(cudaFree(w));
+    return r;
+  }
 
   // The training step: dout and every gradient per input set, and the backward's workspace.
   std::vector<s6scan::backward_args<T>> grads(sets);
@@ -238,17 +260,6 @@ record bench_shape(const case_shape& s, const ceilings& c, int reps, int64_t l2_
   for (void* w : ws) BENCH_CUDA(cudaFree(w));
   BENCH_CUDA(cudaFree(bws));
 
-  record r;
-  r.shape = s.name;
-  r.dtype = s6scan::type_name<T>();
-  r.s = s;
-  r.bytes = set_bytes;
-  r.fwd_ms = ms;
-  const double mem_ms = double(set_bytes) / (c.copy_GBps * 1e9) * 1e3;
-  const double exp_ms = double(s.batch * s.dim * s.seqlen * s.dstate) / c.ex2_per_s * 1e3;
-  r.floor_ms = std::max(mem_ms, exp_ms);
-  r.GBps = double(set_bytes) / (ms * 1e-3) / 1e9;
-  r.ratio = ms / r.floor_ms;
   // The backward reads u, delta, [z], dout, B, C and the saved states, and writes du, ddelta,
   // [dz], dB, dC.
   const int64_t bwd_bytes = int64_t((5 + 2 * s.z) * nseq + 4 * nbc) * int64_t(sizeof(T)) + int64_t(ws_bytes);
@@ -269,11 +280,62 @@ bool listed(const std::string& list, const std::string& item) {
   return false;
 }
 
+// The NRows study (--nrows-study): the bfloat16 forward of each listed shape with explicit
+// configurations that differ in the channels per block (NRows) and in the lanes that share one
+// channel (MaxDState / StatesPerThread), the default configuration among them.
+template <class... Configs>
+struct config_list {};
+using s6scan::forward_config;
+using study_dstate_1 = config_list<forward_config<1, 32, 32, 1>, forward_config<1, 64, 32, 1>,
+                                   forward_config<1, 128, 32, 1>, forward_config<1, 256, 32, 1>,
+                                   forward_config<1, 512, 32, 1>>;
+using study_dstate_16 = config_list<forward_config<32, 1, 32, 1>, forward_config<16, 2, 32, 1>,
+                                    forward_config<16, 8, 32, 4>, forward_config<16, 16, 32, 4>,
+                                    forward_config<16, 32, 32, 4>, forward_config<16, 32, 32, 16>,
+                                    forward_config<16, 64, 32, 16>, forward_config<16, 128, 32, 16>,
+                                    forward_config<16, 256, 32, 16>>;
+using study_dstate_64 = config_list<forward_config<64, 2, 32, 4>, forward_config<64, 8, 32, 4>,
+                                    forward_config<64, 8, 32, 16>, forward_config<64, 16, 32, 16>,
+                                    forward_config<64, 32, 32, 16>, forward_config<64, 64, 32, 16>>;
+
+template <class Config>
+void study_config(const case_shape& s, const ceilings& c, int reps, int64_t l2_bytes) {
+  using T = __nv_bfloat16;
+  const auto forward = [](const s6scan::forward_args<T>& a, void* ws, size_t bytes) {
+    return s6scan::forward<Config>(a, ws, bytes);
+  };
+  std::printf("%-16s MaxDState %3d NRows %3d lanes %2d threads %4d: ", s.name, Config::kMaxDState,
+              Config::kRows, Config::kLanesPerRow, Config::kThreads);
+  // The launcher's own checks on this device, with stand-in pointers (nothing is launched).
+  s6scan::forward_args<T> probe;
+  probe.batch = s.batch; probe.dim = s.dim; probe.seqlen = s.seqlen; probe.dstate = s.dstate;
+  probe.groups = s.groups;
+  probe.set_contiguous_strides();
+  const auto stand_in = reinterpret_cast<T*>(uintptr_t(256));
+  probe.u.data = probe.delta.data = probe.B.data = probe.C.data = stand_in;
+  probe.out.data = stand_in;
+  probe.A.data = reinterpret_cast<const float*>(stand_in);
+  const s6scan::status st = s6scan::forward_can_implement<Config>(probe);
+  if (!st.ok()) {
+    std::printf("refused: %s\n", st.message);
+    return;
+  }
+  const record r = bench_shape<T>(s, c, reps, l2_bytes, forward, false);
+  std::printf("%8.4f ms, %5.2f x floor\n", r.fwd_ms, r.ratio);
+  std::fflush(stdout);
+}
+
+template <class... Configs>
+void study(const case_shape& s, const ceilings& c, int reps, int64_t l2_bytes, config_list<Configs...>) {
+  (study_config<Configs>(s, c, reps, l2_bytes), ...);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string json, commit = "unknown", dtypes = "bfloat16,float16,float32", shapes;
   int reps = 20;
+  bool nrows_study = false;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
     if (k == "--json") json = v;
@@ -281,6 +343,7 @@ int main(int argc, char** argv) {
     else if (k == "--dtypes") dtypes = v;
     else if (k == "--shapes") shapes = v;
     else if (k == "--reps") reps = std::max(1, std::atoi(v.c_str()));
+    else if (k == "--nrows-study") nrows_study = v == "1";
     else { std::fprintf(stderr, "unknown option %s\n", k.c_str()); return 2; }
   }
   int n = 0;
@@ -292,6 +355,15 @@ int main(int argc, char** argv) {
   BENCH_CUDA(cudaGetDeviceProperties(&prop, 0));
   const ceilings c = measure_ceilings(reps);
   std::printf("%s: copy %.0f GB/s (read + write), ex2 %.3g /s\n", prop.name, c.copy_GBps, c.ex2_per_s);
+  if (nrows_study) {
+    for (const auto& s : kShapes) {
+      if (!listed(shapes, s.name)) continue;
+      if (s.dstate == 1) study(s, c, reps, prop.l2CacheSize, study_dstate_1{});
+      else if (s.dstate == 16) study(s, c, reps, prop.l2CacheSize, study_dstate_16{});
+      else if (s.dstate == 64) study(s, c, reps, prop.l2CacheSize, study_dstate_64{});
+    }
+    return 0;
+  }
   std::printf("%-16s %-9s %10s %10s %8s %7s %10s %10s %7s\n", "shape", "dtype", "fwd_ms", "floor_ms",
               "GB/s", "xfloor", "fwdbwd_ms", "fb_floor", "xfloor");
   std::vector<record> rs;
@@ -299,9 +371,10 @@ int main(int argc, char** argv) {
     if (!listed(shapes, s.name)) continue;
     for (const char* dt : {"bfloat16", "float16", "float32"}) {
       if (!listed(dtypes, dt)) continue;
-      record r = !std::strcmp(dt, "bfloat16") ? bench_shape<__nv_bfloat16>(s, c, reps, prop.l2CacheSize)
-                 : !std::strcmp(dt, "float16") ? bench_shape<__half>(s, c, reps, prop.l2CacheSize)
-                                               : bench_shape<float>(s, c, reps, prop.l2CacheSize);
+      const auto fwd = [](const auto& a, void* ws, size_t bytes) { return s6scan::forward(a, ws, bytes); };
+      record r = !std::strcmp(dt, "bfloat16") ? bench_shape<__nv_bfloat16>(s, c, reps, prop.l2CacheSize, fwd, true)
+                 : !std::strcmp(dt, "float16") ? bench_shape<__half>(s, c, reps, prop.l2CacheSize, fwd, true)
+                                               : bench_shape<float>(s, c, reps, prop.l2CacheSize, fwd, true);
       std::printf("%-16s %-9s %10.4f %10.4f %8.0f %7.2f %10.4f %10.4f %7.2f\n", r.shape.c_str(),
                   r.dtype.c_str(), r.fwd_ms, r.floor_ms, r.GBps, r.ratio, r.fwdbwd_ms,
                   r.fwdbwd_floor_ms, r.fwdbwd_ms / r.fwdbwd_floor_ms);
