@@ -169,6 +169,33 @@ TEMPLATE_TEST_CASE("forward: explicit configurations outside the default set", "
   }
 }
 
+// The configurations the NRows study (bench/NOTES.md) found faster than the default set: 32 rows
+// of 4 lanes at dstate <= 16, 64 rows at dstate 1, 64 rows of 4 lanes at dstate <= 64. Channel
+// counts leave a group's last block partly empty.
+TEMPLATE_TEST_CASE("forward: the NRows study's candidates", "[gpu][forward]", S6SCAN_TYPE_PAIRS) {
+  using InT = typename TestType::first_type;
+  using OutT = typename TestType::second_type;
+  std::mt19937_64 rng(s6test::test_seed() + 6);
+  options all;
+  all.z = all.D = all.bias = all.softplus = all.h0 = all.last = true;
+  for (int64_t seqlen : {1, 33, 64, 300}) {
+    for (const options& o : {all, options{}}) {
+      for (int64_t dstate : {5, 16}) {
+        problem<InT, OutT> p(2, 2 * 40, seqlen, dstate, 2, o, rng);
+        run_case(p, config_launch<forward_config<16, 32, 32, 4>, InT, OutT>, true);
+      }
+      {
+        problem<InT, OutT> p(2, 4 * 100, seqlen, 1, 4, o, rng);
+        run_case(p, config_launch<forward_config<1, 64, 32, 1>, InT, OutT>, true);
+      }
+      for (int64_t dstate : {17, 64}) {
+        problem<InT, OutT> p(2, 100, seqlen, dstate, 1, o, rng);
+        run_case(p, config_launch<forward_config<64, 64, 32, 16>, InT, OutT>, true);
+      }
+    }
+  }
+}
+
 TEST_CASE("forward: dim above 65535", "[gpu][forward]") {
   std::mt19937_64 rng(s6test::test_seed() + 3);
   options o;
