@@ -216,9 +216,12 @@ record bench_shape(const case_shape& s, const ceilings& c, int reps, int64_t l2_
   r.floor_ms = std::max(mem_ms, exp_ms);
   r.GBps = double(set_bytes) / (ms * 1e-3) / 1e9;
   r.ratio = ms / r.floor_ms;
-  if (!with_backward) {
+  const auto release = [&] {
     for (void* p : owned) BENCH_CUDA(cudaFree(p));
     for (void* w : ws) BENCH_CUDA(cudaFree(w));
+  };
+  if (!with_backward) {
+    release();
     return r;
   }
 
@@ -256,8 +259,7 @@ record bench_shape(const case_shape& s, const ceilings& c, int reps, int64_t l2_
     check(s6scan::forward(args[k], ws[k], ws_bytes));
     check(s6scan::backward(grads[k], ws[k], ws_bytes, bws, bws_bytes));
   }, 2, std::max(10, reps / 2));
-  for (void* p : owned) BENCH_CUDA(cudaFree(p));
-  for (void* w : ws) BENCH_CUDA(cudaFree(w));
+  release();
   BENCH_CUDA(cudaFree(bws));
 
   // The backward reads u, delta, [z], dout, B, C and the saved states, and writes du, ddelta,
