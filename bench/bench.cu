@@ -295,7 +295,9 @@ using study_dstate_16 = config_list<forward_config<32, 1, 32, 1>, forward_config
                                     forward_config<16, 8, 32, 4>, forward_config<16, 16, 32, 4>,
                                     forward_config<16, 32, 32, 4>, forward_config<16, 32, 32, 16>,
                                     forward_config<16, 64, 32, 16>, forward_config<16, 128, 32, 16>,
-                                    forward_config<16, 256, 32, 16>>;
+                                    forward_config<16, 256, 32, 16>, forward_config<16, 192, 32, 16>>;
+using study_dstate_128 = config_list<forward_config<256, 16, 16, 16>, forward_config<128, 8, 16, 16>,
+                                     forward_config<128, 16, 16, 16>, forward_config<128, 32, 16, 16>>;
 using study_dstate_64 = config_list<forward_config<64, 2, 32, 4>, forward_config<64, 8, 32, 4>,
                                     forward_config<64, 8, 32, 16>, forward_config<64, 16, 32, 16>,
                                     forward_config<64, 32, 32, 16>, forward_config<64, 64, 32, 16>>;
@@ -363,6 +365,7 @@ int main(int argc, char** argv) {
       if (s.dstate == 1) study(s, c, reps, prop.l2CacheSize, study_dstate_1{});
       else if (s.dstate == 16) study(s, c, reps, prop.l2CacheSize, study_dstate_16{});
       else if (s.dstate == 64) study(s, c, reps, prop.l2CacheSize, study_dstate_64{});
+      else if (s.dstate == 128) study(s, c, reps, prop.l2CacheSize, study_dstate_128{});
     }
     return 0;
   }

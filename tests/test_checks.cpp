@@ -4,6 +4,7 @@
 
 #include <s6scan/checks.hpp>
 #include <s6scan/numeric.hpp>
+#include <s6scan/tuning.hpp>
 
 #include <cstring>
 #include <string>
@@ -272,4 +273,44 @@ TEST_CASE("checks: statuses print their names", "[checks]") {
   const s6scan::status ok;
   REQUIRE(ok.ok());
   REQUIRE(static_cast<bool>(ok));
+}
+
+TEST_CASE("tuning table: the anchor shapes take the rows their measurements chose", "[tuning]") {
+  using s6scan::forward_row;
+  using s6scan::forward_tuning_row;
+  constexpr int kSMs = 132;  // the H200 the table was measured on
+  // (batch, dim, groups, seqlen, dstate)
+  REQUIRE(forward_tuning_row(8, 4096, 1, 2048, 16, kSMs) == forward_row::dstate16_rows256);
+  REQUIRE(forward_tuning_row(64, 768, 4, 3136, 16, kSMs) == forward_row::dstate16_rows192);
+  REQUIRE(forward_tuning_row(64, 1536, 4, 784, 16, kSMs) == forward_row::dstate16_rows128);
+  REQUIRE(forward_tuning_row(64, 3072, 4, 196, 16, kSMs) == forward_row::dstate16);
+  REQUIRE(forward_tuning_row(64, 6144, 4, 49, 16, kSMs) == forward_row::dstate16);
+  REQUIRE(forward_tuning_row(1, 2048, 1, 32768, 16, kSMs) == forward_row::dstate16);
+  for (int64_t dim : {768, 1536, 3072, 6144})
+    REQUIRE(forward_tuning_row(64, dim, 4, 3136, 1, kSMs) == forward_row::dstate1);
+  REQUIRE(forward_tuning_row(8, 1024, 1, 2048, 64, kSMs) == forward_row::dstate64);
+  REQUIRE(forward_tuning_row(8, 1024, 1, 2048, 128, kSMs) == forward_row::dstate128);
+  REQUIRE(forward_tuning_row(8, 1024, 1, 2048, 256, kSMs) == forward_row::dstate256);
+}
+
+TEST_CASE("tuning table: boundaries, small grids and sizes that would overflow", "[tuning]") {
+  using s6scan::forward_row;
+  using s6scan::forward_tuning_row;
+  REQUIRE(forward_tuning_row(8, 4096, 1, 2048, 0, 132) == forward_row::unsupported);
+  REQUIRE(forward_tuning_row(8, 4096, 1, 2048, 257, 132) == forward_row::unsupported);
+  REQUIRE(forward_tuning_row(8, 4096, 1, 2048, 2, 132) == forward_row::dstate16_rows256);
+  REQUIRE(forward_tuning_row(8, 4096, 1, 2048, 17, 132) == forward_row::dstate64);
+  REQUIRE(forward_tuning_row(8, 4096, 1, 2048, 65, 132) == forward_row::dstate128);
+  REQUIRE(forward_tuning_row(8, 4096, 1, 2048, 129, 132) == forward_row::dstate256);
+  // 116 blocks of 256 rows are 7/8 of 132 SMs; 115 are not, and 128 rows then give 230.
+  REQUIRE(forward_tuning_row(1, 116 * 256, 1, 2048, 16, 132) == forward_row::dstate16_rows256);
+  REQUIRE(forward_tuning_row(1, 115 * 256, 1, 2048, 16, 132) == forward_row::dstate16_rows128);
+  // Too short for one lane per channel; a channel count no row divides.
+  REQUIRE(forward_tuning_row(8, 4096, 1, 511, 16, 132) == forward_row::dstate16);
+  REQUIRE(forward_tuning_row(8, 4000, 1, 2048, 16, 132) == forward_row::dstate16);
+  // Sizes the checks refuse later must still pick a row without overflowing.
+  const int64_t huge = int64_t(1) << 62;
+  REQUIRE(forward_tuning_row(huge, huge, 1, 2048, 16, 132) == forward_row::dstate16_rows256);
+  REQUIRE(forward_tuning_row(0, 4096, 1, 2048, 16, 132) == forward_row::dstate16);
+  REQUIRE(forward_tuning_row(8, 4096, 0, 2048, 16, 132) == forward_row::dstate16);
 }

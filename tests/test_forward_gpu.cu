@@ -169,10 +169,13 @@ TEMPLATE_TEST_CASE("forward: explicit configurations outside the default set", "
   }
 }
 
-// The configurations the NRows study (bench/NOTES.md) found faster than the default set: 32 rows
-// of 4 lanes at dstate <= 16, 64 rows at dstate 1, 64 rows of 4 lanes at dstate <= 64. Channel
-// counts leave a group's last block partly empty.
-TEMPLATE_TEST_CASE("forward: the NRows study's candidates", "[gpu][forward]", S6SCAN_TYPE_PAIRS) {
+// Every configuration of the tuning table (tuning.hpp), launched explicitly: the default-set tests
+// above reach only the rows their small shapes select. Channel counts leave a group's last block
+// partly empty; dstate below MaxDState leaves padded states. Two batches of two groups each: B and
+// C are shared by a group, so with a single group one badly cancelling dot product C.B at
+// seqlen 1 would set the relative error of every channel.
+TEMPLATE_TEST_CASE("forward: every configuration of the tuning table", "[gpu][forward]",
+                   S6SCAN_TYPE_PAIRS) {
   using InT = typename TestType::first_type;
   using OutT = typename TestType::second_type;
   std::mt19937_64 rng(s6test::test_seed() + 6);
@@ -182,18 +185,56 @@ TEMPLATE_TEST_CASE("forward: the NRows study's candidates", "[gpu][forward]", S6
     for (const options& o : {all, options{}}) {
       for (int64_t dstate : {5, 16}) {
         problem<InT, OutT> p(2, 2 * 40, seqlen, dstate, 2, o, rng);
-        run_case(p, config_launch<forward_config<16, 32, 32, 4>, InT, OutT>, true);
+        run_case(p, config_launch<s6scan::default_config_16, InT, OutT>, true);
       }
       {
         problem<InT, OutT> p(2, 4 * 100, seqlen, 1, 4, o, rng);
-        run_case(p, config_launch<forward_config<1, 64, 32, 1>, InT, OutT>, true);
+        run_case(p, config_launch<s6scan::default_config_1, InT, OutT>, true);
+      }
+      // One lane per channel at dstate <= 16: 128, 192 and 256 rows, 40 channels past a block.
+      const int64_t d16 = seqlen % 2 ? 16 : 7;
+      {
+        problem<InT, OutT> p(2, 2 * (128 + 40), seqlen, d16, 2, o, rng);
+        run_case(p, config_launch<s6scan::default_config_16_rows128, InT, OutT>, true);
+      }
+      {
+        problem<InT, OutT> p(2, 2 * (192 + 40), seqlen, d16, 2, o, rng);
+        run_case(p, config_launch<s6scan::default_config_16_rows192, InT, OutT>, true);
+      }
+      if constexpr (sizeof(InT) == 2) {  // float32 needs more shared memory than the H200 has
+        problem<InT, OutT> p(2, 2 * (256 + 16), seqlen, d16, 2, o, rng);
+        run_case(p, config_launch<s6scan::default_config_16_rows256, InT, OutT>, true);
       }
       for (int64_t dstate : {17, 64}) {
         problem<InT, OutT> p(2, 100, seqlen, dstate, 1, o, rng);
-        run_case(p, config_launch<forward_config<64, 64, 32, 16>, InT, OutT>, true);
+        run_case(p, config_launch<s6scan::default_config_64, InT, OutT>, true);
+      }
+      for (int64_t dstate : {100, 128}) {
+        problem<InT, OutT> p(2, 2 * 40, seqlen, dstate, 2, o, rng);
+        run_case(p, config_launch<s6scan::default_config_128, InT, OutT>, true);
       }
     }
   }
+}
+
+TEST_CASE("forward: the default set falls back where a row's shared memory does not fit",
+          "[gpu][forward]") {
+  // The lm shape takes the 256-row dstate-16 row, which float32 cannot fit on the H200; the
+  // default set must run the general row instead of refusing. Nothing is launched.
+  s6scan::forward_args<float> a;
+  a.batch = 8; a.dim = 4096; a.seqlen = 2048; a.dstate = 16; a.groups = 1;
+  a.set_contiguous_strides();
+  const auto stand_in = reinterpret_cast<float*>(uintptr_t(256));
+  a.u.data = a.delta.data = a.B.data = a.C.data = a.A.data = stand_in;
+  a.out.data = stand_in;
+  cudaDeviceProp prop{};
+  CUDA_REQUIRE(cudaGetDeviceProperties(&prop, 0));
+  const auto k = s6scan::shape_of<s6scan::default_config_16_rows256>();
+  if (s6scan::detail::forward_smem_bytes(a, k) > int64_t(prop.sharedMemPerBlockOptin))
+    REQUIRE_FALSE(s6scan::forward_can_implement<s6scan::default_config_16_rows256>(a).ok());
+  const s6scan::status s = s6scan::forward_can_implement(a);
+  INFO(s.message);
+  REQUIRE(s.ok());
 }
 
 TEST_CASE("forward: dim above 65535", "[gpu][forward]") {

@@ -101,9 +101,12 @@ S6SCAN_HOST_DEVICE constexpr int64_t align16(int64_t x) { return (x + 15) / 16 *
 struct forward_smem_layout {
   // Within each of the two stages (stage s starts at s * stage_bytes):
   int64_t raw_u = 0, raw_delta = 0, raw_z = 0, raw_B = 0, raw_C = 0, stage_bytes = 0;
+  int64_t out = 0;       ///< one lane per channel: the output tile, (rows, out_pitch) of OutT
+  int seq_pitch = 0;     ///< elements between rows of a raw u/delta/z tile
+  int out_pitch = 0;
   int raw_bc_pitch = 0;  ///< elements between rows of a raw B/C tile
-  // After both stages:
-  // y aliases dt: each row's y is written only after every lane of that row has read its dt.
+  // After both stages. dt, du and y exist only with several lanes per channel; there y aliases dt:
+  // each row's y is written only after every lane of that row has read its dt.
   int64_t dt = 0, du = 0, Bf = 0, Cf = 0, y = 0, zero = 0, bias = 0, D = 0, total = 0;
   int tile_pitch = 0;    ///< floats between rows of dt, du, y
   int npad = 0;          ///< dstate rounded up to StatesPerThread: the columns of Bf/Cf
@@ -111,25 +114,35 @@ struct forward_smem_layout {
   int Cf_pitch = 0;
 };
 
+///
+/// With one lane per channel (`lanes_per_row` 1) each thread reads its own channel's raw rows and
+/// writes its outputs to an output tile in the stage; with several, the steps and y go through
+/// the float tiles dt, du and y shared by the lanes.
 S6SCAN_HOST_DEVICE inline forward_smem_layout make_forward_smem_layout(
-    int rows, int time_tile, int states_per_thread, int64_t dstate, int in_bytes, bool has_z,
-    bool var_B, bool var_C) {
+    int rows, int time_tile, int states_per_thread, int lanes_per_row, int64_t dstate,
+    int in_bytes, int out_bytes, bool has_z, bool var_B, bool var_C) {
   forward_smem_layout l;
+  const bool own_rows = lanes_per_row == 1;
   const int64_t npad = (dstate + states_per_thread - 1) / states_per_thread * states_per_thread;
   l.npad = static_cast<int>(npad);
-  l.raw_bc_pitch = time_tile + 16 / in_bytes;  // one 16-byte pad per row spreads the transposing reads
+  // One 16-byte pad per row: the rows' 16-byte pieces read by consecutive channels (or the
+  // transposing reads of B/C) fall in different banks.
+  l.raw_bc_pitch = time_tile + 16 / in_bytes;
+  l.seq_pitch = time_tile + 16 / in_bytes;
+  l.out_pitch = time_tile + 16 / out_bytes;
   int64_t o = 0;
-  const int64_t seq_tile = align16(int64_t(rows) * time_tile * in_bytes);
+  const int64_t seq_tile = align16(int64_t(rows) * l.seq_pitch * in_bytes);
   const int64_t bc_tile = align16(dstate * l.raw_bc_pitch * in_bytes);
   l.raw_u = o; o += seq_tile;
   l.raw_delta = o; o += seq_tile;
   l.raw_z = o; o += has_z ? seq_tile : 0;
   l.raw_B = o; o += var_B ? bc_tile : 0;
   l.raw_C = o; o += var_C ? bc_tile : 0;
+  l.out = o; o += own_rows ? align16(int64_t(rows) * l.out_pitch * out_bytes) : 0;
   l.stage_bytes = o;
   o = 2 * l.stage_bytes;
   l.tile_pitch = time_tile + 4;  // 16-byte pad: rows read as float4 by different channels
-  const int64_t f_tile = align16(int64_t(rows) * l.tile_pitch * 4);
+  const int64_t f_tile = own_rows ? 0 : align16(int64_t(rows) * l.tile_pitch * 4);
   l.dt = o; o += f_tile;
   l.du = o; o += f_tile;
   l.Bf_pitch = var_B ? l.npad : l.npad + 4;

@@ -1,24 +1,32 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-// The default set: a few configurations covering dstate 1 to 256, chosen at run time by dstate.
-// Including this header and calling s6scan::forward(args, ...) instantiates all of them for the
-// argument types used (see the README for what that costs in compile time); a caller who needs one
-// shape instantiates s6scan::forward<Config> directly instead.
+// The default set: a few configurations covering dstate 1 to 256, chosen at run time by the
+// tuning table (tuning.hpp: dstate, seqlen, channels per group, and the device's SM count for the
+// forward; dstate for the backward). Including this header and calling s6scan::forward(args, ...)
+// instantiates all of them for the argument types used (see the README for what that costs in
+// compile time); a caller who needs one shape instantiates s6scan::forward<Config> directly.
 
 #include "backward.cuh"
+#include "detail/device.cuh"
 #include "forward.cuh"
+#include "tuning.hpp"
 
 namespace s6scan {
 
-/// @brief The default configurations, smallest MaxDState first.
+/// @brief The default forward configurations, one per row of the tuning table (forward_row, whose
+///        comments give the measurements that chose them), smallest MaxDState first.
 ///
-/// Each thread keeps 16 states (one state when dstate is 1); larger dstate spreads a channel's
-/// states over 4 or 16 lanes. Row counts keep several blocks per multiprocessor within 227 KiB.
-using default_config_1 = forward_config<1, 128, 32>;
-using default_config_16 = forward_config<16, 64, 32>;
-using default_config_64 = forward_config<64, 32, 32>;
-using default_config_256 = forward_config<256, 16, 16>;
+/// Each thread keeps 16 states (one state when dstate is 1; 4 in the general dstate-16 row);
+/// larger dstate spreads a channel's states over 4, 8 or 16 lanes.
+using default_config_1 = forward_config<1, 64, 32, 1>;
+using default_config_16 = forward_config<16, 32, 32, 4>;
+using default_config_16_rows128 = forward_config<16, 128, 32, 16>;
+using default_config_16_rows192 = forward_config<16, 192, 32, 16>;
+using default_config_16_rows256 = forward_config<16, 256, 32, 16>;
+using default_config_64 = forward_config<64, 64, 32, 16>;
+using default_config_128 = forward_config<128, 32, 16, 16>;
+using default_config_256 = forward_config<256, 16, 16, 16>;
 
 /// @brief The default backward configurations. Each thread keeps 4 states (8 at dstate 256) and
 ///        the states before each of TimeTile steps in registers; 128 threads per block.
@@ -32,8 +40,6 @@ inline constexpr int kDefaultMaxDState = default_config_256::kMaxDState;
 
 namespace detail {
 
-/// @brief Calls `f(Config{})` with the smallest default configuration whose MaxDState >= dstate,
-///        or returns unsupported_dstate.
 inline status default_set_refusal(int64_t dstate, const char* pass) noexcept {
   return status::make(status_code::unsupported_dstate,
                       "dstate %lld exceeds %d, the largest MaxDState of the default set; "
@@ -42,13 +48,38 @@ inline status default_set_refusal(int64_t dstate, const char* pass) noexcept {
                       (long long)dstate, kDefaultMaxDState, pass, pass, (long long)dstate);
 }
 
-template <class F>
-[[nodiscard]] status with_default_config(int64_t dstate, F&& f) noexcept {
-  if (dstate <= 1) return f(default_config_1{});
-  if (dstate <= 16) return f(default_config_16{});
-  if (dstate <= 64) return f(default_config_64{});
-  if (dstate <= 256) return f(default_config_256{});
-  return default_set_refusal(dstate, "forward");
+/// @brief Calls `f(Config{})` with the configuration the tuning table picks for `a` on the current
+///        device, or returns why none applies.
+///
+/// A one-lane dstate-16 row whose shared memory exceeds the device's limit falls back to the
+/// general dstate-16 row (float32 at 256 rows needs 236,608 bytes; the H200 allows 232,448).
+template <class InT, class OutT, class F>
+[[nodiscard]] status with_default_config(const forward_args<InT, OutT>& a, F&& f) noexcept {
+  device_limits limits;
+  int device = 0;
+  const status s = current_device_limits(&limits, &device);
+  if (!s) return s;
+  const auto one_lane = [&](auto cfg) {
+    using Config = decltype(cfg);
+    if (forward_smem_bytes(a, shape_of<Config>()) <= limits.max_shared_memory_per_block_optin)
+      return f(Config{});
+    return f(default_config_16{});
+  };
+  switch (forward_tuning_row(a.batch, a.dim, a.groups, a.seqlen, a.dstate,
+                             limits.multiprocessor_count)) {
+    case forward_row::dstate1: return f(default_config_1{});
+    case forward_row::dstate16: return f(default_config_16{});
+    case forward_row::dstate16_rows128: return one_lane(default_config_16_rows128{});
+    case forward_row::dstate16_rows192: return one_lane(default_config_16_rows192{});
+    case forward_row::dstate16_rows256: return one_lane(default_config_16_rows256{});
+    case forward_row::dstate64: return f(default_config_64{});
+    case forward_row::dstate128: return f(default_config_128{});
+    case forward_row::dstate256: return f(default_config_256{});
+    case forward_row::unsupported: break;
+  }
+  // dstate 0 or negative reaches the checks of the smallest configuration, which name it.
+  if (a.dstate < 1) return f(default_config_1{});
+  return default_set_refusal(a.dstate, "forward");
 }
 
 /// @brief The backward's counterpart of with_default_config.
@@ -66,7 +97,7 @@ template <class F>
 /// @brief Checks a forward call against the configuration the default set would pick.
 template <class InT, class OutT>
 [[nodiscard]] status forward_can_implement(const forward_args<InT, OutT>& a) noexcept {
-  return detail::with_default_config(a.dstate, [&](auto cfg) {
+  return detail::with_default_config(a, [&](auto cfg) {
     return forward_can_implement<decltype(cfg)>(a);
   });
 }
@@ -76,7 +107,7 @@ template <class InT, class OutT>
 template <class InT, class OutT>
 [[nodiscard]] status forward(const forward_args<InT, OutT>& a, void* workspace,
                              size_t workspace_bytes, cudaStream_t stream = nullptr) noexcept {
-  return detail::with_default_config(a.dstate, [&](auto cfg) {
+  return detail::with_default_config(a, [&](auto cfg) {
     return forward<decltype(cfg)>(a, workspace, workspace_bytes, stream);
   });
 }

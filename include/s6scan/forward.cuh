@@ -47,8 +47,9 @@ forward_params<InT, OutT> make_forward_params(const forward_args<InT, OutT>& a, 
   forward_params<InT, OutT> p{};
   p.a = a;
   p.smem = make_forward_smem_layout(Config::kRows, Config::kTimeTile, Config::kStatesPerThread,
-                                    a.dstate, int(sizeof(InT)), a.z.data != nullptr,
-                                    a.B.data != nullptr, a.C.data != nullptr);
+                                    Config::kLanesPerRow, a.dstate, int(sizeof(InT)),
+                                    int(sizeof(OutT)), a.z.data != nullptr, a.B.data != nullptr,
+                                    a.C.data != nullptr);
   p.dim_per_group = a.dim / a.groups;
   p.blocks_per_group = int((p.dim_per_group + Config::kRows - 1) / Config::kRows);
   p.num_tiles = int((a.seqlen + Config::kTimeTile - 1) / Config::kTimeTile);

@@ -14,5 +14,6 @@
 #include "numeric.hpp"
 #include "reference.hpp"
 #include "reference_backward.hpp"
+#include "tuning.hpp"
 #include "status.hpp"
 #include "version.hpp"

@@ -4,11 +4,15 @@
 // The forward scan kernel. One block owns NRows channels of one (batch, group) pair and walks time
 // in tiles of TimeTile steps. Per tile:
 //   1. copy: the next tile's raw u, delta, z, B, C go to the other shared-memory stage (cp.async)
-//   2. prologue: delta -> softplus(delta + bias) and delta * u, once per (channel, step), as floats;
-//      a time-varying B/C tile is converted to float and transposed to [step][state]
+//   2. prologue: a time-varying B/C tile is converted to float and transposed to [step][state];
+//      with several lanes per channel, delta -> softplus(delta + bias) and delta * u are computed
+//      once per (channel, step) into float tiles
 //   3. scan: each thread advances its StatesPerThread states through the tile, all in registers;
 //      the lanes of one channel add their parts of y with warp shuffles
 //   4. epilogue: y + D * u, the z gate, conversion, coalesced stores
+// With one lane per channel (MaxDState == StatesPerThread) the thread that owns a channel does
+// steps 2-4 for it in one pass over its raw rows, writing its outputs to an output tile in the
+// stage: no float tiles, and no barriers between the softplus, the scan and the gate.
 // Steps past seqlen have delta = 0, so they leave the state unchanged.
 
 #include <cstdint>
@@ -66,6 +70,7 @@ class forward_agent {
   static constexpr int kInVec = 16 / int(sizeof(InT));    // elements in 16 bytes
   static constexpr int kOutVec = 16 / int(sizeof(OutT));
   static constexpr int kStateVec = kStates >= 4 ? 4 : kStates;  // floats per shared-memory load
+  static constexpr bool kOwnRows = kLanes == 1;  // see the file comment
   using svec = float_vec<kStateVec>;
 
   const forward_params<InT, OutT>& p_;
@@ -81,6 +86,7 @@ class forward_agent {
 
   float h_[kStates];
   float a2_[kStates];  // A * log2(e), 0 for padded states
+  float bias_ = 0.f, D_ = 0.f;  // this thread's channel's (kOwnRows only)
   const float* Bp_ = nullptr;  // this lane's B values at step 0; step t is at Bp_ + t * Bstep_
   const float* Cp_ = nullptr;
   int Bstep_ = 0, Cstep_ = 0;
@@ -124,11 +130,9 @@ class forward_agent {
     auto seq = [&](int64_t off, const seq_tensor<const InT>& x, bool vec) {
       InT* dst = stage<InT>(s, off);
       const InT* src = x.data + b_ * x.batch_stride + d0_ * x.dim_stride;
-      load_tile(dst, kTime, src, x.dim_stride, rows_valid_, t0, vec);
-      if (rows_valid_ < kRows) {
-        for (int i = rows_valid_ * kTime + tid_; i < kRows * kTime; i += kThreads)
-          dst[i] = from_float<InT>(0.f);
-      }
+      load_tile(dst, l_.seq_pitch, src, x.dim_stride, rows_valid_, t0, vec);
+      for (int i = rows_valid_ * kTime + tid_; i < kRows * kTime; i += kThreads)
+        dst[i / kTime * l_.seq_pitch + i % kTime] = from_float<InT>(0.f);
     };
     seq(l_.raw_u, a_.u, v & kVecU);
     seq(l_.raw_delta, a_.delta, v & kVecDelta);
@@ -154,28 +158,39 @@ class forward_agent {
     }
   }
 
+  __device__ void transpose_stage_bc(int s) const {
+    if (a_.B.data) transpose_bc(stage<const InT>(s, l_.raw_B), at<float>(l_.Bf));
+    if (a_.C.data) transpose_bc(stage<const InT>(s, l_.raw_C), at<float>(l_.Cf));
+  }
+
+  // The step of one (channel, time step) from its raw delta and the channel's bias. A select, not
+  // a branch, so that the steps of a tile can be scheduled together.
+  __device__ float step_of(float raw_delta, float bias) const {
+    const float x = raw_delta + bias;
+    const float sp = softplus(x);
+    return a_.delta_softplus ? sp : x;
+  }
+
+  // Several lanes per channel: steps and step * u of the tile into the float tiles dt and du.
   __device__ void prologue(int s, int64_t t0) const {
     const InT* ru = stage<const InT>(s, l_.raw_u);
     const InT* rd = stage<const InT>(s, l_.raw_delta);
     float* dt = at<float>(l_.dt);
     float* du = at<float>(l_.du);
     const float* bias = at<const float>(l_.bias);
-    const int P = l_.tile_pitch;
+    const int P = l_.tile_pitch, SP = l_.seq_pitch;
     const int64_t L = a_.seqlen;
     for (int i = tid_; i < kRows * kTime; i += kThreads) {
       const int r = i / kTime, j = i % kTime;
       float delta = 0.f, delta_u = 0.f;
       if (t0 + j < L) {
-        delta = to_float(rd[i]) + bias[r];
-        // softplus as torch computes it: log1p(exp(x)), and x itself above 20
-        if (a_.delta_softplus) delta = delta <= 20.f ? log1pf(__expf(delta)) : delta;
-        delta_u = delta * to_float(ru[i]);
+        delta = step_of(to_float(rd[r * SP + j]), bias[r]);
+        delta_u = delta * to_float(ru[r * SP + j]);
       }
       dt[r * P + j] = delta;
       du[r * P + j] = delta_u;
     }
-    if (a_.B.data) transpose_bc(stage<const InT>(s, l_.raw_B), at<float>(l_.Bf));
-    if (a_.C.data) transpose_bc(stage<const InT>(s, l_.raw_C), at<float>(l_.Cf));
+    transpose_stage_bc(s);
   }
 
   // Advances this thread's states through one tile and leaves y (this channel's sum over all its
@@ -223,6 +238,89 @@ class forward_agent {
     }
   }
 
+  // One lane per channel: this thread's channel through the tile, from its raw rows of stage s to
+  // its row of the stage's output tile. Without branches inside a 16-byte piece (HasZ is a
+  // template argument, the rest are selects), so that its steps are scheduled together.
+  template <bool HasZ>
+  __device__ void scan_own_row(int s, int64_t t0) {
+    constexpr int kV = kInVec;  // steps per 16-byte piece of a raw row
+    const int SP = l_.seq_pitch;
+    const InT* ru = stage<const InT>(s, l_.raw_u) + row_ * SP;
+    const InT* rd = stage<const InT>(s, l_.raw_delta) + row_ * SP;
+    const InT* rz = stage<const InT>(s, l_.raw_z) + row_ * SP;
+    OutT* ro = stage<OutT>(s, l_.out) + row_ * l_.out_pitch;
+    const int64_t left = a_.seqlen - t0;  // steps of this tile inside the sequence
+    union piece {
+      uint4 v;
+      InT e[kV];
+    };
+#pragma unroll 1
+    for (int c = 0; c < kTime; c += kV) {
+      piece u, d, z;
+      u.v = *reinterpret_cast<const uint4*>(ru + c);
+      d.v = *reinterpret_cast<const uint4*>(rd + c);
+      if constexpr (HasZ) z.v = *reinterpret_cast<const uint4*>(rz + c);
+      union {
+        uint4 v[(kV * sizeof(OutT) + 15) / 16];
+        OutT e[kV];
+      } o;
+#pragma unroll
+      for (int j = 0; j < kV; ++j) {
+        const float uf = to_float(u.e[j]);
+        const float dt = c + j < left ? step_of(to_float(d.e[j]), bias_) : 0.f;
+        const float du = dt * uf;
+        const auto* bp = reinterpret_cast<const typename svec::type*>(Bp_ + (c + j) * Bstep_);
+        const auto* cp = reinterpret_cast<const typename svec::type*>(Cp_ + (c + j) * Cstep_);
+        float y = 0.f;
+#pragma unroll
+        for (int q = 0; q < kStates / kStateVec; ++q) {
+          const auto bv = bp[q];
+          const auto cv = cp[q];
+#pragma unroll
+          for (int e = 0; e < kStateVec; ++e) {
+            const int n = q * kStateVec + e;
+            h_[n] = fmaf(ex2(dt * a2_[n]), h_[n], du * svec::get(bv, e));
+            y = fmaf(svec::get(cv, e), h_[n], y);
+          }
+        }
+        float v = fmaf(D_, uf, y);
+        if constexpr (HasZ) v *= silu(to_float(z.e[j]));
+        o.e[j] = from_float<OutT>(v);
+      }
+#pragma unroll
+      for (int k = 0; k < int(sizeof(o.v) / 16); ++k)
+        reinterpret_cast<uint4*>(ro + c)[k] = o.v[k];
+    }
+  }
+
+  // One lane per channel: the stage's output tile to global memory, coalesced.
+  __device__ void store_out(int s, int64_t t0) const {
+    const OutT* ro = stage<const OutT>(s, l_.out);
+    const int P = l_.out_pitch;
+    const int64_t L = a_.seqlen;
+    OutT* out = a_.out.data + b_ * a_.out.batch_stride + d0_ * a_.out.dim_stride;
+    const int64_t os = a_.out.dim_stride;
+    if (p_.vec & kVecOut) {
+      constexpr int kChunks = kTime / kOutVec;
+      for (int i = tid_; i < rows_valid_ * kChunks; i += kThreads) {
+        const int r = i / kChunks, j0 = (i % kChunks) * kOutVec;
+        const int64_t t = t0 + j0;
+        if (t >= L) continue;
+        const OutT* src = ro + r * P + j0;
+        if (t + kOutVec <= L) {
+          *reinterpret_cast<uint4*>(out + r * os + t) = *reinterpret_cast<const uint4*>(src);
+        } else {
+          for (int e = 0; t + e < L; ++e) out[r * os + t + e] = src[e];
+        }
+      }
+    } else {
+      for (int i = tid_; i < rows_valid_ * kTime; i += kThreads) {
+        const int r = i / kTime, j = i % kTime;
+        if (t0 + j < L) out[r * os + t0 + j] = ro[r * P + j];
+      }
+    }
+  }
+
   __device__ void store_states(float* base, int64_t batch_stride, int64_t dim_stride) const {
     if (row_ >= rows_valid_) return;
     float* dst = base + b_ * batch_stride + (d0_ + row_) * dim_stride;
@@ -236,16 +334,13 @@ class forward_agent {
     const InT* rz = a_.z.data ? stage<const InT>(s, l_.raw_z) : nullptr;
     const float* y = at<const float>(l_.y);
     const float* Dv = at<const float>(l_.D);
-    const int P = l_.tile_pitch;
+    const int P = l_.tile_pitch, SP = l_.seq_pitch;
     const int64_t L = a_.seqlen;
     OutT* out = a_.out.data + b_ * a_.out.batch_stride + d0_ * a_.out.dim_stride;
     const int64_t os = a_.out.dim_stride;
     auto value = [&](int r, int j) {
-      float v = y[r * P + j] + Dv[r] * to_float(ru[r * kTime + j]);
-      if (rz) {
-        const float z = to_float(rz[r * kTime + j]);
-        v *= z / (1.f + __expf(-z));
-      }
+      float v = fmaf(Dv[r], to_float(ru[r * SP + j]), y[r * P + j]);
+      if (rz) v *= silu(to_float(rz[r * SP + j]));
       return from_float<OutT>(v);
     };
     if (p_.vec & kVecOut) {
@@ -311,6 +406,10 @@ class forward_agent {
 
     const bool row_ok = row_ < rows_valid_;
     const int64_t d = d0_ + row_;
+    if (kOwnRows && row_ok) {
+      if (a_.delta_bias.data) bias_ = a_.delta_bias.data[d * a_.delta_bias.stride];
+      if (a_.D.data) D_ = a_.D.data[d * a_.D.stride];
+    }
     constexpr float kLog2e = 1.4426950408889634f;
 #pragma unroll
     for (int n = 0; n < kStates; ++n) {
@@ -351,17 +450,35 @@ class forward_agent {
         copy_commit();
       copy_wait<1>();
       __syncthreads();
-      prologue(s, t0);
-      __syncthreads();
-      scan_tile();
+      if constexpr (kOwnRows) {
+        // Bf/Cf were last read by the previous tile's scan, which ended before the barrier above.
+        if (a_.B.data || a_.C.data) {
+          transpose_stage_bc(s);
+          __syncthreads();
+        }
+        if (a_.z.data)
+          scan_own_row<true>(s, t0);
+        else
+          scan_own_row<false>(s, t0);
+      } else {
+        prologue(s, t0);
+        __syncthreads();
+        scan_tile();
+      }
       if (p_.checkpoints && ((i + 1) * kTime % kCheckpointSteps == 0 || i + 1 == p_.num_tiles)) {
         const int64_t chunk = t0 / kCheckpointSteps;
         store_states(p_.checkpoints + chunk * a_.dstate, a_.dim * p_.num_chunks * a_.dstate,
                      p_.num_chunks * a_.dstate);
       }
       __syncthreads();
-      epilogue(s, t0);
-      __syncthreads();
+      if constexpr (kOwnRows) {
+        // The output tile of stage s is written again two tiles later, after two barriers; the
+        // next load into stage s starts after this tile's last barrier (above).
+        store_out(s, t0);
+      } else {
+        epilogue(s, t0);
+        __syncthreads();
+      }
     }
     if (a_.last_state.data)
       store_states(a_.last_state.data, a_.last_state.batch_stride, a_.last_state.dim_stride);
