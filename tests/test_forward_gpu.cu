@@ -169,6 +169,16 @@ TEMPLATE_TEST_CASE("forward: explicit configurations outside the default set", "
   }
 }
 
+// Whether Config's shared memory for p fits this device. Where it does not (float32 at 192 rows
+// with z, or at 256 rows, on the H200), the launcher refuses it and the default set falls back.
+template <class Config, class InT, class OutT>
+bool fits_device(const problem<InT, OutT>& p) {
+  int device = 0, optin = 0;
+  CUDA_REQUIRE(cudaGetDevice(&device));
+  CUDA_REQUIRE(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+  return s6scan::detail::forward_smem_bytes(p.args, s6scan::shape_of<Config>()) <= optin;
+}
+
 // Every configuration of the tuning table (tuning.hpp), launched explicitly: the default-set tests
 // above reach only the rows their small shapes select. Channel counts leave a group's last block
 // partly empty; dstate below MaxDState leaves padded states. Two batches of two groups each: B and
@@ -198,12 +208,14 @@ TEMPLATE_TEST_CASE("forward: every configuration of the tuning table", "[gpu][fo
         run_case(p, config_launch<s6scan::default_config_16_rows128, InT, OutT>, true);
       }
       {
+        using cfg = s6scan::default_config_16_rows192;
         problem<InT, OutT> p(2, 2 * (192 + 40), seqlen, d16, 2, o, rng);
-        run_case(p, config_launch<s6scan::default_config_16_rows192, InT, OutT>, true);
+        if (fits_device<cfg>(p)) run_case(p, config_launch<cfg, InT, OutT>, true);
       }
-      if constexpr (sizeof(InT) == 2) {  // float32 needs more shared memory than the H200 has
+      {
+        using cfg = s6scan::default_config_16_rows256;
         problem<InT, OutT> p(2, 2 * (256 + 16), seqlen, d16, 2, o, rng);
-        run_case(p, config_launch<s6scan::default_config_16_rows256, InT, OutT>, true);
+        if (fits_device<cfg>(p)) run_case(p, config_launch<cfg, InT, OutT>, true);
       }
       for (int64_t dstate : {17, 64}) {
         problem<InT, OutT> p(2, 100, seqlen, dstate, 1, o, rng);
