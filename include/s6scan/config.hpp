@@ -162,12 +162,14 @@ struct backward_smem_layout {
   // Within each of the two stages (stage s starts at s * stage_bytes):
   int64_t raw_u = 0, raw_delta = 0, raw_z = 0, raw_dout = 0, raw_B = 0, raw_C = 0, stage_bytes = 0;
   int raw_bc_pitch = 0;
-  // After both stages: float tiles of (rows, tile_pitch): step, step * u, dy, the z-gradient factor,
-  // and the results du, ddelta, dz.
-  int64_t dt = 0, du = 0, dy = 0, zf = 0, gu = 0, gd = 0, gz = 0;
+  // After both stages: float tiles of (rows, tile_pitch): step, step * u, dy (the gradient reaching
+  // y), the softplus' derivative, and each step's sums over the lanes of a channel: the u gradient
+  // before its last terms, the step's gradient, and y (with z only).
+  int64_t dt = 0, du = 0, dy = 0, sg = 0, gu = 0, gd = 0, y = 0;
   int64_t Bf = 0, Cf = 0, zero = 0, bias = 0, D = 0;
   int64_t starts = 0;  ///< (tiles per chunk, states per thread, threads): each tile's first state
-  int64_t red_B = 0, red_C = 0;  ///< (npad, time tile, rows + 1): dB / dC terms to sum over rows
+  /// (warps, 2, npad, red_pitch): each warp's dC (0) and dB (1) terms, summed over its channels
+  int64_t red = 0;
   int64_t total = 0;
   int tile_pitch = 0, npad = 0, Bf_pitch = 0, Cf_pitch = 0, red_pitch = 0;
 };
@@ -195,10 +197,10 @@ S6SCAN_HOST_DEVICE inline backward_smem_layout make_backward_smem_layout(
   l.dt = o; o += f_tile;
   l.du = o; o += f_tile;
   l.dy = o; o += f_tile;
+  l.sg = o; o += f_tile;
   l.gu = o; o += f_tile;
   l.gd = o; o += f_tile;
-  l.zf = o; o += has_z ? f_tile : 0;
-  l.gz = o; o += has_z ? f_tile : 0;
+  l.y = o; o += has_z ? f_tile : 0;
   l.Bf_pitch = var_B ? l.npad : l.npad + 4;
   l.Cf_pitch = var_C ? l.npad : l.npad + 4;
   l.Bf = o; o += align16(int64_t(var_B ? time_tile : rows) * l.Bf_pitch * 4);
@@ -207,10 +209,8 @@ S6SCAN_HOST_DEVICE inline backward_smem_layout make_backward_smem_layout(
   l.bias = o; o += align16(int64_t(rows) * 4);
   l.D = o; o += align16(int64_t(rows) * 4);
   l.starts = o; o += align16(int64_t(kCheckpointSteps / time_tile) * states_per_thread * threads * 4);
-  l.red_pitch = rows + 1;  // odd: readers walking rows of consecutive steps hit distinct banks
-  const int64_t red = align16(npad * time_tile * l.red_pitch * 4);
-  l.red_B = o; o += var_B ? red : 0;
-  l.red_C = o; o += var_C ? red : 0;
+  l.red_pitch = time_tile + 1;  // odd: one step's terms of consecutive states hit distinct banks
+  l.red = o; o += var_B || var_C ? align16(int64_t(threads / 32) * 2 * npad * l.red_pitch * 4) : 0;
   l.total = o;
   return l;
 }

@@ -10,13 +10,15 @@
 //   3. then, tile by tile from the last: recomputes the tile's states into registers (the state
 //      before every step), and runs the adjoint dh backwards through them, producing du, ddelta
 //      and dz per step, dA (and a constant B/C's gradient) per thread, and the time-varying dB/dC
-//      terms per (channel, state, step), which the block sums over its channels in shared memory.
+//      terms per (channel, state, step). Each warp sums those over its channels with shuffles (a
+//      reduce-scatter: every lane ends with the sum of one (term, state)); the block then adds up
+//      its warps' sums in shared memory.
 // Each tile's raw inputs are copied with cp.async into one of two stages while the previous tile
 // is being worked on; tiles are visited in the order above, so the next one is always known.
 //
-// Every sum runs in a fixed order (lanes by shuffles, channels of a block in row order, blocks of
-// a group and batches in index order in the reduction kernels), so the gradients are the same bits
-// on every run. Padded steps (past seqlen) have step 0 and zero inputs; they change nothing.
+// Every sum runs in a fixed order (lanes and the channels of a warp by shuffles, the warps of a
+// block in index order, blocks of a group and batches in index order in the reduction kernels), so
+// the gradients are the same bits on every run. Padded steps (past seqlen) have step 0 and zero inputs; they change nothing.
 
 #include <cstdint>
 #include <type_traits>
@@ -32,6 +34,9 @@ namespace s6scan::detail {
 
 /// @brief forward_params::vec bits, plus dout's.
 enum : unsigned { kVecDout = 64 };
+
+/// @brief log2 of a power of two.
+S6SCAN_HOST_DEVICE constexpr int ilog2(int x) { return x > 1 ? 1 + ilog2(x / 2) : 0; }
 
 template <class InT, class OutT>
 struct backward_params {
@@ -102,7 +107,6 @@ class backward_agent {
   int64_t b_ = 0, g_ = 0, cb_ = 0, d0_ = 0;
   int rows_valid_ = 0;
   int first_state_ = 0;
-  bool lane_on_ = false;  ///< this lane holds at least one state below npad
 
   float h_[kStates];
   float dh_[kStates];
@@ -175,8 +179,10 @@ class backward_agent {
     copy_commit();
   }
 
-  // Steps (after bias and softplus) and step * u for every (row, step); in pass 2 also dy (the
-  // gradient reaching y) and the factor that turns y into dz. B/C tiles become float [step][state].
+  // Steps (after bias and softplus, as the forward computes them) and step * u for every (row,
+  // step); in pass 2 also dy, the gradient reaching y, and the softplus' derivative (zero past
+  // seqlen, so that padded steps add nothing to ddelta_bias). B/C tiles become float
+  // [step][state].
   __device__ void prologue(int s, const item& it) const {
     const InT* ru = stage<const InT>(s, l_.raw_u);
     const InT* rd = stage<const InT>(s, l_.raw_delta);
@@ -185,30 +191,23 @@ class backward_agent {
     float* dt = at<float>(l_.dt);
     float* du = at<float>(l_.du);
     float* dy = at<float>(l_.dy);
-    float* zf = at<float>(l_.zf);
+    float* sg = at<float>(l_.sg);
     const float* bias = at<const float>(l_.bias);
     const int P = l_.tile_pitch;
     const int64_t t0 = first_step(it), L = f_.seqlen;
     const bool has_z = f_.z.data != nullptr;
     for (int i = tid_; i < kRows * kTime; i += kThreads) {
       const int r = i / kTime, j = i % kTime;
-      float delta = 0.f, delta_u = 0.f;
-      if (t0 + j < L) {
-        delta = to_float(rd[i]) + bias[r];
-        if (f_.delta_softplus) delta = delta <= 20.f ? log1pf(__expf(delta)) : delta;
-        delta_u = delta * to_float(ru[i]);
-      }
+      const bool in = t0 + j < L;
+      const float x = to_float(rd[i]) + bias[r];
+      const float sp = softplus(x);
+      const float delta = in ? (f_.delta_softplus ? sp : x) : 0.f;
       dt[r * P + j] = delta;
-      du[r * P + j] = delta_u;
+      du[r * P + j] = delta * to_float(ru[i]);
       if (!it.forward) {
         const float go = to_float(ro[i]);  // zero past seqlen and past the group's rows
-        float g = go;
-        if (has_z) {
-          const float z = to_float(rz[i]), sig = 1.f / (1.f + __expf(-z));
-          g = go * z * sig;                                  // dout * silu(z)
-          zf[r * P + j] = go * sig * (1.f + z * (1.f - sig));  // dout * silu'(z)
-        }
-        dy[r * P + j] = g;
+        dy[r * P + j] = has_z ? go * silu(to_float(rz[i])) : go;
+        sg[r * P + j] = in ? (f_.delta_softplus ? sigmoid(x) : 1.f) : 0.f;
       }
     }
     const int npad = l_.npad, ds = int(f_.dstate), pitch = l_.raw_bc_pitch;
@@ -282,22 +281,56 @@ class backward_agent {
     return v;
   }
 
-  // Pass 2 of one tile: recompute its states, then run the adjoint backwards through them.
+  // Sums one step's dC (v[0, kStates)) and dB (v[kStates, 2 kStates)) terms over the channels of
+  // this warp and stores them in the warp's slice of the `red` buffer. Reduce-scatter: each round
+  // pairs the lanes of two channel halves, and each lane keeps, and adds its partner's half of, the
+  // half of the values its channel bit selects; once every lane holds one value, the remaining
+  // channel bits are summed outright and the lowest channel of each set stores it.
+  __device__ void reduce_step_terms(float (&v)[2 * kStates], int j) const {
+    constexpr int kRowsPerWarp = 32 / kLanes;
+    constexpr int kRowBits = ilog2(kRowsPerWarp);
+    constexpr int kScatter = kRowBits < ilog2(2 * kStates) ? kRowBits : ilog2(2 * kStates);
+    constexpr int kLeft = (2 * kStates) >> kScatter;  // values per lane after the scatter
+    const int wrow = (tid_ % 32) / kLanes;            // this channel within the warp
+    int first = 0;                                     // the index of v[0] after the scatter
+#pragma unroll
+    for (int round = 0; round < kScatter; ++round) {
+      const int bit = kRowBits - 1 - round;
+      const int half = (2 * kStates) >> (round + 1);
+      const bool upper = (wrow >> bit) & 1;
+#pragma unroll
+      for (int k = 0; k < half; ++k) {
+        const float keep = upper ? v[k + half] : v[k];
+        const float send = upper ? v[k] : v[k + half];
+        v[k] = keep + __shfl_xor_sync(0xffffffffu, send, kLanes << bit);
+      }
+      first += upper ? half : 0;
+    }
+#pragma unroll
+    for (int bit = kRowBits - 1 - kScatter; bit >= 0; --bit)
+      v[0] += __shfl_xor_sync(0xffffffffu, v[0], kLanes << bit);
+    if (wrow & ((1 << (kRowBits - kScatter)) - 1)) return;
+    float* red = at<float>(l_.red) + (tid_ / 32) * 2 * l_.npad * l_.red_pitch + j;
+#pragma unroll
+    for (int k = 0; k < kLeft; ++k) {
+      const int idx = first + k, c = idx / kStates, n = first_state_ + idx % kStates;
+      if (n < l_.npad) red[(c * l_.npad + n) * l_.red_pitch] = v[k];
+    }
+  }
+
+  // Pass 2 of one tile: recompute its states, then run the adjoint backwards through them. Per
+  // step, lane 0 of each channel takes the lanes' sums: the step's gradient (to the gd tile, and
+  // into the ddelta_bias sum), the u gradient before its last terms, and y with z; store_tile
+  // finishes them.
   __device__ void adjoint_tile(int s, const item& it) {
     const int P = l_.tile_pitch;
-    const int64_t t0 = first_step(it), L = f_.seqlen;
+    const InT* ur = stage<const InT>(s, l_.raw_u) + row_ * kTime;
     const float* dtr = at<const float>(l_.dt) + row_ * P;
     const float* dur = at<const float>(l_.du) + row_ * P;
     const float* dyr = at<const float>(l_.dy) + row_ * P;
-    const float* zfr = at<const float>(l_.zf) + row_ * P;
-    const InT* ur = stage<const InT>(s, l_.raw_u) + row_ * kTime;
-    const float Dv = at<const float>(l_.D)[row_];
+    const float* sgr = at<const float>(l_.sg) + row_ * P;
     const bool has_z = f_.z.data != nullptr;
     const bool var_B = f_.B.data != nullptr, var_C = f_.C.data != nullptr;
-    const bool write_terms = lane_on_;
-    float* redB = at<float>(l_.red_B) + row_;
-    float* redC = at<float>(l_.red_C) + row_;
-    const int RP = l_.red_pitch;
 
 #pragma unroll
     for (int n = 0; n < kStates; ++n) h_[n] = *tile_start(it.tile, n);
@@ -323,17 +356,18 @@ class backward_agent {
       }
       if (has_z) {  // dz needs the whole y of this step
         y = lane_sum(y);
-        if (lane_ == 0)
-          at<float>(l_.gz)[row_ * P + j] = fmaf(Dv, to_float(ur[j]), y) * zfr[j];
+        if (lane_ == 0) at<float>(l_.y)[row_ * P + j] = y;
       }
     }
 
 #pragma unroll
     for (int j = kTime - 1; j >= 0; --j) {
-      const float dt = dtr[j], du = dur[j], dy = dyr[j], u = to_float(ur[j]);
+      const float dt = dtr[j], du = dur[j], dy = dyr[j];
+      const float u = to_float(ur[j]);
       const typename svec::type *bp, *cp;
       bc_at(j, bp, cp);
       float gu = 0.f, gd = 0.f;
+      float terms[2 * kStates];  // dC terms, then dB terms
 #pragma unroll
       for (int q = 0; q < kStates / kStateVec; ++q) {
         const auto bv = bp[q];
@@ -343,93 +377,90 @@ class backward_agent {
           const int n = q * kStateVec + e;
           const float b = svec::get(bv, e), c = svec::get(cv, e);
           const float h_after = j == kTime - 1 ? h_[n] : hist[j + 1][n];
-          const int red = ((first_state_ + n) * kTime + j) * RP;
-          if (var_C) {
-            if (write_terms) redC[red] = dy * h_after;
-          } else {
-            accC_[n] = fmaf(dy, h_after, accC_[n]);
-          }
+          terms[n] = dy * h_after;
+          if (!var_C) accC_[n] = fmaf(dy, h_after, accC_[n]);
           dh_[n] = fmaf(c, dy, dh_[n]);
           const float decay = ex2(dt * a2_[n]);
           const float ah = decay * hist[j][n];
-          if (var_B) {
-            if (write_terms) redB[red] = dh_[n] * du;
-          } else {
-            accB_[n] = fmaf(dh_[n], du, accB_[n]);
-          }
+          terms[kStates + n] = dh_[n] * du;
+          if (!var_B) accB_[n] = fmaf(dh_[n], du, accB_[n]);
           gu = fmaf(dh_[n], b, gu);
           gd = fmaf(dh_[n], fmaf(b, u, A_[n] * ah), gd);
           accA_[n] = fmaf(dh_[n] * dt, ah, accA_[n]);
           dh_[n] *= decay;
         }
       }
-      if constexpr (kLanes > 1) {
-        gu = lane_sum(gu);
-        gd = lane_sum(gd);
-      }
+      if (var_B || var_C) reduce_step_terms(terms, j);
+      gu = lane_sum(gu);
+      gd = lane_sum(gd);
       if (lane_ == 0) {
-        // d(softplus)/dx = sigmoid(x) = 1 - exp(-softplus(x)); exactly 1 above the threshold
-        const float graw = f_.delta_softplus ? gd * -expm1f(-dt) : gd;
-        at<float>(l_.gu)[row_ * P + j] = fmaf(dt, gu, Dv * dy);
-        at<float>(l_.gd)[row_ * P + j] = graw;
-        if (t0 + j < L) {
-          accBias_ += graw;
-          accD_ = fmaf(dy, u, accD_);
-        }
+        const float g_delta = gd * sgr[j];
+        at<float>(l_.gu)[row_ * P + j] = gu;
+        at<float>(l_.gd)[row_ * P + j] = g_delta;
+        accBias_ += g_delta;
+        accD_ = fmaf(dy, u, accD_);
       }
     }
   }
 
-  // Sums the tile's dB/dC terms over the block's rows and writes them as this block's partials.
+  // Adds up the warps' dB/dC sums of the tile and writes them as this block's partials.
   __device__ void reduce_bc_terms(const item& it) const {
     const bool var_B = f_.B.data != nullptr, var_C = f_.C.data != nullptr;
     if (!var_B && !var_C) return;
+    constexpr int kWarps = kThreads / 32;
     const int64_t t0 = first_step(it), L = f_.seqlen;
     const int64_t N = f_.dstate;
     const int64_t window_steps = p_.w.window_chunks * kCheckpointSteps;
     const int64_t window_t0 = p_.chunk_begin * kCheckpointSteps;
     const int64_t base =
         ((b_ * f_.groups + g_) * p_.w.blocks_per_group + cb_) * N * window_steps + t0 - window_t0;
-    const float* redB = at<const float>(l_.red_B);
-    const float* redC = at<const float>(l_.red_C);
-    const int RP = l_.red_pitch;
+    const float* red = at<const float>(l_.red);
+    const int RP = l_.red_pitch, warp_stride = 2 * l_.npad * RP;
+    auto sum = [&](int c, int n, int j) {
+      const float* src = red + (c * l_.npad + n) * RP + j;
+      float v = 0.f;
+#pragma unroll
+      for (int w = 0; w < kWarps; ++w) v += src[w * warp_stride];
+      return v;
+    };
     for (int i = tid_; i < N * kTime; i += kThreads) {
       const int n = i / kTime, j = i % kTime;
       if (t0 + j >= L) continue;
       const int64_t dst = base + n * window_steps + j;
-      if (var_B) {
-        const float* src = redB + i * RP;
-        float sum = 0.f;
-        for (int r = 0; r < rows_valid_; ++r) sum += src[r];
-        p_.ws[p_.w.part_B + dst] = sum;
-      }
-      if (var_C) {
-        const float* src = redC + i * RP;
-        float sum = 0.f;
-        for (int r = 0; r < rows_valid_; ++r) sum += src[r];
-        p_.ws[p_.w.part_C + dst] = sum;
-      }
+      if (var_C) p_.ws[p_.w.part_C + dst] = sum(0, n, j);
+      if (var_B) p_.ws[p_.w.part_B + dst] = sum(1, n, j);
     }
   }
 
-  // du, ddelta and dz of the tile, converted and stored.
-  __device__ void store_tile(const item& it) const {
+  // Finishes the tile's du, ddelta and dz from the lanes' sums and stores them.
+  __device__ void store_tile(int s, const item& it) const {
     const int P = l_.tile_pitch;
     const int64_t t0 = first_step(it), L = f_.seqlen;
+    const float* dt = at<const float>(l_.dt);
+    const float* dy = at<const float>(l_.dy);
     const float* gu = at<const float>(l_.gu);
     const float* gd = at<const float>(l_.gd);
-    const float* gz = at<const float>(l_.gz);
+    const float* y = at<const float>(l_.y);
+    const float* D = at<const float>(l_.D);
+    const InT* ru = stage<const InT>(s, l_.raw_u);
+    const InT* rz = stage<const InT>(s, l_.raw_z);
+    const OutT* ro = stage<const OutT>(s, l_.raw_dout);
     for (int i = tid_; i < kRows * kTime; i += kThreads) {
       const int r = i / kTime, j = i % kTime;
       const int64_t t = t0 + j;
       if (r >= rows_valid_ || t >= L) continue;
       const int64_t d = d0_ + r;
-      a_.du.data[b_ * a_.du.batch_stride + d * a_.du.dim_stride + t] = from_float<InT>(gu[r * P + j]);
+      const int e = r * P + j;
+      a_.du.data[b_ * a_.du.batch_stride + d * a_.du.dim_stride + t] =
+          from_float<InT>(fmaf(dt[e], gu[e], D[r] * dy[e]));
       a_.ddelta.data[b_ * a_.ddelta.batch_stride + d * a_.ddelta.dim_stride + t] =
-          from_float<InT>(gd[r * P + j]);
-      if (a_.dz.data)
-        a_.dz.data[b_ * a_.dz.batch_stride + d * a_.dz.dim_stride + t] =
-            from_float<InT>(gz[r * P + j]);
+          from_float<InT>(gd[e]);
+      if (a_.dz.data) {
+        const float z = to_float(rz[i]), sig = sigmoid(z);
+        // dout * silu'(z) times the ungated output
+        a_.dz.data[b_ * a_.dz.batch_stride + d * a_.dz.dim_stride + t] = from_float<InT>(
+            to_float(ro[i]) * sig * fmaf(z, 1.f - sig, 1.f) * fmaf(D[r], to_float(ru[i]), y[e]));
+      }
     }
   }
 
@@ -443,7 +474,6 @@ class backward_agent {
     const int64_t left = p_.dim_per_group - cb_ * kRows;
     rows_valid_ = left < kRows ? int(left) : kRows;
     first_state_ = lane_ * kStates;
-    lane_on_ = first_state_ < l_.npad;
 
     float* bias = at<float>(l_.bias);
     float* Dv = at<float>(l_.D);
@@ -551,7 +581,7 @@ class backward_agent {
         adjoint_tile(s, it);
         __syncthreads();
         reduce_bc_terms(it);
-        store_tile(it);
+        store_tile(s, it);
       }
       __syncthreads();
       it = nx;

@@ -410,7 +410,6 @@ class forward_agent {
       if (a_.delta_bias.data) bias_ = a_.delta_bias.data[d * a_.delta_bias.stride];
       if (a_.D.data) D_ = a_.D.data[d * a_.D.stride];
     }
-    constexpr float kLog2e = 1.4426950408889634f;
 #pragma unroll
     for (int n = 0; n < kStates; ++n) {
       const bool on = row_ok && first_state_ + n < a_.dstate;

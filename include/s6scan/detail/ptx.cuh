@@ -2,11 +2,13 @@
 #pragma once
 
 // The few instructions the kernels spell out (asynchronous copies, the base-2 exponential) and the
-// forward's branch-free softplus and silu built on it.
+// branch-free softplus, silu and sigmoid built on it.
 
 #include <cstdint>
 
 namespace s6scan::detail {
+
+inline constexpr float kLog2e = 1.4426950408889634f;
 
 /// @brief 2^x through the special-function unit, one instruction; subnormal results flush to 0
 ///        (a decay factor that small contributes nothing in float).
@@ -22,7 +24,6 @@ __device__ __forceinline__ float ex2(float x) {
 ///        points is 2.1e-7 against a double log1p). One MUFU op and nine FMAs. Above x = 20 the
 ///        correction is below half an ulp of x, so the result is x, as torch's threshold gives.
 __device__ __forceinline__ float softplus(float x) {
-  constexpr float kLog2e = 1.4426950408889634f;
   const float t = ex2(-fabsf(x) * kLog2e);
   float p = 0.005383989308029413f;
   p = fmaf(p, t, -0.03011067770421505f);
@@ -37,9 +38,11 @@ __device__ __forceinline__ float softplus(float x) {
 }
 
 /// @brief x * sigmoid(x) without branches; 0 (not NaN) where e^-x overflows.
-__device__ __forceinline__ float silu(float x) {
-  constexpr float kLog2e = 1.4426950408889634f;
-  return __fdividef(x, 1.f + ex2(-x * kLog2e));
+__device__ __forceinline__ float silu(float x) { return __fdividef(x, 1.f + ex2(-x * kLog2e)); }
+
+/// @brief 1 / (1 + e^-x) without branches; 0 where e^-x overflows.
+__device__ __forceinline__ float sigmoid(float x) {
+  return __fdividef(1.f, 1.f + ex2(-x * kLog2e));
 }
 
 /// @brief Copies `src_bytes` (0 to 16) from global to shared memory and zero-fills the rest of the
