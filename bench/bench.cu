@@ -7,10 +7,12 @@
 // (shape, dtype, pass); bench/report.py compares it with reference timings and draws the plot.
 //
 //   s6scan_bench [--json FILE] [--commit SHA] [--dtypes bfloat16,float16,float32] [--shapes a,b]
-//                [--reps 20] [--nrows-study 1]
+//                [--reps 20] [--nrows-study 1] [--backward-study 1]
 //
 // --nrows-study 1 times, instead, the bfloat16 forward of the listed shapes (dstate 1, 16 or 64)
-// with explicit configurations of several NRows (see study_dstate_*).
+// with explicit configurations of several NRows (see study_dstate_*). --backward-study 1 times the
+// bfloat16 forward (default set) then backward with explicit backward configurations (see
+// backward_study_*).
 
 #include <s6scan/s6scan.cuh>
 
@@ -159,11 +161,24 @@ struct record {
   int64_t bytes;
 };
 
+// The backward of the default set.
+struct default_backward {
+  template <class T>
+  s6scan::status operator()(const s6scan::backward_args<T>& g, const void* states, size_t states_bytes,
+                            void* ws, size_t ws_bytes) const {
+    return s6scan::backward(g, states, states_bytes, ws, ws_bytes);
+  }
+  template <class T>
+  size_t workspace(const s6scan::backward_args<T>& g) const {
+    return s6scan::backward_workspace_size(g);
+  }
+};
+
 // Times one shape: the forward (`forward(args, workspace, bytes)`), and, when `with_backward`,
-// the forward then the backward of the default set.
-template <class T, class Forward>
+// the forward of the default set then `backward`.
+template <class T, class Forward, class Backward = default_backward>
 record bench_shape(const case_shape& s, const ceilings& c, int reps, int64_t l2_bytes,
-                   Forward&& forward, bool with_backward) {
+                   Forward&& forward, bool with_backward, Backward backward = {}) {
   const uint64_t nseq = uint64_t(s.batch * s.dim * s.seqlen), nbc = uint64_t(s.batch * s.groups * s.dstate * s.seqlen);
   s6scan::forward_args<T> a;
   a.batch = s.batch; a.dim = s.dim; a.seqlen = s.seqlen; a.dstate = s.dstate; a.groups = s.groups;
@@ -249,7 +264,7 @@ record bench_shape(const case_shape& s, const ceilings& c, int reps, int64_t l2_
     make(g.dA.data, uint64_t(s.dim * s.dstate));
     make(g.dD.data, uint64_t(s.dim));
     make(g.ddelta_bias.data, uint64_t(s.dim));
-    bws_bytes = s6scan::backward_workspace_size(g);
+    bws_bytes = backward.workspace(g);
   }
   void* bws = nullptr;
   BENCH_CUDA(cudaMalloc(&bws, bws_bytes));
@@ -257,7 +272,7 @@ record bench_shape(const case_shape& s, const ceilings& c, int reps, int64_t l2_
   const float fb_ms = time_ms([&](int i) {
     const int k = i % sets;
     check(s6scan::forward(args[k], ws[k], ws_bytes));
-    check(s6scan::backward(grads[k], ws[k], ws_bytes, bws, bws_bytes));
+    check(backward(grads[k], ws[k], ws_bytes, bws, bws_bytes));
   }, 2, std::max(10, reps / 2));
   release();
   BENCH_CUDA(cudaFree(bws));
@@ -334,12 +349,70 @@ void study(const case_shape& s, const ceilings& c, int reps, int64_t l2_bytes, c
   (study_config<Configs>(s, c, reps, l2_bytes), ...);
 }
 
+// The backward study (--backward-study): the default forward, then explicit backward
+// configurations; the first of each list is the default set's.
+using s6scan::backward_config;
+using backward_study_1 = config_list<backward_config<1, 128, 16, 1>, backward_config<1, 64, 16, 1>,
+                                     backward_config<1, 128, 32, 1>, backward_config<1, 256, 16, 1>>;
+using backward_study_16 = config_list<backward_config<16, 32, 16, 4>, backward_config<16, 32, 8, 4>,
+                                      backward_config<16, 64, 16, 4>, backward_config<16, 16, 16, 4>,
+                                      backward_config<16, 64, 8, 8>, backward_config<16, 32, 16, 2>>;
+using backward_study_64 = config_list<backward_config<64, 16, 8, 4>, backward_config<64, 8, 16, 4>,
+                                      backward_config<64, 16, 16, 4>,
+                                      backward_config<64, 8, 8, 8>, backward_config<64, 16, 8, 4>>;
+using backward_study_256 = config_list<backward_config<256, 4, 8, 8>, backward_config<128, 8, 8, 4>,
+                                       backward_config<128, 4, 8, 4>, backward_config<128, 16, 8, 4>,
+                                       backward_config<256, 8, 8, 8>>;
+
+template <class Config>
+struct explicit_backward {
+  template <class T>
+  s6scan::status operator()(const s6scan::backward_args<T>& g, const void* states, size_t states_bytes,
+                            void* ws, size_t ws_bytes) const {
+    return s6scan::backward<Config>(g, states, states_bytes, ws, ws_bytes);
+  }
+  template <class T>
+  size_t workspace(const s6scan::backward_args<T>& g) const {
+    return s6scan::backward_workspace_size<Config>(g);
+  }
+};
+
+template <class Config>
+void backward_study_config(const case_shape& s, const ceilings& c, int reps, int64_t l2_bytes) {
+  if (s.dstate > Config::kMaxDState) return;
+  std::printf("%-16s backward MaxDState %3d NRows %3d TimeTile %2d lanes %2d threads %4d: ", s.name,
+              Config::kMaxDState, Config::kRows, Config::kTimeTile, Config::kLanesPerRow,
+              Config::kThreads);
+  // The launcher's own shared-memory check on this device (nothing is launched).
+  int device = 0, optin = 0;
+  BENCH_CUDA(cudaGetDevice(&device));
+  BENCH_CUDA(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+  const int64_t need = s6scan::detail::make_backward_smem_layout(
+      Config::kRows, Config::kTimeTile, Config::kStatesPerThread, Config::kThreads, s.dstate, 2, 2,
+      s.z, true, true).total;
+  if (need > optin) {
+    std::printf("refused: %lld bytes of shared memory\n", (long long)need);
+    return;
+  }
+  const auto fwd = [](const auto& a, void* ws, size_t bytes) { return s6scan::forward(a, ws, bytes); };
+  const record r = bench_shape<__nv_bfloat16>(s, c, reps, l2_bytes, fwd, true, explicit_backward<Config>{});
+  std::printf("fwd %8.4f ms, fwd+bwd %8.4f ms, bwd %8.4f ms\n", r.fwd_ms, r.fwdbwd_ms,
+              r.fwdbwd_ms - r.fwd_ms);
+  std::fflush(stdout);
+}
+
+template <class... Configs>
+void backward_study(const case_shape& s, const ceilings& c, int reps, int64_t l2_bytes,
+                    config_list<Configs...>) {
+  (backward_study_config<Configs>(s, c, reps, l2_bytes), ...);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string json, commit = "unknown", dtypes = "bfloat16,float16,float32", shapes;
   int reps = 20;
-  bool nrows_study = false;
+  bool nrows_study = false, bwd_study = false;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
     if (k == "--json") json = v;
@@ -348,6 +421,7 @@ int main(int argc, char** argv) {
     else if (k == "--shapes") shapes = v;
     else if (k == "--reps") reps = std::max(1, std::atoi(v.c_str()));
     else if (k == "--nrows-study") nrows_study = v == "1";
+    else if (k == "--backward-study") bwd_study = v == "1";
     else { std::fprintf(stderr, "unknown option %s\n", k.c_str()); return 2; }
   }
   int n = 0;
@@ -366,6 +440,17 @@ int main(int argc, char** argv) {
       else if (s.dstate == 16) study(s, c, reps, prop.l2CacheSize, study_dstate_16{});
       else if (s.dstate == 64) study(s, c, reps, prop.l2CacheSize, study_dstate_64{});
       else if (s.dstate == 128) study(s, c, reps, prop.l2CacheSize, study_dstate_128{});
+    }
+    return 0;
+  }
+  if (bwd_study) {
+    for (const auto& s : kShapes) {
+      if (!listed(shapes, s.name)) continue;
+      const int64_t l2 = prop.l2CacheSize;
+      if (s.dstate == 1) backward_study(s, c, reps, l2, backward_study_1{});
+      else if (s.dstate == 16) backward_study(s, c, reps, l2, backward_study_16{});
+      else if (s.dstate == 64) backward_study(s, c, reps, l2, backward_study_64{});
+      else backward_study(s, c, reps, l2, backward_study_256{});
     }
     return 0;
   }
