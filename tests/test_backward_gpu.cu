@@ -283,7 +283,7 @@ TEMPLATE_TEST_CASE("backward: default set over the edge grid", "[gpu][backward]"
   using OutT = typename TestType::second_type;
   std::mt19937_64 rng(s6test::test_seed() ^ sizeof(InT) ^ (sizeof(OutT) << 8));
   int k = 0;
-  for (int64_t dstate : {1, 2, 15, 16, 17, 64, 255, 256})
+  for (int64_t dstate : {1, 2, 15, 16, 17, 64, 65, 128, 255, 256})
     for (int64_t seqlen : {1, 2, 15, 16, 17, 63, 64, 65, 129, 300}) {
       // Groups 1, 2, 4 and one channel per group, in turn; every third case has more channels
       // than a block holds, so blocks split groups (and dB/dC are summed over blocks).

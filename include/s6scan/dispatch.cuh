@@ -29,10 +29,18 @@ using default_config_128 = forward_config<128, 32, 16, 16>;
 using default_config_256 = forward_config<256, 16, 16, 16>;
 
 /// @brief The default backward configurations. Each thread keeps 4 states (8 at dstate 256) and
-///        the states before each of TimeTile steps in registers; 128 threads per block.
+///        the states before each of TimeTile steps in registers; 128 threads per block (256 at
+///        dstate 64 and 128).
+///
+/// Chosen by `s6scan_bench --backward-study 1` on the H200 (bfloat16, backward ms, bench/NOTES.md):
+/// lm `<16, 32, 16, 4>` 5.00 (TimeTile 8: 5.11; 64 rows: 5.37; 8 lanes: 5.39); N64
+/// `<64, 16, 8, 4>` 5.12 (`<64, 8, 16, 4>`: 5.92); N128 `<128, 8, 8, 4>` 18.98 (the dstate-256
+/// row: 28.97); VMamba stage 1 at dstate 1: `<1, 128, 16, 1>` 5.45, 64 rows 5.02 (kept: the
+/// other stages were not measured).
 using default_backward_config_1 = backward_config<1, 128, 16, 1>;
 using default_backward_config_16 = backward_config<16, 32, 16, 4>;
-using default_backward_config_64 = backward_config<64, 8, 16, 4>;
+using default_backward_config_64 = backward_config<64, 16, 8, 4>;
+using default_backward_config_128 = backward_config<128, 8, 8, 4>;
 using default_backward_config_256 = backward_config<256, 4, 8, 8>;
 
 /// @brief The largest dstate the default set accepts.
@@ -88,6 +96,7 @@ template <class F>
   if (dstate <= 1) return f(default_backward_config_1{});
   if (dstate <= 16) return f(default_backward_config_16{});
   if (dstate <= 64) return f(default_backward_config_64{});
+  if (dstate <= 128) return f(default_backward_config_128{});
   if (dstate <= 256) return f(default_backward_config_256{});
   return default_set_refusal(dstate, "backward");
 }
