@@ -76,10 +76,12 @@ inline constexpr int64_t kBackwardPartialBudget = int64_t(128) << 20;
 /// each channel is split over `MaxDState / StatesPerThread` lanes. The backward walks time
 /// backwards, one tile of `TimeTile` steps at a time; it recomputes a tile's states forward into
 /// registers (TimeTile x StatesPerThread of them per thread) and then runs the adjoint through
-/// them, so TimeTile x StatesPerThread bounds the register use (64 keeps it under 128 registers).
+/// them, so TimeTile x StatesPerThread bounds the register use (the default 64 take 168 registers
+/// per thread at sm_90).
 ///
 /// @tparam MaxDState       largest dstate this instantiation accepts
-/// @tparam NRows           channels per block; dB and dC are summed over them in shared memory
+/// @tparam NRows           channels per block; dB and dC are summed over them, by shuffles within
+///                         each warp, then across the warps in shared memory
 /// @tparam TimeTile        time steps per tile; divides kCheckpointSteps
 /// @tparam StatesPerThread states per thread (1, 2 or a multiple of 4)
 template <int MaxDState, int NRows, int TimeTile = 16,

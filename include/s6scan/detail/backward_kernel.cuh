@@ -18,7 +18,8 @@
 //
 // Every sum runs in a fixed order (lanes and the channels of a warp by shuffles, the warps of a
 // block in index order, blocks of a group and batches in index order in the reduction kernels), so
-// the gradients are the same bits on every run. Padded steps (past seqlen) have step 0 and zero inputs; they change nothing.
+// the gradients are the same bits on every run. Padded steps (past seqlen) have step 0 and zero
+// inputs; they change nothing.
 
 #include <cstdint>
 #include <type_traits>
@@ -283,9 +284,10 @@ class backward_agent {
 
   // Sums one step's dC (v[0, kStates)) and dB (v[kStates, 2 kStates)) terms over the channels of
   // this warp and stores them in the warp's slice of the `red` buffer. Reduce-scatter: each round
-  // pairs the lanes of two channel halves, and each lane keeps, and adds its partner's half of, the
-  // half of the values its channel bit selects; once every lane holds one value, the remaining
-  // channel bits are summed outright and the lowest channel of each set stores it.
+  // pairs the lanes of two halves of the warp's channels; each lane keeps the half of its values
+  // that its channel bit selects and adds its partner's copy of that half. Once every lane holds
+  // one value, the remaining channel bits are summed outright and the lowest channel of each set
+  // stores the sum.
   __device__ void reduce_step_terms(float (&v)[2 * kStates], int j) const {
     constexpr int kRowsPerWarp = 32 / kLanes;
     constexpr int kRowBits = ilog2(kRowsPerWarp);
