@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <utility>
 #include <random>
 #include <string>
@@ -39,6 +40,18 @@ inline bool in_shard(long k) {
     return std::pair<long, long>{i, n < 1 ? 1 : n};
   }();
   return k % shard.second == shard.first;
+}
+
+/// @brief The channels of the edge grids' one-channel-per-group cases: 200, or 40 with
+///        S6SCAN_FEWER_BLOCKS=1. Those cases launch one block per channel and batch (400 blocks of
+///        up to ten chunks), which racecheck takes minutes over; 40 keeps their code paths (one
+///        valid row per block, several chunks) at a fifth of the blocks.
+inline int64_t one_channel_groups() {
+  static const int64_t n = [] {
+    const char* s = std::getenv("S6SCAN_FEWER_BLOCKS");
+    return s && std::strcmp(s, "1") == 0 ? int64_t(40) : int64_t(200);
+  }();
+  return n;
 }
 
 /// @brief Counts calls; each call is the next case number for in_shard.
