@@ -161,22 +161,25 @@ struct record {
   int64_t bytes;
 };
 
-// The backward of the default set.
-struct default_backward {
+// The backward with configuration Config, or of the default set when Config is void.
+template <class Config = void>
+struct backward_call {
   template <class T>
   s6scan::status operator()(const s6scan::backward_args<T>& g, const void* states, size_t states_bytes,
                             void* ws, size_t ws_bytes) const {
-    return s6scan::backward(g, states, states_bytes, ws, ws_bytes);
+    if constexpr (std::is_void_v<Config>) return s6scan::backward(g, states, states_bytes, ws, ws_bytes);
+    else return s6scan::backward<Config>(g, states, states_bytes, ws, ws_bytes);
   }
   template <class T>
   size_t workspace(const s6scan::backward_args<T>& g) const {
-    return s6scan::backward_workspace_size(g);
+    if constexpr (std::is_void_v<Config>) return s6scan::backward_workspace_size(g);
+    else return s6scan::backward_workspace_size<Config>(g);
   }
 };
 
 // Times one shape: the forward (`forward(args, workspace, bytes)`), and, when `with_backward`,
 // the forward of the default set then `backward`.
-template <class T, class Forward, class Backward = default_backward>
+template <class T, class Forward, class Backward = backward_call<>>
 record bench_shape(const case_shape& s, const ceilings& c, int reps, int64_t l2_bytes,
                    Forward&& forward, bool with_backward, Backward backward = {}) {
   const uint64_t nseq = uint64_t(s.batch * s.dim * s.seqlen), nbc = uint64_t(s.batch * s.groups * s.dstate * s.seqlen);
@@ -365,19 +368,6 @@ using backward_study_256 = config_list<backward_config<256, 4, 8, 8>, backward_c
                                        backward_config<256, 8, 8, 8>>;
 
 template <class Config>
-struct explicit_backward {
-  template <class T>
-  s6scan::status operator()(const s6scan::backward_args<T>& g, const void* states, size_t states_bytes,
-                            void* ws, size_t ws_bytes) const {
-    return s6scan::backward<Config>(g, states, states_bytes, ws, ws_bytes);
-  }
-  template <class T>
-  size_t workspace(const s6scan::backward_args<T>& g) const {
-    return s6scan::backward_workspace_size<Config>(g);
-  }
-};
-
-template <class Config>
 void backward_study_config(const case_shape& s, const ceilings& c, int reps, int64_t l2_bytes) {
   if (s.dstate > Config::kMaxDState) return;
   std::printf("%-16s backward MaxDState %3d NRows %3d TimeTile %2d lanes %2d threads %4d: ", s.name,
@@ -395,7 +385,7 @@ void backward_study_config(const case_shape& s, const ceilings& c, int reps, int
     return;
   }
   const auto fwd = [](const auto& a, void* ws, size_t bytes) { return s6scan::forward(a, ws, bytes); };
-  const record r = bench_shape<__nv_bfloat16>(s, c, reps, l2_bytes, fwd, true, explicit_backward<Config>{});
+  const record r = bench_shape<__nv_bfloat16>(s, c, reps, l2_bytes, fwd, true, backward_call<Config>{});
   std::printf("fwd %8.4f ms, fwd+bwd %8.4f ms, bwd %8.4f ms\n", r.fwd_ms, r.fwdbwd_ms,
               r.fwdbwd_ms - r.fwd_ms);
   std::fflush(stdout);
