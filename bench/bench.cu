@@ -7,12 +7,14 @@
 // (shape, dtype, pass); bench/report.py compares it with reference timings and draws the plot.
 //
 //   s6scan_bench [--json FILE] [--commit SHA] [--dtypes bfloat16,float16,float32] [--shapes a,b]
-//                [--reps 20] [--nrows-study 1] [--backward-study 1]
+//                [--reps 20] [--nrows-study 1] [--backward-study 1] [--split-study 1]
 //
 // --nrows-study 1 times, instead, the bfloat16 forward of the listed shapes (dstate 1, 16 or 64)
 // with explicit configurations of several NRows (see study_dstate_*). --backward-study 1 times the
 // bfloat16 forward (default set) then backward with explicit backward configurations (see
-// backward_study_*).
+// backward_study_*). --split-study 1 times the bfloat16 forward of the listed dstate-16 shapes with
+// the dstate-16 configurations of the default set and explicit time-segment counts (see
+// split_study).
 
 #include <s6scan/s6scan.cuh>
 
@@ -320,14 +322,18 @@ using study_dstate_64 = config_list<forward_config<64, 2, 32, 4>, forward_config
                                     forward_config<64, 8, 32, 16>, forward_config<64, 16, 32, 16>,
                                     forward_config<64, 32, 32, 16>, forward_config<64, 64, 32, 16>>;
 
+// One configuration with `segments` time segments (0: as forward<Config> decides).
 template <class Config>
-void study_config(const case_shape& s, const ceilings& c, int reps, int64_t l2_bytes) {
+void study_config(const case_shape& s, const ceilings& c, int reps, int64_t l2_bytes,
+                  int segments = 0) {
   using T = __nv_bfloat16;
-  const auto forward = [](const s6scan::forward_args<T>& a, void* ws, size_t bytes) {
-    return s6scan::forward<Config>(a, ws, bytes);
+  const auto forward = [segments](const s6scan::forward_args<T>& a, void* ws, size_t bytes) {
+    return s6scan::detail::forward_segmented<Config>(a, ws, bytes, nullptr, segments);
   };
-  std::printf("%-16s MaxDState %3d NRows %3d lanes %2d threads %4d: ", s.name, Config::kMaxDState,
-              Config::kRows, Config::kLanesPerRow, Config::kThreads);
+  std::printf("%-16s MaxDState %3d NRows %3d lanes %2d threads %4d segments ", s.name,
+              Config::kMaxDState, Config::kRows, Config::kLanesPerRow, Config::kThreads);
+  if (segments > 0) std::printf("%4d: ", segments);
+  else std::printf("auto: ");
   // The launcher's own checks on this device, with stand-in pointers (nothing is launched).
   s6scan::forward_args<T> probe;
   probe.batch = s.batch; probe.dim = s.dim; probe.seqlen = s.seqlen; probe.dstate = s.dstate;
@@ -351,6 +357,18 @@ template <class... Configs>
 void study(const case_shape& s, const ceilings& c, int reps, int64_t l2_bytes, config_list<Configs...>) {
   (study_config<Configs>(s, c, reps, l2_bytes), ...);
 }
+
+// The time-split study (--split-study): the dstate-16 configurations of the default set, each
+// unsplit, with 2 to 128 segments (fewer where the sequence has fewer than 2 chunks per segment),
+// and as the launcher decides.
+template <class... Configs>
+void split_study(const case_shape& s, const ceilings& c, int reps, int64_t l2_bytes,
+                 config_list<Configs...>) {
+  for (int segments : {1, 2, 4, 8, 16, 32, 64, 128, 0})
+    (study_config<Configs>(s, c, reps, l2_bytes, segments), ...);
+}
+using split_study_16 = config_list<s6scan::default_config_16, s6scan::default_config_16_rows128,
+                                   s6scan::default_config_16_rows256>;
 
 // The backward study (--backward-study): the default forward, then explicit backward
 // configurations. Each list holds the default set's configuration for its dstate (dstate 128 and
@@ -402,7 +420,7 @@ void backward_study(const case_shape& s, const ceilings& c, int reps, int64_t l2
 int main(int argc, char** argv) {
   std::string json, commit = "unknown", dtypes = "bfloat16,float16,float32", shapes;
   int reps = 20;
-  bool nrows_study = false, bwd_study = false;
+  bool nrows_study = false, bwd_study = false, seg_study = false;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
     if (k == "--json") json = v;
@@ -412,6 +430,7 @@ int main(int argc, char** argv) {
     else if (k == "--reps") reps = std::max(1, std::atoi(v.c_str()));
     else if (k == "--nrows-study") nrows_study = v == "1";
     else if (k == "--backward-study") bwd_study = v == "1";
+    else if (k == "--split-study") seg_study = v == "1";
     else { std::fprintf(stderr, "unknown option %s\n", k.c_str()); return 2; }
   }
   int n = 0;
@@ -431,6 +450,12 @@ int main(int argc, char** argv) {
       else if (s.dstate == 64) study(s, c, reps, prop.l2CacheSize, study_dstate_64{});
       else if (s.dstate == 128) study(s, c, reps, prop.l2CacheSize, study_dstate_128{});
     }
+    return 0;
+  }
+  if (seg_study) {
+    for (const auto& s : kShapes)
+      if (listed(shapes, s.name) && s.dstate == 16)
+        split_study(s, c, reps, prop.l2CacheSize, split_study_16{});
     return 0;
   }
   if (bwd_study) {

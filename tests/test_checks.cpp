@@ -293,6 +293,28 @@ TEST_CASE("tuning table: the anchor shapes take the rows their measurements chos
   REQUIRE(forward_tuning_row(8, 1024, 1, 2048, 256, kSMs) == forward_row::dstate256);
 }
 
+TEST_CASE("tuning table: time segments", "[tuning]") {
+  using s6scan::forward_time_segments;
+  // long32k at 256 rows: 8 blocks, 512 chunks -> 66 wanted for 4 blocks per SM, 8 chunks each.
+  REQUIRE(forward_time_segments(8, 32768, 132) == 64);
+  REQUIRE(forward_time_segments(64, 32768, 132) == 9);
+  // lm at 256 rows (128 blocks) and anything filling half the SMs stay whole.
+  REQUIRE(forward_time_segments(128, 2048, 132) == 1);
+  REQUIRE(forward_time_segments(67, 32768, 132) == 1);
+  REQUIRE(forward_time_segments(66, 32768, 132) == 8);
+  // At least 2 chunks per segment: 4 chunks split in 2, 3 do not; the last segment may be short.
+  REQUIRE(forward_time_segments(1, 200, 132) == 2);
+  REQUIRE(forward_time_segments(1, 192, 132) == 1);
+  REQUIRE(forward_time_segments(1, 64 * 13 + 5, 132) == 7);
+  REQUIRE(forward_time_segments(0, 32768, 132) == 1);
+  // With a workspace the long32k shape takes one lane per channel (its blocks counted over
+  // the segments); without one it keeps 32 x 4 lanes.
+  using s6scan::forward_row;
+  REQUIRE(s6scan::forward_tuning_row(1, 2048, 1, 32768, 16, 132, true) ==
+          forward_row::dstate16_rows256);
+  REQUIRE(s6scan::forward_tuning_row(1, 2048, 1, 32768, 16, 132, false) == forward_row::dstate16);
+}
+
 TEST_CASE("tuning table: boundaries, small grids and sizes that would overflow", "[tuning]") {
   using s6scan::forward_row;
   using s6scan::forward_tuning_row;

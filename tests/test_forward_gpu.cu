@@ -229,6 +229,47 @@ TEMPLATE_TEST_CASE("forward: every configuration of the tuning table", "[gpu][fo
   }
 }
 
+template <class Config, int Segments, class InT, class OutT>
+s6scan::status segmented_launch(const forward_args<InT, OutT>& a, void* ws, size_t bytes) {
+  return s6scan::detail::forward_segmented<Config>(a, ws, bytes, nullptr, Segments);
+}
+
+// Time split across blocks (forward_time_segments): one batch of few channels, so the default
+// set splits on its own; then explicit segment counts on both scan paths (one lane per channel,
+// and several), including a short last segment and more segments than the sequence allows.
+// run_case checks every saved state, h0 through the segments, and the last state.
+TEMPLATE_TEST_CASE("forward: time split across blocks", "[gpu][forward]", S6SCAN_TYPE_PAIRS) {
+  using InT = typename TestType::first_type;
+  using OutT = typename TestType::second_type;
+  std::mt19937_64 rng(s6test::test_seed() + 7);
+  int device = 0, sms = 0;
+  CUDA_REQUIRE(cudaGetDevice(&device));
+  CUDA_REQUIRE(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+  options all;
+  all.z = all.D = all.bias = all.softplus = all.h0 = all.last = true;
+  for (const options& o : {all, options{}}) {
+    for (int64_t seqlen : {256, 600, 64 * 13 + 5}) {
+      for (int64_t dstate : {1, 16, 64}) {
+        problem<InT, OutT> p(1, 24, seqlen, dstate, 2, o, rng);
+        REQUIRE(s6scan::forward_time_segments(2, seqlen, sms) > 1);  // 2 blocks or more: split
+        run_case(p, default_launch<InT, OutT>, true);
+      }
+      {
+        problem<InT, OutT> p(1, 128 + 40, seqlen, 13, 1, o, rng);
+        run_case(p, segmented_launch<s6scan::default_config_16_rows128, 3, InT, OutT>, true);
+      }
+      {
+        problem<InT, OutT> p(2, 40, seqlen, 7, 4, o, rng);
+        run_case(p, segmented_launch<forward_config<8, 32, 8, 2>, 2, InT, OutT>, true);
+      }
+      {
+        problem<InT, OutT> p(1, 70, seqlen, 60, 1, o, rng);
+        run_case(p, segmented_launch<s6scan::default_config_64, 100, InT, OutT>, true);
+      }
+    }
+  }
+}
+
 TEST_CASE("forward: the default set falls back where a row's shared memory does not fit",
           "[gpu][forward]") {
   // The lm shape takes the 256-row dstate-16 row, which float32 cannot fit on the H200; the

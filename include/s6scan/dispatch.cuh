@@ -61,8 +61,10 @@ inline status default_set_refusal(int64_t dstate, const char* pass) noexcept {
 ///
 /// A one-lane dstate-16 row whose shared memory exceeds the device's limit falls back to the
 /// general dstate-16 row (float32 at 256 rows needs 236,608 bytes; the H200 allows 232,448).
+/// `can_split`: the call has a workspace, so it may split time (forward_time_segments).
 template <class InT, class OutT, class F>
-[[nodiscard]] status with_default_config(const forward_args<InT, OutT>& a, F&& f) noexcept {
+[[nodiscard]] status with_default_config(const forward_args<InT, OutT>& a, bool can_split,
+                                         F&& f) noexcept {
   device_limits limits;
   int device = 0;
   const status s = current_device_limits(&limits, &device);
@@ -74,7 +76,7 @@ template <class InT, class OutT, class F>
     return f(default_config_16{});
   };
   switch (forward_tuning_row(a.batch, a.dim, a.groups, a.seqlen, a.dstate,
-                             limits.multiprocessor_count)) {
+                             limits.multiprocessor_count, can_split)) {
     case forward_row::dstate1: return f(default_config_1{});
     case forward_row::dstate16: return f(default_config_16{});
     case forward_row::dstate16_rows128: return one_lane(default_config_16_rows128{});
@@ -103,11 +105,15 @@ template <class F>
 
 }  // namespace detail
 
-/// @brief Checks a forward call against the configuration the default set would pick.
+/// @brief Checks the forward call forward(a, workspace, workspace_bytes) would make: the
+///        configuration the default set picks for it and the workspace. Launches nothing.
 template <class InT, class OutT>
-[[nodiscard]] status forward_can_implement(const forward_args<InT, OutT>& a) noexcept {
-  return detail::with_default_config(a, [&](auto cfg) {
-    return forward_can_implement<decltype(cfg)>(a);
+[[nodiscard]] status forward_can_implement(const forward_args<InT, OutT>& a,
+                                           const void* workspace = nullptr,
+                                           size_t workspace_bytes = 0) noexcept {
+  return detail::with_default_config(a, workspace != nullptr, [&](auto cfg) {
+    const status s = forward_can_implement<decltype(cfg)>(a);
+    return s ? check_workspace(a, workspace, workspace_bytes) : s;
   });
 }
 
@@ -116,7 +122,7 @@ template <class InT, class OutT>
 template <class InT, class OutT>
 [[nodiscard]] status forward(const forward_args<InT, OutT>& a, void* workspace,
                              size_t workspace_bytes, cudaStream_t stream = nullptr) noexcept {
-  return detail::with_default_config(a, [&](auto cfg) {
+  return detail::with_default_config(a, workspace != nullptr, [&](auto cfg) {
     return forward<decltype(cfg)>(a, workspace, workspace_bytes, stream);
   });
 }

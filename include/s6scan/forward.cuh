@@ -12,12 +12,17 @@
 // the state after steps kCheckpointSteps-1, 2*kCheckpointSteps-1, ... and after the last step, as
 // floats laid out (batch, dim, chunks, dstate), chunks = ceil(seqlen / kCheckpointSteps). A
 // backward reads them instead of rerunning the scan from the start; keep the workspace and the
-// forward's inputs unchanged between the two. Pass null when no backward follows.
+// forward's inputs unchanged between the two. Null saves nothing, and also keeps the forward from
+// splitting time across blocks (forward_time_segments), which needs the workspace: pass one to a
+// call with fewer blocks than SMs and a long sequence (batch 1, dim 2048, seqlen 32768) even when
+// no backward follows.
 
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <algorithm>
 #include <initializer_list>
+#include <type_traits>
 
 #include "args.hpp"
 #include "checks.hpp"
@@ -25,6 +30,7 @@
 #include "detail/device.cuh"
 #include "detail/forward_kernel.cuh"
 #include "status.hpp"
+#include "tuning.hpp"
 
 namespace s6scan {
 
@@ -55,6 +61,10 @@ forward_params<InT, OutT> make_forward_params(const forward_args<InT, OutT>& a, 
   p.num_tiles = int((a.seqlen + Config::kTimeTile - 1) / Config::kTimeTile);
   p.num_chunks = (a.seqlen + kCheckpointSteps - 1) / kCheckpointSteps;
   p.checkpoints = static_cast<float*>(workspace);
+  p.blocks_per_segment = forward_grid_blocks(a.batch, a.dim, a.groups, Config::kRows);
+  p.segment_tiles = p.num_tiles;
+  p.segment_chunks = int(p.num_chunks);
+  p.num_segments = 1;
   unsigned v = 0;
   if (vec16(a.u.data, {a.u.batch_stride, a.u.dim_stride})) v |= kVecU;
   if (vec16(a.delta.data, {a.delta.batch_stride, a.delta.dim_stride})) v |= kVecDelta;
@@ -79,7 +89,62 @@ template <class Config, class InT, class OutT>
   return s ? check_forward(a, shape_of<Config>(), limits) : s;
 }
 
+namespace detail {
+
+/// @brief forward<Config> with `segments` time segments (0: forward_time_segments decides; more
+///        than the sequence allows are reduced to that). Without a workspace time is not split.
+template <class Config, class InT, class OutT>
+[[nodiscard]] status forward_segmented(const forward_args<InT, OutT>& a, void* workspace,
+                                       size_t workspace_bytes, cudaStream_t stream,
+                                       int segments) noexcept {
+  device_limits limits;
+  int device = 0;
+  status s = current_device_limits(&limits, &device);
+  if (s) s = check_forward(a, shape_of<Config>(), limits);
+  if (s) s = check_workspace(a, workspace, workspace_bytes);
+  if (!s) return s;
+  auto p = make_forward_params<Config>(a, workspace);
+  const int64_t blocks = p.blocks_per_segment;
+  if (segments <= 0) segments = forward_time_segments(blocks, a.seqlen, limits.multiprocessor_count);
+  // Whole chunks per segment, at least 2 of them (forward_kernel.cuh keeps two results there).
+  const int64_t most = std::min<int64_t>(p.num_chunks / 2, limits.max_grid_x / blocks);
+  if (segments > most) segments = int(most);
+  if (workspace && segments > 1) {
+    p.segment_chunks = int((p.num_chunks + segments - 1) / segments);
+    p.num_segments = int((p.num_chunks + p.segment_chunks - 1) / p.segment_chunks);
+    p.segment_tiles = p.segment_chunks * (kCheckpointSteps / Config::kTimeTile);
+  }
+  const int64_t smem = p.smem.total;
+  const auto full = forward_kernel<Config, InT, OutT, false>;
+  const auto carry = forward_kernel<Config, InT, OutT, true>;
+  if (smem > 48 * 1024) {
+    s = opt_in_shared_memory<tag<Config, InT, OutT>>(full, device, limits);
+    if (s && p.num_segments > 1)
+      s = opt_in_shared_memory<tag<Config, InT, OutT, std::true_type>>(carry, device, limits);
+    if (!s) return s;
+  }
+  if (p.num_segments > 1) {
+    carry<<<unsigned(blocks * (p.num_segments - 1)), Config::kThreads, size_t(smem), stream>>>(p);
+    s = cuda_status(cudaGetLastError(), "forward carry-pass launch");
+    if (!s) return s;
+    constexpr int kCombineThreads = 256;
+    const int64_t n = a.batch * a.dim * a.dstate;
+    forward_combine_kernel<<<unsigned((n + kCombineThreads - 1) / kCombineThreads),
+                             kCombineThreads, 0, stream>>>(p);
+    s = cuda_status(cudaGetLastError(), "forward combine launch");
+    if (!s) return s;
+  }
+  full<<<unsigned(blocks * p.num_segments), Config::kThreads, size_t(smem), stream>>>(p);
+  return cuda_status(cudaGetLastError(), "forward kernel launch");
+}
+
+}  // namespace detail
+
 /// @brief Runs the forward selective scan with configuration `Config`.
+///
+/// When the channels give fewer blocks than the device has SMs and the call has a workspace, time
+/// is split across blocks (forward_time_segments): two more launches, a carry pass and a combine,
+/// run before the scan.
 ///
 /// @tparam Config    a forward_config; its MaxDState must be at least a.dstate
 /// @param a          sizes, device pointers and strides (see forward_args)
@@ -90,22 +155,7 @@ template <class Config, class InT, class OutT>
 template <class Config, class InT, class OutT>
 [[nodiscard]] status forward(const forward_args<InT, OutT>& a, void* workspace,
                              size_t workspace_bytes, cudaStream_t stream = nullptr) noexcept {
-  device_limits limits;
-  int device = 0;
-  status s = detail::current_device_limits(&limits, &device);
-  if (s) s = check_forward(a, shape_of<Config>(), limits);
-  if (s) s = check_workspace(a, workspace, workspace_bytes);
-  if (!s) return s;
-  const auto p = detail::make_forward_params<Config>(a, workspace);
-  const auto kernel = detail::forward_kernel<Config, InT, OutT>;
-  const int64_t smem = p.smem.total;
-  if (smem > 48 * 1024) {
-    s = detail::opt_in_shared_memory<detail::tag<Config, InT, OutT>>(kernel, device, limits);
-    if (!s) return s;
-  }
-  const int64_t blocks = detail::forward_grid_blocks(a.batch, a.dim, a.groups, Config::kRows);
-  kernel<<<unsigned(blocks), Config::kThreads, size_t(smem), stream>>>(p);
-  return detail::cuda_status(cudaGetLastError(), "forward kernel launch");
+  return detail::forward_segmented<Config>(a, workspace, workspace_bytes, stream, 0);
 }
 
 }  // namespace s6scan

@@ -10,6 +10,8 @@
 
 #include <cstdint>
 
+#include "config.hpp"
+
 namespace s6scan {
 
 /// @brief The rows of the forward's tuning table, one per configuration of the default set
@@ -37,6 +39,31 @@ namespace detail {
 
 }  // namespace detail
 
+/// @brief Blocks per multiprocessor a time-split forward aims for (see forward_time_segments).
+inline constexpr int kSplitBlocksPerSM = 4;
+
+/// @brief Time segments for a forward of `blocks` blocks (its channels' blocks) on a device with
+///        `multiprocessors` SMs: 1 (no split) when the blocks fill half the SMs or more, or the
+///        sequence has fewer than 4 checkpoint chunks; else enough segments of whole chunks (at
+///        least 2 each) for about kSplitBlocksPerSM blocks per SM. The last segment may be
+///        shorter.
+///
+/// Splitting costs a carry pass over all segments but the last (no C, no outputs) and a combine
+/// of (batch, channel, state) x segments: about 1.7-2x the work of one pass, in exchange for
+/// `segments` times the blocks. Needs the forward's workspace (it keeps the segments' results in
+/// the checkpoint slots).
+[[nodiscard]] constexpr int forward_time_segments(int64_t blocks, int64_t seqlen,
+                                                  int multiprocessors) noexcept {
+  if (blocks <= 0 || seqlen <= 0 || 2 * blocks > multiprocessors) return 1;
+  const int64_t chunks = (seqlen + kCheckpointSteps - 1) / kCheckpointSteps;
+  const int64_t target = int64_t(kSplitBlocksPerSM) * multiprocessors;
+  int64_t k = (target + blocks - 1) / blocks;
+  if (k > chunks / 2) k = chunks / 2;
+  if (k < 2) return 1;
+  const int64_t per = (chunks + k - 1) / k;
+  return int((chunks + per - 1) / per);
+}
+
 /// @brief The row of the forward's tuning table for a call of these sizes on a device with
 ///        `multiprocessors` SMs.
 ///
@@ -48,9 +75,13 @@ namespace detail {
 ///     16 blocks, against 5.42 ms for 64 blocks of 32 x 4); and
 ///   - the sequence is long enough to amortise a block's setup and its partial tiles (VMamba
 ///     stage 3, seqlen 196: 0.752 ms at R = 128 against 0.676 for 32 x 4).
+///
+/// `can_split`: the call may split time (forward_time_segments; it has a workspace). A one-lane
+/// row then counts the blocks of all segments.
 [[nodiscard]] constexpr forward_row forward_tuning_row(int64_t batch, int64_t dim, int64_t groups,
                                                        int64_t seqlen, int64_t dstate,
-                                                       int multiprocessors) noexcept {
+                                                       int multiprocessors,
+                                                       bool can_split = false) noexcept {
   if (dstate < 1 || dstate > 256) return forward_row::unsupported;
   // 64 rows: VMamba stage 1 N1 0.504 ms (128 rows: 0.859, 32: 0.509); stage 3 0.456 (128:
   // 0.466); stage 4 0.214 (32: 0.234, 128: 0.233).
@@ -59,8 +90,12 @@ namespace detail {
     const int64_t per_group = groups > 0 ? dim / groups : 0;
     const int64_t enough_blocks = (7 * int64_t(multiprocessors) + 7) / 8;
     const auto one_lane = [&](int64_t rows, int64_t min_seqlen) {
-      return seqlen >= min_seqlen && per_group % rows == 0 &&
-             detail::product_at_least(batch, groups, per_group / rows, enough_blocks);
+      if (seqlen < min_seqlen || per_group % rows != 0) return false;
+      if (detail::product_at_least(batch, groups, per_group / rows, enough_blocks)) return true;
+      // Fewer blocks than SMs here, so the product does not overflow.
+      const int64_t blocks = batch * groups * (per_group / rows);
+      return can_split && blocks * forward_time_segments(blocks, seqlen, multiprocessors) >=
+                              enough_blocks;
     };
     // lm (4096 channels per group, seqlen 2048): 0.707 ms at 256 rows, 0.790 at 128, 0.933 at
     // 32 x 4.

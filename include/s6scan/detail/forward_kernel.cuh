@@ -14,6 +14,15 @@
 // steps 2-4 for it in one pass over its raw rows, writing its outputs to an output tile in the
 // stage: no float tiles, and no barriers between the softplus, the scan and the gate.
 // Steps past seqlen have delta = 0, so they leave the state unchanged.
+//
+// Time split (when the channels alone give too few blocks; forward.cuh decides): the sequence is
+// cut into segments of whole checkpoint chunks, one grid of blocks per segment. A carry pass
+// (Carry = true) scans every segment but the last from a zero state, writing no output: its end
+// state and its decay exp2(A log2(e) * sum of steps) go to two of the segment's checkpoint slots.
+// forward_combine_kernel then chains those into each segment's true end state, written over the
+// segment's last slot, and the full pass (Carry = false) scans every segment again from the
+// preceding segment's end state. The full pass does not write a segment's last slot (the combine
+// did), so no block writes a slot that another reads.
 
 #include <cstdint>
 
@@ -35,8 +44,12 @@ struct forward_params {
   int64_t dim_per_group;
   int64_t num_chunks;   ///< checkpoint chunks, when `checkpoints` is set
   float* checkpoints;   ///< (batch, dim, num_chunks, dstate) states, or null
+  int64_t blocks_per_segment;  ///< batch x groups x blocks_per_group: one grid per segment
   int blocks_per_group;
   int num_tiles;
+  int segment_tiles;    ///< tiles per time segment (num_tiles when time is not split)
+  int segment_chunks;   ///< checkpoint chunks per time segment
+  int num_segments;     ///< 1 when time is not split
   unsigned vec;         ///< kVec* bits
 };
 
@@ -60,7 +73,7 @@ struct float_vec<4> {
   }
 };
 
-template <class Config, class InT, class OutT>
+template <class Config, class InT, class OutT, bool Carry>
 class forward_agent {
   static constexpr int kRows = Config::kRows;
   static constexpr int kTime = Config::kTimeTile;
@@ -83,6 +96,9 @@ class forward_agent {
   int64_t b_ = 0, g_ = 0, d0_ = 0;         // batch, group, first channel of the block
   int rows_valid_ = 0;                     // channels of the block inside the group
   int first_state_ = 0;                    // lane_ * StatesPerThread
+  int segment_ = 0;                        // time segment of this block
+  int tile_begin_ = 0, tile_end_ = 0;      // its tiles
+  float span_ = 0.f;                       // carry pass: this channel's steps summed
 
   float h_[kStates];
   float a2_[kStates];  // A * log2(e), 0 for padded states
@@ -136,13 +152,13 @@ class forward_agent {
     };
     seq(l_.raw_u, a_.u, v & kVecU);
     seq(l_.raw_delta, a_.delta, v & kVecDelta);
-    if (a_.z.data) seq(l_.raw_z, a_.z, v & kVecZ);
+    if (!Carry && a_.z.data) seq(l_.raw_z, a_.z, v & kVecZ);
     const int ds = int(a_.dstate);
     if (a_.B.data)
       load_tile(stage<InT>(s, l_.raw_B), l_.raw_bc_pitch,
                 a_.B.data + b_ * a_.B.batch_stride + g_ * a_.B.group_stride, a_.B.state_stride, ds,
                 t0, v & kVecB);
-    if (a_.C.data)
+    if (!Carry && a_.C.data)
       load_tile(stage<InT>(s, l_.raw_C), l_.raw_bc_pitch,
                 a_.C.data + b_ * a_.C.batch_stride + g_ * a_.C.group_stride, a_.C.state_stride, ds,
                 t0, v & kVecC);
@@ -160,7 +176,7 @@ class forward_agent {
 
   __device__ void transpose_stage_bc(int s) const {
     if (a_.B.data) transpose_bc(stage<const InT>(s, l_.raw_B), at<float>(l_.Bf));
-    if (a_.C.data) transpose_bc(stage<const InT>(s, l_.raw_C), at<float>(l_.Cf));
+    if (!Carry && a_.C.data) transpose_bc(stage<const InT>(s, l_.raw_C), at<float>(l_.Cf));
   }
 
   // The step of one (channel, time step) from its raw delta and the channel's bias. A select, not
@@ -193,8 +209,32 @@ class forward_agent {
     transpose_stage_bc(s);
   }
 
+  // Advances this thread's states by step j of the tile (step size dt, input dt * u = du) and
+  // returns their part of y; the carry pass reads no C and sums the steps instead.
+  __device__ float advance(int j, float dt, float du) {
+    const auto* bp = reinterpret_cast<const typename svec::type*>(Bp_ + j * Bstep_);
+    const auto* cp = reinterpret_cast<const typename svec::type*>(Cp_ + j * Cstep_);
+    float y = 0.f;
+#pragma unroll
+    for (int q = 0; q < kStates / kStateVec; ++q) {
+      const auto bv = bp[q];
+#pragma unroll
+      for (int e = 0; e < kStateVec; ++e) {
+        const int n = q * kStateVec + e;
+        h_[n] = fmaf(ex2(dt * a2_[n]), h_[n], du * svec::get(bv, e));
+      }
+      if constexpr (!Carry) {
+        const auto cv = cp[q];
+#pragma unroll
+        for (int e = 0; e < kStateVec; ++e) y = fmaf(svec::get(cv, e), h_[q * kStateVec + e], y);
+      }
+    }
+    if constexpr (Carry) span_ += dt;
+    return y;
+  }
+
   // Advances this thread's states through one tile and leaves y (this channel's sum over all its
-  // states) in the y tile.
+  // states) in the y tile; the carry pass leaves nothing.
   __device__ void scan_tile() {
     const int P = l_.tile_pitch;
     const float* dtr = at<const float>(l_.dt) + row_ * P;
@@ -206,25 +246,9 @@ class forward_agent {
       const float4 du4 = *reinterpret_cast<const float4*>(dur + tt);
       float y4[4];
 #pragma unroll
-      for (int j = 0; j < 4; ++j) {
-        const float dt = float_vec<4>::get(dt4, j), du = float_vec<4>::get(du4, j);
-        const auto* bp = reinterpret_cast<const typename svec::type*>(Bp_ + (tt + j) * Bstep_);
-        const auto* cp = reinterpret_cast<const typename svec::type*>(Cp_ + (tt + j) * Cstep_);
-        float y = 0.f;
-#pragma unroll
-        for (int q = 0; q < kStates / kStateVec; ++q) {
-          const auto bv = bp[q];
-          const auto cv = cp[q];
-#pragma unroll
-          for (int e = 0; e < kStateVec; ++e) {
-            const int n = q * kStateVec + e;
-            const float decay = ex2(dt * a2_[n]);
-            h_[n] = fmaf(decay, h_[n], du * svec::get(bv, e));
-            y = fmaf(svec::get(cv, e), h_[n], y);
-          }
-        }
-        y4[j] = y;
-      }
+      for (int j = 0; j < 4; ++j)
+        y4[j] = advance(tt + j, float_vec<4>::get(dt4, j), float_vec<4>::get(du4, j));
+      if constexpr (Carry) continue;
       if constexpr (kLanes > 1) {
 #pragma unroll
         for (int j = 0; j < 4; ++j)
@@ -259,7 +283,7 @@ class forward_agent {
       piece u, d, z;
       u.v = *reinterpret_cast<const uint4*>(ru + c);
       d.v = *reinterpret_cast<const uint4*>(rd + c);
-      if constexpr (HasZ) z.v = *reinterpret_cast<const uint4*>(rz + c);
+      if constexpr (HasZ && !Carry) z.v = *reinterpret_cast<const uint4*>(rz + c);
       union {
         uint4 v[(kV * sizeof(OutT) + 15) / 16];
         OutT e[kV];
@@ -268,28 +292,17 @@ class forward_agent {
       for (int j = 0; j < kV; ++j) {
         const float uf = to_float(u.e[j]);
         const float dt = c + j < left ? step_of(to_float(d.e[j]), bias_) : 0.f;
-        const float du = dt * uf;
-        const auto* bp = reinterpret_cast<const typename svec::type*>(Bp_ + (c + j) * Bstep_);
-        const auto* cp = reinterpret_cast<const typename svec::type*>(Cp_ + (c + j) * Cstep_);
-        float y = 0.f;
-#pragma unroll
-        for (int q = 0; q < kStates / kStateVec; ++q) {
-          const auto bv = bp[q];
-          const auto cv = cp[q];
-#pragma unroll
-          for (int e = 0; e < kStateVec; ++e) {
-            const int n = q * kStateVec + e;
-            h_[n] = fmaf(ex2(dt * a2_[n]), h_[n], du * svec::get(bv, e));
-            y = fmaf(svec::get(cv, e), h_[n], y);
-          }
-        }
+        const float y = advance(c + j, dt, dt * uf);
+        if constexpr (Carry) continue;
         float v = fmaf(D_, uf, y);
         if constexpr (HasZ) v *= silu(to_float(z.e[j]));
         o.e[j] = from_float<OutT>(v);
       }
+      if constexpr (!Carry) {
 #pragma unroll
-      for (int k = 0; k < int(sizeof(o.v) / 16); ++k)
-        reinterpret_cast<uint4*>(ro + c)[k] = o.v[k];
+        for (int k = 0; k < int(sizeof(o.v) / 16); ++k)
+          reinterpret_cast<uint4*>(ro + c)[k] = o.v[k];
+      }
     }
   }
 
@@ -321,12 +334,20 @@ class forward_agent {
     }
   }
 
-  __device__ void store_states(float* base, int64_t batch_stride, int64_t dim_stride) const {
+  // Writes v (this thread's states, or values of the same shape) for this thread's channel at
+  // `base` + batch * batch_stride + channel * dim_stride.
+  __device__ void store_states(const float (&v)[kStates], float* base, int64_t batch_stride,
+                               int64_t dim_stride) const {
     if (row_ >= rows_valid_) return;
     float* dst = base + b_ * batch_stride + (d0_ + row_) * dim_stride;
 #pragma unroll
     for (int n = 0; n < kStates; ++n)
-      if (first_state_ + n < a_.dstate) dst[first_state_ + n] = h_[n];
+      if (first_state_ + n < a_.dstate) dst[first_state_ + n] = v[n];
+  }
+
+  __device__ void store_checkpoint(const float (&v)[kStates], int64_t chunk) const {
+    store_states(v, p_.checkpoints + chunk * a_.dstate, a_.dim * p_.num_chunks * a_.dstate,
+                 p_.num_chunks * a_.dstate);
   }
 
   __device__ void epilogue(int s, int64_t t0) const {
@@ -369,11 +390,20 @@ class forward_agent {
     }
   }
 
+  // The checkpoint slot of chunk `chunk` for this thread's channel.
+  __device__ float* slot(int64_t chunk) const {
+    return p_.checkpoints + (b_ * a_.dim + d0_ + row_) * p_.num_chunks * a_.dstate +
+           chunk * a_.dstate;
+  }
+
   // Per-block constants: bias and D per row, a zero row for idle lanes, constant B/C, and this
   // thread's A and initial state.
   __device__ void setup() {
     const int64_t bpg = p_.blocks_per_group;
-    const int64_t blk = blockIdx.x;
+    const int64_t blk = blockIdx.x % p_.blocks_per_segment;
+    segment_ = int(blockIdx.x / p_.blocks_per_segment);
+    tile_begin_ = segment_ * p_.segment_tiles;
+    tile_end_ = min(tile_begin_ + p_.segment_tiles, p_.num_tiles);
     const int64_t cb = blk % bpg;
     g_ = (blk / bpg) % a_.groups;
     b_ = blk / bpg / a_.groups;
@@ -410,14 +440,20 @@ class forward_agent {
       if (a_.delta_bias.data) bias_ = a_.delta_bias.data[d * a_.delta_bias.stride];
       if (a_.D.data) D_ = a_.D.data[d * a_.D.stride];
     }
+    // The carry pass starts from zero; the full pass from h0, or in a later segment from the end
+    // state the combine wrote for the one before.
+    const float* h0 = nullptr;
+    if (!Carry && segment_ > 0) {
+      h0 = slot(int64_t(segment_) * p_.segment_chunks - 1) + first_state_;
+    } else if (!Carry && a_.initial_state.data) {
+      h0 = a_.initial_state.data + b_ * a_.initial_state.batch_stride +
+           d * a_.initial_state.dim_stride + first_state_;
+    }
 #pragma unroll
     for (int n = 0; n < kStates; ++n) {
       const bool on = row_ok && first_state_ + n < a_.dstate;
       a2_[n] = on ? a_.A.data[d * a_.A.dim_stride + first_state_ + n] * kLog2e : 0.f;
-      h_[n] = on && a_.initial_state.data
-                  ? a_.initial_state.data[b_ * a_.initial_state.batch_stride +
-                                          d * a_.initial_state.dim_stride + first_state_ + n]
-                  : 0.f;
+      h_[n] = on && h0 ? h0[n] : 0.f;
     }
     // Where this lane finds its B and C: a row per step if they vary in time, a row per channel
     // if constant, the zero row if all its states are padding.
@@ -438,12 +474,13 @@ class forward_agent {
 
   __device__ void run() {
     setup();
-    load_stage(0, 0);
-    for (int i = 0; i < p_.num_tiles; ++i) {
-      const int s = i & 1;
+    load_stage(0, int64_t(tile_begin_) * kTime);
+    const bool last_segment = segment_ + 1 == p_.num_segments;
+    for (int i = tile_begin_; i < tile_end_; ++i) {
+      const int s = (i - tile_begin_) & 1;
       const int64_t t0 = int64_t(i) * kTime;
       // Stage s^1 was last read by the previous tile's epilogue, which ended at a barrier.
-      if (i + 1 < p_.num_tiles)
+      if (i + 1 < tile_end_)
         load_stage(s ^ 1, t0 + kTime);
       else
         copy_commit();
@@ -455,7 +492,7 @@ class forward_agent {
           transpose_stage_bc(s);
           __syncthreads();
         }
-        if (a_.z.data)
+        if (!Carry && a_.z.data)
           scan_own_row<true>(s, t0);
         else
           scan_own_row<false>(s, t0);
@@ -464,13 +501,14 @@ class forward_agent {
         __syncthreads();
         scan_tile();
       }
-      if (p_.checkpoints && ((i + 1) * kTime % kCheckpointSteps == 0 || i + 1 == p_.num_tiles)) {
-        const int64_t chunk = t0 / kCheckpointSteps;
-        store_states(p_.checkpoints + chunk * a_.dstate, a_.dim * p_.num_chunks * a_.dstate,
-                     p_.num_chunks * a_.dstate);
-      }
+      // A segment's last slot is the combine's (see the file comment).
+      const bool chunk_end = (i + 1) * kTime % kCheckpointSteps == 0 || i + 1 == p_.num_tiles;
+      if (!Carry && p_.checkpoints && chunk_end && (i + 1 < tile_end_ || last_segment))
+        store_checkpoint(h_, t0 / kCheckpointSteps);
       __syncthreads();
-      if constexpr (kOwnRows) {
+      if constexpr (Carry) {
+        // Nothing to store; the barrier above frees the stage and the float tiles.
+      } else if constexpr (kOwnRows) {
         // The output tile of stage s is written again two tiles later, after two barriers; the
         // next load into stage s starts after this tile's last barrier (above).
         store_out(s, t0);
@@ -479,16 +517,48 @@ class forward_agent {
         __syncthreads();
       }
     }
-    if (a_.last_state.data)
-      store_states(a_.last_state.data, a_.last_state.batch_stride, a_.last_state.dim_stride);
+    if constexpr (Carry) {
+      // This segment's end state from zero, then its decay, to its last and first slots.
+      const int64_t chunks = p_.segment_chunks;
+      store_checkpoint(h_, (segment_ + 1) * chunks - 1);
+      float decay[kStates];
+#pragma unroll
+      for (int n = 0; n < kStates; ++n) decay[n] = ex2(a2_[n] * span_);
+      store_checkpoint(decay, segment_ * chunks);
+    } else if (a_.last_state.data && last_segment) {
+      store_states(h_, a_.last_state.data, a_.last_state.batch_stride, a_.last_state.dim_stride);
+    }
   }
 };
 
-template <class Config, class InT, class OutT>
+/// @brief One grid of blocks per time segment (blocks_per_segment x segments; the carry pass
+///        leaves out the last segment).
+template <class Config, class InT, class OutT, bool Carry>
 __global__ void __launch_bounds__(Config::kThreads)
     forward_kernel(const __grid_constant__ forward_params<InT, OutT> p) {
   extern __shared__ __align__(16) char smem[];
-  forward_agent<Config, InT, OutT>(p, smem).run();
+  forward_agent<Config, InT, OutT, Carry>(p, smem).run();
+}
+
+/// @brief Chains the carry pass's segment results into true end states: for each (batch, channel,
+///        state), in segment order, h = decay * h + end state from zero, starting from h0 or 0,
+///        written over each segment's last slot. One thread per (batch, channel, state).
+template <class InT, class OutT>
+__global__ void forward_combine_kernel(const __grid_constant__ forward_params<InT, OutT> p) {
+  const auto& a = p.a;
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= a.batch * a.dim * a.dstate) return;
+  const int64_t n = i % a.dstate, d = i / a.dstate % a.dim, b = i / a.dstate / a.dim;
+  float h = 0.f;
+  if (a.initial_state.data)
+    h = a.initial_state.data[b * a.initial_state.batch_stride + d * a.initial_state.dim_stride + n];
+  float* row = p.checkpoints + (b * a.dim + d) * p.num_chunks * a.dstate + n;
+  const int64_t chunks = p.segment_chunks;
+  for (int k = 0; k + 1 < p.num_segments; ++k) {
+    float* end = row + ((k + 1) * chunks - 1) * a.dstate;
+    h = fmaf(row[k * chunks * a.dstate], h, *end);
+    *end = h;
+  }
 }
 
 }  // namespace s6scan::detail
