@@ -295,24 +295,32 @@ TEST_CASE("tuning table: the anchor shapes take the rows their measurements chos
 
 TEST_CASE("tuning table: time segments", "[tuning]") {
   using s6scan::forward_time_segments;
-  // long32k at 256 rows: 8 blocks, 512 chunks -> 66 wanted for 4 blocks per SM, 8 chunks each.
-  REQUIRE(forward_time_segments(8, 32768, 132) == 64);
-  REQUIRE(forward_time_segments(64, 32768, 132) == 9);
+  // (blocks, threads per block, seqlen, SMs). long32k at 128 rows: 16 blocks, 512 chunks -> 66
+  // segments wanted for 1024 threads per SM, so 8 chunks each and 64 segments.
+  REQUIRE(forward_time_segments(16, 128, 32768, 132) == 64);
+  REQUIRE(forward_time_segments(8, 256, 32768, 132) == 64);
+  REQUIRE(forward_time_segments(64, 128, 32768, 132) == 17);
   // lm at 256 rows (128 blocks) and anything filling half the SMs stay whole.
-  REQUIRE(forward_time_segments(128, 2048, 132) == 1);
-  REQUIRE(forward_time_segments(67, 32768, 132) == 1);
-  REQUIRE(forward_time_segments(66, 32768, 132) == 8);
+  REQUIRE(forward_time_segments(128, 256, 2048, 132) == 1);
+  REQUIRE(forward_time_segments(67, 128, 32768, 132) == 1);
+  REQUIRE(forward_time_segments(66, 128, 32768, 132) == 16);
   // At least 2 chunks per segment: 4 chunks split in 2, 3 do not; the last segment may be short.
-  REQUIRE(forward_time_segments(1, 200, 132) == 2);
-  REQUIRE(forward_time_segments(1, 192, 132) == 1);
-  REQUIRE(forward_time_segments(1, 64 * 13 + 5, 132) == 7);
-  REQUIRE(forward_time_segments(0, 32768, 132) == 1);
-  // With a workspace the long32k shape takes one lane per channel (its blocks counted over
-  // the segments); without one it keeps 32 x 4 lanes.
+  REQUIRE(forward_time_segments(1, 128, 200, 132) == 2);
+  REQUIRE(forward_time_segments(1, 128, 192, 132) == 1);
+  REQUIRE(forward_time_segments(1, 128, 64 * 13 + 5, 132) == 7);
+  REQUIRE(forward_time_segments(0, 128, 32768, 132) == 1);
+  REQUIRE(forward_time_segments(1, 0, 32768, 132) == 1);
+  // With a workspace the long32k shape takes 128 rows split in time; without, 32 x 4 lanes.
+  // Shapes with blocks enough keep their rows either way.
   using s6scan::forward_row;
-  REQUIRE(s6scan::forward_tuning_row(1, 2048, 1, 32768, 16, 132, true) ==
-          forward_row::dstate16_rows256);
-  REQUIRE(s6scan::forward_tuning_row(1, 2048, 1, 32768, 16, 132, false) == forward_row::dstate16);
+  using s6scan::forward_tuning_row;
+  REQUIRE(forward_tuning_row(1, 2048, 1, 32768, 16, 132, true) == forward_row::dstate16_rows128);
+  REQUIRE(forward_tuning_row(1, 2048, 1, 32768, 16, 132, false) == forward_row::dstate16);
+  REQUIRE(forward_tuning_row(8, 4096, 1, 2048, 16, 132, true) == forward_row::dstate16_rows256);
+  REQUIRE(forward_tuning_row(64, 3072, 4, 196, 16, 132, true) == forward_row::dstate16);
+  // Too short to split (fewer than 4 chunks), or no whole 128-row blocks: 32 x 4.
+  REQUIRE(forward_tuning_row(1, 2048, 1, 192, 16, 132, true) == forward_row::dstate16);
+  REQUIRE(forward_tuning_row(1, 2000, 1, 32768, 16, 132, true) == forward_row::dstate16);
 }
 
 TEST_CASE("tuning table: boundaries, small grids and sizes that would overflow", "[tuning]") {

@@ -251,7 +251,7 @@ TEMPLATE_TEST_CASE("forward: time split across blocks", "[gpu][forward]", S6SCAN
     for (int64_t seqlen : {256, 600, 64 * 13 + 5}) {
       for (int64_t dstate : {1, 16, 64}) {
         problem<InT, OutT> p(1, 24, seqlen, dstate, 2, o, rng);
-        REQUIRE(s6scan::forward_time_segments(2, seqlen, sms) > 1);  // 2 blocks or more: split
+        REQUIRE(s6scan::forward_time_segments(2, 128, seqlen, sms) > 1);  // at most 2 blocks: split
         run_case(p, default_launch<InT, OutT>, true);
       }
       {
@@ -268,6 +268,27 @@ TEMPLATE_TEST_CASE("forward: time split across blocks", "[gpu][forward]", S6SCAN
       }
     }
   }
+}
+
+// Rows whose byte length is a multiple of 8 but not of 16 move in 8-byte pieces: seqlen 12 and
+// 196 in 16-bit types, 262 in float32 (the others take 16-byte pieces or single elements).
+// Both scan paths: one lane per channel (dstate 1, and 128 rows at dstate 16) and several.
+TEMPLATE_TEST_CASE("forward: rows aligned to 8 bytes but not 16", "[gpu][forward]",
+                   S6SCAN_TYPE_PAIRS) {
+  using InT = typename TestType::first_type;
+  using OutT = typename TestType::second_type;
+  std::mt19937_64 rng(s6test::test_seed() + 8);
+  options all;
+  all.z = all.D = all.bias = all.softplus = all.h0 = all.last = true;
+  for (const options& o : {all, options{}})
+    for (int64_t seqlen : {12, 196, 262}) {
+      for (int64_t dstate : {1, 16, 64}) {
+        problem<InT, OutT> p(2, 40, seqlen, dstate, 2, o, rng);
+        run_case(p, default_launch<InT, OutT>, true);
+      }
+      problem<InT, OutT> p(1, 128 + 40, seqlen, 16, 1, o, rng);
+      run_case(p, config_launch<s6scan::default_config_16_rows128, InT, OutT>, false);
+    }
 }
 
 TEST_CASE("forward: the default set falls back where a row's shared memory does not fit",

@@ -39,13 +39,20 @@ namespace detail {
 template <class...>
 struct tag {};
 
-template <class T>
-bool vec16(const T* p, std::initializer_list<int64_t> strides) {
-  constexpr int64_t n = 16 / sizeof(T);
-  if (reinterpret_cast<uintptr_t>(p) % 16 != 0) return false;
+/// @brief Whether rows of T at `p` with these strides (in elements) move in Bytes-byte pieces.
+template <int Bytes, class T>
+bool rows_aligned(const T* p, std::initializer_list<int64_t> strides) {
+  constexpr int64_t n = Bytes / sizeof(T);
+  static_assert(n >= 1, "a piece holds at least one element");
+  if (reinterpret_cast<uintptr_t>(p) % Bytes != 0) return false;
   for (int64_t s : strides)
     if (s % n != 0) return false;
   return true;
+}
+
+template <class T>
+bool vec16(const T* p, std::initializer_list<int64_t> strides) {
+  return rows_aligned<16>(p, strides);
 }
 
 template <class Config, class InT, class OutT>
@@ -65,14 +72,21 @@ forward_params<InT, OutT> make_forward_params(const forward_args<InT, OutT>& a, 
   p.segment_tiles = p.num_tiles;
   p.segment_chunks = int(p.num_chunks);
   p.num_segments = 1;
-  unsigned v = 0;
-  if (vec16(a.u.data, {a.u.batch_stride, a.u.dim_stride})) v |= kVecU;
-  if (vec16(a.delta.data, {a.delta.batch_stride, a.delta.dim_stride})) v |= kVecDelta;
-  if (a.z.data && vec16(a.z.data, {a.z.batch_stride, a.z.dim_stride})) v |= kVecZ;
-  if (a.B.data && vec16(a.B.data, {a.B.batch_stride, a.B.group_stride, a.B.state_stride})) v |= kVecB;
-  if (a.C.data && vec16(a.C.data, {a.C.batch_stride, a.C.group_stride, a.C.state_stride})) v |= kVecC;
-  if (vec16(a.out.data, {a.out.batch_stride, a.out.dim_stride})) v |= kVecOut;
-  p.vec = v;
+  const auto bits = [&](auto bytes) {
+    constexpr int B = decltype(bytes)::value;
+    unsigned v = 0;
+    if (rows_aligned<B>(a.u.data, {a.u.batch_stride, a.u.dim_stride})) v |= kVecU;
+    if (rows_aligned<B>(a.delta.data, {a.delta.batch_stride, a.delta.dim_stride})) v |= kVecDelta;
+    if (a.z.data && rows_aligned<B>(a.z.data, {a.z.batch_stride, a.z.dim_stride})) v |= kVecZ;
+    if (a.B.data && rows_aligned<B>(a.B.data, {a.B.batch_stride, a.B.group_stride, a.B.state_stride}))
+      v |= kVecB;
+    if (a.C.data && rows_aligned<B>(a.C.data, {a.C.batch_stride, a.C.group_stride, a.C.state_stride}))
+      v |= kVecC;
+    if (rows_aligned<B>(a.out.data, {a.out.batch_stride, a.out.dim_stride})) v |= kVecOut;
+    return v;
+  };
+  p.vec = bits(std::integral_constant<int, 16>{});
+  p.vec8 = bits(std::integral_constant<int, 8>{});
   return p;
 }
 
@@ -105,7 +119,8 @@ template <class Config, class InT, class OutT>
   if (!s) return s;
   auto p = make_forward_params<Config>(a, workspace);
   const int64_t blocks = p.blocks_per_segment;
-  if (segments <= 0) segments = forward_time_segments(blocks, a.seqlen, limits.multiprocessor_count);
+  if (segments <= 0)
+    segments = forward_time_segments(blocks, Config::kThreads, a.seqlen, limits.multiprocessor_count);
   // Whole chunks per segment, at least 2 of them (forward_kernel.cuh keeps two results there).
   const int64_t most = std::min<int64_t>(p.num_chunks / 2, limits.max_grid_x / blocks);
   if (segments > most) segments = int(most);

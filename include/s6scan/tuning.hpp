@@ -39,24 +39,27 @@ namespace detail {
 
 }  // namespace detail
 
-/// @brief Blocks per multiprocessor a time-split forward aims for (see forward_time_segments).
-inline constexpr int kSplitBlocksPerSM = 4;
+/// @brief Threads per multiprocessor a time-split forward aims for (see forward_time_segments).
+///
+/// `s6scan_bench --split-study 1`, long32k (16 blocks of 128 rows unsplit), bfloat16 forward ms
+/// by segments: 1: 8.74, 8: 1.88, 16: 1.22, 32: 1.23, 64: 1.13 (1024 threads per SM), 128: 1.18.
+inline constexpr int kSplitThreadsPerSM = 1024;
 
-/// @brief Time segments for a forward of `blocks` blocks (its channels' blocks) on a device with
-///        `multiprocessors` SMs: 1 (no split) when the blocks fill half the SMs or more, or the
-///        sequence has fewer than 4 checkpoint chunks; else enough segments of whole chunks (at
-///        least 2 each) for about kSplitBlocksPerSM blocks per SM. The last segment may be
-///        shorter.
+/// @brief Time segments for a forward of `blocks` blocks of `threads` threads (its channels'
+///        blocks) on a device with `multiprocessors` SMs: 1 (no split) when the blocks fill half
+///        the SMs or more, or the sequence has fewer than 4 checkpoint chunks; else enough
+///        segments of whole chunks (at least 2 each) for about kSplitThreadsPerSM threads per SM.
+///        The last segment may be shorter.
 ///
 /// Splitting costs a carry pass over all segments but the last (no C, no outputs) and a combine
 /// of (batch, channel, state) x segments: about 1.7-2x the work of one pass, in exchange for
 /// `segments` times the blocks. Needs the forward's workspace (it keeps the segments' results in
 /// the checkpoint slots).
-[[nodiscard]] constexpr int forward_time_segments(int64_t blocks, int64_t seqlen,
+[[nodiscard]] constexpr int forward_time_segments(int64_t blocks, int threads, int64_t seqlen,
                                                   int multiprocessors) noexcept {
-  if (blocks <= 0 || seqlen <= 0 || 2 * blocks > multiprocessors) return 1;
+  if (blocks <= 0 || threads <= 0 || seqlen <= 0 || 2 * blocks > multiprocessors) return 1;
   const int64_t chunks = (seqlen + kCheckpointSteps - 1) / kCheckpointSteps;
-  const int64_t target = int64_t(kSplitBlocksPerSM) * multiprocessors;
+  const int64_t target = (int64_t(kSplitThreadsPerSM) * multiprocessors + threads - 1) / threads;
   int64_t k = (target + blocks - 1) / blocks;
   if (k > chunks / 2) k = chunks / 2;
   if (k < 2) return 1;
@@ -76,8 +79,8 @@ inline constexpr int kSplitBlocksPerSM = 4;
 ///   - the sequence is long enough to amortise a block's setup and its partial tiles (VMamba
 ///     stage 3, seqlen 196: 0.752 ms at R = 128 against 0.676 for 32 x 4).
 ///
-/// `can_split`: the call may split time (forward_time_segments; it has a workspace). A one-lane
-/// row then counts the blocks of all segments.
+/// `can_split`: the call may split time (forward_time_segments; it has a workspace). Where no
+/// one-lane row has blocks enough without it, 128 rows split do.
 [[nodiscard]] constexpr forward_row forward_tuning_row(int64_t batch, int64_t dim, int64_t groups,
                                                        int64_t seqlen, int64_t dstate,
                                                        int multiprocessors,
@@ -90,12 +93,8 @@ inline constexpr int kSplitBlocksPerSM = 4;
     const int64_t per_group = groups > 0 ? dim / groups : 0;
     const int64_t enough_blocks = (7 * int64_t(multiprocessors) + 7) / 8;
     const auto one_lane = [&](int64_t rows, int64_t min_seqlen) {
-      if (seqlen < min_seqlen || per_group % rows != 0) return false;
-      if (detail::product_at_least(batch, groups, per_group / rows, enough_blocks)) return true;
-      // Fewer blocks than SMs here, so the product does not overflow.
-      const int64_t blocks = batch * groups * (per_group / rows);
-      return can_split && blocks * forward_time_segments(blocks, seqlen, multiprocessors) >=
-                              enough_blocks;
+      return seqlen >= min_seqlen && per_group % rows == 0 &&
+             detail::product_at_least(batch, groups, per_group / rows, enough_blocks);
     };
     // lm (4096 channels per group, seqlen 2048): 0.707 ms at 256 rows, 0.790 at 128, 0.933 at
     // 32 x 4.
@@ -104,6 +103,13 @@ inline constexpr int kSplitBlocksPerSM = 4;
     if (one_lane(192, 1024)) return forward_row::dstate16_rows192;
     // VMamba stage 2 (384 per group, seqlen 784): 0.776 ms at 128 rows, 0.911 at 32 x 4.
     if (one_lane(128, 512)) return forward_row::dstate16_rows128;
+    // Too few blocks for any: split in time, 128 rows. long32k (16 blocks of 128 rows) 1.130 ms
+    // in 64 segments; 256 rows 1.209 at best (16 segments); 32 x 4 1.406 (64), unsplit 4.96.
+    if (can_split && seqlen >= 512 && per_group % 128 == 0 && batch > 0 && groups > 0) {
+      const int64_t blocks = batch * groups * (per_group / 128);  // below 7/8 of the SMs here
+      if (blocks * forward_time_segments(blocks, 128, seqlen, multiprocessors) >= enough_blocks)
+        return forward_row::dstate16_rows128;
+    }
     // Otherwise 32 x 4: VMamba stage 3 (seqlen 196) 0.676 ms (128 rows: 0.752); stage 4 0.410
     // (128 rows: 0.409); long32k 5.42 ms (32 x 1: 9.16; 16 x 4: 5.78).
     return forward_row::dstate16;

@@ -33,8 +33,26 @@
 
 namespace s6scan::detail {
 
-/// @brief Bits of forward_params::vec: which tensors may be moved in 16-byte pieces.
+/// @brief Bits of forward_params::vec (and vec8): which tensors may be moved in 16-byte (8-byte)
+///        pieces: base pointer and every stride but the unit one aligned to that.
 enum : unsigned { kVecU = 1, kVecDelta = 2, kVecZ = 4, kVecB = 8, kVecC = 16, kVecOut = 32 };
+
+/// @brief `Bytes` bytes of a row (16, 8, or one element of 4 or 2), as one word or as elements.
+template <int Bytes>
+struct word_of;
+template <>
+struct word_of<16> { using type = uint4; };
+template <>
+struct word_of<8> { using type = uint2; };
+template <>
+struct word_of<4> { using type = uint32_t; };
+template <>
+struct word_of<2> { using type = uint16_t; };
+template <int Bytes, class T>
+union row_piece {
+  typename word_of<Bytes>::type w;
+  T e[Bytes / sizeof(T)];
+};
 
 /// @brief Everything the kernel reads: the caller's arguments and what the host derived from them.
 template <class InT, class OutT>
@@ -50,7 +68,8 @@ struct forward_params {
   int segment_tiles;    ///< tiles per time segment (num_tiles when time is not split)
   int segment_chunks;   ///< checkpoint chunks per time segment
   int num_segments;     ///< 1 when time is not split
-  unsigned vec;         ///< kVec* bits
+  unsigned vec;         ///< kVec* bits: 16-byte pieces
+  unsigned vec8;        ///< kVec* bits: 8-byte pieces (rows of 16-bit types with seqlen % 4 == 0)
 };
 
 template <int N>
@@ -81,7 +100,6 @@ class forward_agent {
   static constexpr int kLanes = Config::kLanesPerRow;
   static constexpr int kThreads = Config::kThreads;
   static constexpr int kInVec = 16 / int(sizeof(InT));    // elements in 16 bytes
-  static constexpr int kOutVec = 16 / int(sizeof(OutT));
   static constexpr int kStateVec = kStates >= 4 ? 4 : kStates;  // floats per shared-memory load
   static constexpr bool kOwnRows = kLanes == 1;  // see the file comment
   using svec = float_vec<kStateVec>;
@@ -116,21 +134,36 @@ class forward_agent {
     return reinterpret_cast<T*>(smem_ + s * l_.stage_bytes + offset);
   }
 
-  // Copies rows [0, rows) x steps [t0, t0 + kTime) of a row-strided tensor into a shared tile of
-  // `pitch` elements per row; steps past seqlen and rows past `rows` read as zero.
-  __device__ void load_tile(InT* dst, int pitch, const InT* src, int64_t row_stride, int rows,
-                            int64_t t0, bool vec) const {
+  // The piece size a tensor moves in: 16 or 8 bytes, or 0 (element by element).
+  __device__ int piece_bytes(unsigned bit) const {
+    return p_.vec & bit ? 16 : p_.vec8 & bit ? 8 : 0;
+  }
+
+  template <int Bytes>
+  __device__ void load_pieces(InT* dst, int pitch, const InT* src, int64_t row_stride, int rows,
+                              int64_t t0) const {
+    constexpr int kV = Bytes / int(sizeof(InT));
+    constexpr int kChunks = kTime / kV;
     const int64_t L = a_.seqlen;
-    if (vec) {
-      constexpr int kChunks = kTime / kInVec;
-      for (int i = tid_; i < rows * kChunks; i += kThreads) {
-        const int r = i / kChunks, j = i % kChunks;
-        const int64_t t = t0 + int64_t(j) * kInVec;
-        const int64_t left = L - t;
-        const int n = left <= 0 ? 0 : left >= kInVec ? kInVec : int(left);
-        copy16_zfill(dst + r * pitch + j * kInVec, n > 0 ? src + r * row_stride + t : src,
-                     n * int(sizeof(InT)));
-      }
+    for (int i = tid_; i < rows * kChunks; i += kThreads) {
+      const int r = i / kChunks, j = i % kChunks;
+      const int64_t t = t0 + int64_t(j) * kV;
+      const int64_t left = L - t;
+      const int n = left <= 0 ? 0 : left >= kV ? kV : int(left);
+      copy_zfill<Bytes>(dst + r * pitch + j * kV, n > 0 ? src + r * row_stride + t : src,
+                        n * int(sizeof(InT)));
+    }
+  }
+
+  // Copies rows [0, rows) x steps [t0, t0 + kTime) of a row-strided tensor into a shared tile of
+  // `pitch` elements per row, in pieces of `piece` bytes; steps past seqlen read as zero.
+  __device__ void load_tile(InT* dst, int pitch, const InT* src, int64_t row_stride, int rows,
+                            int64_t t0, int piece) const {
+    const int64_t L = a_.seqlen;
+    if (piece == 16) {
+      load_pieces<16>(dst, pitch, src, row_stride, rows, t0);
+    } else if (piece == 8) {
+      load_pieces<8>(dst, pitch, src, row_stride, rows, t0);
     } else {
       for (int i = tid_; i < rows * kTime; i += kThreads) {
         const int r = i / kTime, j = i % kTime;
@@ -141,27 +174,26 @@ class forward_agent {
   }
 
   __device__ void load_stage(int s, int64_t t0) const {
-    const unsigned v = p_.vec;
     // Rows past the group's end are zero-filled (empty copies), so they scan harmlessly.
-    auto seq = [&](int64_t off, const seq_tensor<const InT>& x, bool vec) {
+    auto seq = [&](int64_t off, const seq_tensor<const InT>& x, unsigned bit) {
       InT* dst = stage<InT>(s, off);
       const InT* src = x.data + b_ * x.batch_stride + d0_ * x.dim_stride;
-      load_tile(dst, l_.seq_pitch, src, x.dim_stride, rows_valid_, t0, vec);
+      load_tile(dst, l_.seq_pitch, src, x.dim_stride, rows_valid_, t0, piece_bytes(bit));
       for (int i = rows_valid_ * kTime + tid_; i < kRows * kTime; i += kThreads)
         dst[i / kTime * l_.seq_pitch + i % kTime] = from_float<InT>(0.f);
     };
-    seq(l_.raw_u, a_.u, v & kVecU);
-    seq(l_.raw_delta, a_.delta, v & kVecDelta);
-    if (!Carry && a_.z.data) seq(l_.raw_z, a_.z, v & kVecZ);
+    seq(l_.raw_u, a_.u, kVecU);
+    seq(l_.raw_delta, a_.delta, kVecDelta);
+    if (!Carry && a_.z.data) seq(l_.raw_z, a_.z, kVecZ);
     const int ds = int(a_.dstate);
     if (a_.B.data)
       load_tile(stage<InT>(s, l_.raw_B), l_.raw_bc_pitch,
                 a_.B.data + b_ * a_.B.batch_stride + g_ * a_.B.group_stride, a_.B.state_stride, ds,
-                t0, v & kVecB);
+                t0, piece_bytes(kVecB));
     if (!Carry && a_.C.data)
       load_tile(stage<InT>(s, l_.raw_C), l_.raw_bc_pitch,
                 a_.C.data + b_ * a_.C.batch_stride + g_ * a_.C.group_stride, a_.C.state_stride, ds,
-                t0, v & kVecC);
+                t0, piece_bytes(kVecC));
     copy_commit();
   }
 
@@ -306,32 +338,45 @@ class forward_agent {
     }
   }
 
-  // One lane per channel: the stage's output tile to global memory, coalesced.
-  __device__ void store_out(int s, int64_t t0) const {
-    const OutT* ro = stage<const OutT>(s, l_.out);
-    const int P = l_.out_pitch;
+  // Writes rows [0, rows_valid_) x steps [t0, t0 + kTime) of the output in pieces of Bytes bytes,
+  // coalesced; fill(r, j, piece) sets the piece's elements to steps j, j + 1, ... of row r.
+  template <int Bytes, class Fill>
+  __device__ void store_pieces(int64_t t0, const Fill& fill) const {
+    constexpr int kV = Bytes / int(sizeof(OutT));
+    constexpr int kChunks = kTime / kV;
     const int64_t L = a_.seqlen;
     OutT* out = a_.out.data + b_ * a_.out.batch_stride + d0_ * a_.out.dim_stride;
     const int64_t os = a_.out.dim_stride;
-    if (p_.vec & kVecOut) {
-      constexpr int kChunks = kTime / kOutVec;
-      for (int i = tid_; i < rows_valid_ * kChunks; i += kThreads) {
-        const int r = i / kChunks, j0 = (i % kChunks) * kOutVec;
-        const int64_t t = t0 + j0;
-        if (t >= L) continue;
-        const OutT* src = ro + r * P + j0;
-        if (t + kOutVec <= L) {
-          *reinterpret_cast<uint4*>(out + r * os + t) = *reinterpret_cast<const uint4*>(src);
-        } else {
-          for (int e = 0; t + e < L; ++e) out[r * os + t + e] = src[e];
-        }
-      }
-    } else {
-      for (int i = tid_; i < rows_valid_ * kTime; i += kThreads) {
-        const int r = i / kTime, j = i % kTime;
-        if (t0 + j < L) out[r * os + t0 + j] = ro[r * P + j];
+    for (int i = tid_; i < rows_valid_ * kChunks; i += kThreads) {
+      const int r = i / kChunks, j0 = (i % kChunks) * kV;
+      const int64_t t = t0 + j0;
+      if (t >= L) continue;
+      row_piece<Bytes, OutT> piece;
+      fill(r, j0, piece);
+      if (t + kV <= L) {
+        *reinterpret_cast<decltype(piece.w)*>(out + r * os + t) = piece.w;
+      } else {
+        for (int e = 0; t + e < L; ++e) out[r * os + t + e] = piece.e[e];
       }
     }
+  }
+
+  // store_pieces in the widest pieces the output's alignment allows.
+  template <class Fill>
+  __device__ void store_rows(int64_t t0, const Fill& fill) const {
+    const int piece = piece_bytes(kVecOut);
+    if (piece == 16) store_pieces<16>(t0, fill);
+    else if (piece == 8) store_pieces<8>(t0, fill);
+    else store_pieces<int(sizeof(OutT))>(t0, fill);
+  }
+
+  // One lane per channel: the stage's output tile to global memory.
+  __device__ void store_out(int s, int64_t t0) const {
+    const OutT* ro = stage<const OutT>(s, l_.out);
+    const int P = l_.out_pitch;
+    store_rows(t0, [&](int r, int j, auto& piece) {
+      piece.w = *reinterpret_cast<const decltype(piece.w)*>(ro + r * P + j);
+    });
   }
 
   // Writes v (this thread's states, or values of the same shape) for this thread's channel at
@@ -350,44 +395,22 @@ class forward_agent {
                  p_.num_chunks * a_.dstate);
   }
 
+  // Several lanes per channel: y + D * u and the gate, to global memory.
   __device__ void epilogue(int s, int64_t t0) const {
     const InT* ru = stage<const InT>(s, l_.raw_u);
     const InT* rz = a_.z.data ? stage<const InT>(s, l_.raw_z) : nullptr;
     const float* y = at<const float>(l_.y);
     const float* Dv = at<const float>(l_.D);
     const int P = l_.tile_pitch, SP = l_.seq_pitch;
-    const int64_t L = a_.seqlen;
-    OutT* out = a_.out.data + b_ * a_.out.batch_stride + d0_ * a_.out.dim_stride;
-    const int64_t os = a_.out.dim_stride;
-    auto value = [&](int r, int j) {
-      float v = fmaf(Dv[r], to_float(ru[r * SP + j]), y[r * P + j]);
-      if (rz) v *= silu(to_float(rz[r * SP + j]));
-      return from_float<OutT>(v);
-    };
-    if (p_.vec & kVecOut) {
-      constexpr int kChunks = kTime / kOutVec;
-      for (int i = tid_; i < kRows * kChunks; i += kThreads) {
-        const int r = i / kChunks, j0 = (i % kChunks) * kOutVec;
-        const int64_t t = t0 + j0;
-        if (r >= rows_valid_ || t >= L) continue;
-        union {
-          uint4 u;
-          OutT e[kOutVec];
-        } pack;
+    store_rows(t0, [&](int r, int j, auto& piece) {
+      constexpr int kV = int(sizeof(piece.e) / sizeof(piece.e[0]));
 #pragma unroll
-        for (int e = 0; e < kOutVec; ++e) pack.e[e] = value(r, j0 + e);
-        if (t + kOutVec <= L) {
-          *reinterpret_cast<uint4*>(out + r * os + t) = pack.u;
-        } else {
-          for (int e = 0; e < kOutVec && t + e < L; ++e) out[r * os + t + e] = pack.e[e];
-        }
+      for (int e = 0; e < kV; ++e) {
+        float v = fmaf(Dv[r], to_float(ru[r * SP + j + e]), y[r * P + j + e]);
+        if (rz) v *= silu(to_float(rz[r * SP + j + e]));
+        piece.e[e] = from_float<OutT>(v);
       }
-    } else {
-      for (int i = tid_; i < kRows * kTime; i += kThreads) {
-        const int r = i / kTime, j = i % kTime;
-        if (r < rows_valid_ && t0 + j < L) out[r * os + t0 + j] = value(r, j);
-      }
-    }
+    });
   }
 
   // The checkpoint slot of chunk `chunk` for this thread's channel.

@@ -45,23 +45,29 @@ __device__ __forceinline__ float sigmoid(float x) {
   return __fdividef(1.f, 1.f + ex2(-x * kLog2e));
 }
 
-/// @brief Copies `src_bytes` (0 to 16) from global to shared memory and zero-fills the rest of the
-///        16 bytes; asynchronous on sm_80 and later, a plain copy before.
-__device__ __forceinline__ void copy16_zfill(void* smem_dst, const void* gmem_src, int src_bytes) {
+/// @brief Copies `src_bytes` (0 to Bytes) from global to shared memory and zero-fills the rest of
+///        the Bytes (16 or 8; both addresses aligned to it); asynchronous on sm_80 and later, a
+///        plain copy before.
+template <int Bytes>
+__device__ __forceinline__ void copy_zfill(void* smem_dst, const void* gmem_src, int src_bytes) {
+  static_assert(Bytes == 16 || Bytes == 8, "cp.async moves 16 or 8 bytes here");
 #if __CUDA_ARCH__ >= 800
   const auto dst = static_cast<uint32_t>(__cvta_generic_to_shared(smem_dst));
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(gmem_src),
-               "r"(src_bytes));
+  if constexpr (Bytes == 16)  // .cg (L2 only) exists for 16-byte copies alone
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(gmem_src),
+                 "r"(src_bytes));
+  else
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 8, %2;\n" ::"r"(dst), "l"(gmem_src),
+                 "r"(src_bytes));
 #else
-  uint4 v = make_uint4(0, 0, 0, 0);
-  if (src_bytes == 16) {
-    v = *static_cast<const uint4*>(gmem_src);
-  } else {
-    auto* b = reinterpret_cast<unsigned char*>(&v);
-    for (int i = 0; i < src_bytes; ++i) b[i] = static_cast<const unsigned char*>(gmem_src)[i];
-  }
-  *static_cast<uint4*>(smem_dst) = v;
+  unsigned char b[Bytes] = {};
+  for (int i = 0; i < src_bytes; ++i) b[i] = static_cast<const unsigned char*>(gmem_src)[i];
+  for (int i = 0; i < Bytes; ++i) static_cast<unsigned char*>(smem_dst)[i] = b[i];
 #endif
+}
+
+__device__ __forceinline__ void copy16_zfill(void* smem_dst, const void* gmem_src, int src_bytes) {
+  copy_zfill<16>(smem_dst, gmem_src, src_bytes);
 }
 
 __device__ __forceinline__ void copy_commit() {
