@@ -314,6 +314,23 @@ TEMPLATE_TEST_CASE("backward: each option on its own and all together", "[gpu][b
     }
 }
 
+// Rows whose byte length is a multiple of 8 but not of 16 move in 8-byte pieces: seqlen 12 and
+// 196 in 16-bit types, 262 in float32. The default forward splits these in time (two blocks).
+TEMPLATE_TEST_CASE("backward: rows aligned to 8 bytes but not 16", "[gpu][backward]",
+                   S6SCAN_TYPE_PAIRS) {
+  using InT = typename TestType::first_type;
+  using OutT = typename TestType::second_type;
+  std::mt19937_64 rng(s6test::test_seed() + 9);
+  options all;
+  all.z = all.D = all.bias = all.softplus = all.h0 = all.last = true;
+  for (const options& o : {all, options{}})
+    for (int64_t seqlen : {12, 196, 262})
+      for (int64_t dstate : {1, 16, 64}) {
+        problem<InT, OutT> p(2, 40, seqlen, dstate, 2, o, rng);
+        run_case(p, default_forward<InT, OutT>, default_backward{});
+      }
+}
+
 TEST_CASE("backward: one chunk per launch when the partial budget is small", "[gpu][backward]") {
   std::mt19937_64 rng(s6test::test_seed() + 2);
   options o;

@@ -19,6 +19,8 @@
 
 #include <cuda_runtime.h>
 
+#include <initializer_list>
+
 #include "args.hpp"
 #include "checks.hpp"
 #include "config.hpp"
@@ -85,8 +87,12 @@ template <class Config, class InT, class OutT>
   // The forward's vector bits, plus dout's.
   forward_args<InT, OutT> probe = f;
   probe.out = {};
-  p.vec = detail::make_forward_params<Config>(probe, nullptr).vec;
-  if (detail::vec16(a.dout.data, {a.dout.batch_stride, a.dout.dim_stride})) p.vec |= detail::kVecDout;
+  const auto fp = detail::make_forward_params<Config>(probe, nullptr);
+  p.vec = fp.vec;
+  p.vec8 = fp.vec8;
+  const std::initializer_list<int64_t> dout_strides = {a.dout.batch_stride, a.dout.dim_stride};
+  if (detail::rows_aligned<16>(a.dout.data, dout_strides)) p.vec |= detail::kVecDout;
+  if (detail::rows_aligned<8>(a.dout.data, dout_strides)) p.vec8 |= detail::kVecDout;
 
   const auto kernel = detail::backward_kernel<Config, InT, OutT>;
   const int64_t smem = p.smem.total;

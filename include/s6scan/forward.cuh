@@ -50,10 +50,6 @@ bool rows_aligned(const T* p, std::initializer_list<int64_t> strides) {
   return true;
 }
 
-template <class T>
-bool vec16(const T* p, std::initializer_list<int64_t> strides) {
-  return rows_aligned<16>(p, strides);
-}
 
 template <class Config, class InT, class OutT>
 forward_params<InT, OutT> make_forward_params(const forward_args<InT, OutT>& a, void* workspace) {

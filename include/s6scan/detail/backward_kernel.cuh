@@ -50,33 +50,9 @@ struct backward_params {
   int64_t chunk_begin;  ///< this launch's chunks: [chunk_begin, chunk_end), walked backwards
   int64_t chunk_end;
   int blocks_per_group;
-  unsigned vec;
+  unsigned vec;   ///< forward_params::vec bits, and kVecDout: 16-byte pieces
+  unsigned vec8;  ///< the same for 8-byte pieces
 };
-
-/// @brief Copies rows [0, rows) x steps [t0, t0 + Time) of a row-strided tensor into a shared tile
-///        of `pitch` elements per row; steps past `len` read as zero.
-template <int Time, int Threads, class T>
-__device__ void load_rows(T* dst, int pitch, const T* src, int64_t row_stride, int rows, int64_t t0,
-                          int64_t len, bool vec) {
-  constexpr int kVec = 16 / int(sizeof(T));
-  if (vec && Time % kVec == 0) {
-    constexpr int kChunks = Time / kVec;
-    for (int i = threadIdx.x; i < rows * kChunks; i += Threads) {
-      const int r = i / kChunks, j = i % kChunks;
-      const int64_t t = t0 + int64_t(j) * kVec;
-      const int64_t left = len - t;
-      const int n = left <= 0 ? 0 : left >= kVec ? kVec : int(left);
-      copy16_zfill(dst + r * pitch + j * kVec, n > 0 ? src + r * row_stride + t : src,
-                   n * int(sizeof(T)));
-    }
-  } else {
-    for (int i = threadIdx.x; i < rows * Time; i += Threads) {
-      const int r = i / Time, j = i % Time;
-      const int64_t t = t0 + j;
-      dst[r * pitch + j] = t < len ? src[r * row_stride + t] : from_float<T>(0.f);
-    }
-  }
-}
 
 template <class Config, class InT, class OutT>
 class backward_agent {
@@ -152,31 +128,31 @@ class backward_agent {
   }
 
   __device__ void load_stage(int s, const item& it) const {
-    const unsigned v = p_.vec;
     const int64_t t0 = first_step(it), L = f_.seqlen;
-    auto seq = [&](int64_t off, const auto& x, bool vec) {
+    const auto piece = [&](unsigned bit) { return p_.vec & bit ? 16 : p_.vec8 & bit ? 8 : 0; };
+    auto seq = [&](int64_t off, const auto& x, unsigned bit) {
       using T = typename std::remove_const<typename std::remove_pointer<decltype(x.data)>::type>::type;
       T* dst = stage<T>(s, off);
       load_rows<kTime, kThreads>(dst, kTime, x.data + b_ * x.batch_stride + d0_ * x.dim_stride,
-                                 x.dim_stride, rows_valid_, t0, L, vec);
+                                 x.dim_stride, rows_valid_, t0, L, piece(bit));
       for (int i = rows_valid_ * kTime + tid_; i < kRows * kTime; i += kThreads)
         dst[i] = from_float<T>(0.f);
     };
-    seq(l_.raw_u, f_.u, v & kVecU);
-    seq(l_.raw_delta, f_.delta, v & kVecDelta);
+    seq(l_.raw_u, f_.u, kVecU);
+    seq(l_.raw_delta, f_.delta, kVecDelta);
     if (!it.forward) {
-      if (f_.z.data) seq(l_.raw_z, f_.z, v & kVecZ);
-      seq(l_.raw_dout, a_.dout, v & kVecDout);
+      if (f_.z.data) seq(l_.raw_z, f_.z, kVecZ);
+      seq(l_.raw_dout, a_.dout, kVecDout);
     }
     const int ds = int(f_.dstate);
     if (f_.B.data)
       load_rows<kTime, kThreads>(stage<InT>(s, l_.raw_B), l_.raw_bc_pitch,
                                  f_.B.data + b_ * f_.B.batch_stride + g_ * f_.B.group_stride,
-                                 f_.B.state_stride, ds, t0, L, v & kVecB);
+                                 f_.B.state_stride, ds, t0, L, piece(kVecB));
     if (f_.C.data)
       load_rows<kTime, kThreads>(stage<InT>(s, l_.raw_C), l_.raw_bc_pitch,
                                  f_.C.data + b_ * f_.C.batch_stride + g_ * f_.C.group_stride,
-                                 f_.C.state_stride, ds, t0, L, v & kVecC);
+                                 f_.C.state_stride, ds, t0, L, piece(kVecC));
     copy_commit();
   }
 

@@ -72,6 +72,41 @@ struct forward_params {
   unsigned vec8;        ///< kVec* bits: 8-byte pieces (rows of 16-bit types with seqlen % 4 == 0)
 };
 
+template <int Bytes, int Time, int Threads, class T>
+__device__ void load_row_pieces(T* dst, int pitch, const T* src, int64_t row_stride, int rows,
+                                int64_t t0, int64_t len) {
+  constexpr int kV = Bytes / int(sizeof(T));
+  static_assert(Time % kV == 0, "a tile row holds whole pieces");
+  constexpr int kChunks = Time / kV;
+  for (int i = threadIdx.x; i < rows * kChunks; i += Threads) {
+    const int r = i / kChunks, j = i % kChunks;
+    const int64_t t = t0 + int64_t(j) * kV;
+    const int64_t left = len - t;
+    const int n = left <= 0 ? 0 : left >= kV ? kV : int(left);
+    copy_zfill<Bytes>(dst + r * pitch + j * kV, n > 0 ? src + r * row_stride + t : src,
+                      n * int(sizeof(T)));
+  }
+}
+
+/// @brief Copies rows [0, rows) x steps [t0, t0 + Time) of a row-strided tensor into a shared tile
+///        of `pitch` elements per row, in `piece`-byte copies (16 or 8; 0: element by element);
+///        steps past `len` read as zero. Used by the forward and the backward.
+template <int Time, int Threads, class T>
+__device__ void load_rows(T* dst, int pitch, const T* src, int64_t row_stride, int rows, int64_t t0,
+                          int64_t len, int piece) {
+  if (piece == 16) {
+    load_row_pieces<16, Time, Threads>(dst, pitch, src, row_stride, rows, t0, len);
+  } else if (piece == 8) {
+    load_row_pieces<8, Time, Threads>(dst, pitch, src, row_stride, rows, t0, len);
+  } else {
+    for (int i = threadIdx.x; i < rows * Time; i += Threads) {
+      const int r = i / Time, j = i % Time;
+      const int64_t t = t0 + j;
+      dst[r * pitch + j] = t < len ? src[r * row_stride + t] : from_float<T>(0.f);
+    }
+  }
+}
+
 template <int N>
 struct float_vec;
 template <>
@@ -139,46 +174,13 @@ class forward_agent {
     return p_.vec & bit ? 16 : p_.vec8 & bit ? 8 : 0;
   }
 
-  template <int Bytes>
-  __device__ void load_pieces(InT* dst, int pitch, const InT* src, int64_t row_stride, int rows,
-                              int64_t t0) const {
-    constexpr int kV = Bytes / int(sizeof(InT));
-    constexpr int kChunks = kTime / kV;
-    const int64_t L = a_.seqlen;
-    for (int i = tid_; i < rows * kChunks; i += kThreads) {
-      const int r = i / kChunks, j = i % kChunks;
-      const int64_t t = t0 + int64_t(j) * kV;
-      const int64_t left = L - t;
-      const int n = left <= 0 ? 0 : left >= kV ? kV : int(left);
-      copy_zfill<Bytes>(dst + r * pitch + j * kV, n > 0 ? src + r * row_stride + t : src,
-                        n * int(sizeof(InT)));
-    }
-  }
-
-  // Copies rows [0, rows) x steps [t0, t0 + kTime) of a row-strided tensor into a shared tile of
-  // `pitch` elements per row, in pieces of `piece` bytes; steps past seqlen read as zero.
-  __device__ void load_tile(InT* dst, int pitch, const InT* src, int64_t row_stride, int rows,
-                            int64_t t0, int piece) const {
-    const int64_t L = a_.seqlen;
-    if (piece == 16) {
-      load_pieces<16>(dst, pitch, src, row_stride, rows, t0);
-    } else if (piece == 8) {
-      load_pieces<8>(dst, pitch, src, row_stride, rows, t0);
-    } else {
-      for (int i = tid_; i < rows * kTime; i += kThreads) {
-        const int r = i / kTime, j = i % kTime;
-        const int64_t t = t0 + j;
-        dst[r * pitch + j] = t < L ? src[r * row_stride + t] : from_float<InT>(0.f);
-      }
-    }
-  }
-
   __device__ void load_stage(int s, int64_t t0) const {
     // Rows past the group's end are zero-filled (empty copies), so they scan harmlessly.
     auto seq = [&](int64_t off, const seq_tensor<const InT>& x, unsigned bit) {
       InT* dst = stage<InT>(s, off);
       const InT* src = x.data + b_ * x.batch_stride + d0_ * x.dim_stride;
-      load_tile(dst, l_.seq_pitch, src, x.dim_stride, rows_valid_, t0, piece_bytes(bit));
+      load_rows<kTime, kThreads>(dst, l_.seq_pitch, src, x.dim_stride, rows_valid_, t0, a_.seqlen,
+                                 piece_bytes(bit));
       for (int i = rows_valid_ * kTime + tid_; i < kRows * kTime; i += kThreads)
         dst[i / kTime * l_.seq_pitch + i % kTime] = from_float<InT>(0.f);
     };
@@ -187,13 +189,13 @@ class forward_agent {
     if (!Carry && a_.z.data) seq(l_.raw_z, a_.z, kVecZ);
     const int ds = int(a_.dstate);
     if (a_.B.data)
-      load_tile(stage<InT>(s, l_.raw_B), l_.raw_bc_pitch,
-                a_.B.data + b_ * a_.B.batch_stride + g_ * a_.B.group_stride, a_.B.state_stride, ds,
-                t0, piece_bytes(kVecB));
+      load_rows<kTime, kThreads>(stage<InT>(s, l_.raw_B), l_.raw_bc_pitch,
+                                 a_.B.data + b_ * a_.B.batch_stride + g_ * a_.B.group_stride,
+                                 a_.B.state_stride, ds, t0, a_.seqlen, piece_bytes(kVecB));
     if (!Carry && a_.C.data)
-      load_tile(stage<InT>(s, l_.raw_C), l_.raw_bc_pitch,
-                a_.C.data + b_ * a_.C.batch_stride + g_ * a_.C.group_stride, a_.C.state_stride, ds,
-                t0, piece_bytes(kVecC));
+      load_rows<kTime, kThreads>(stage<InT>(s, l_.raw_C), l_.raw_bc_pitch,
+                                 a_.C.data + b_ * a_.C.batch_stride + g_ * a_.C.group_stride,
+                                 a_.C.state_stride, ds, t0, a_.seqlen, piece_bytes(kVecC));
     copy_commit();
   }
 

@@ -66,10 +66,6 @@ __device__ __forceinline__ void copy_zfill(void* smem_dst, const void* gmem_src,
 #endif
 }
 
-__device__ __forceinline__ void copy16_zfill(void* smem_dst, const void* gmem_src, int src_bytes) {
-  copy_zfill<16>(smem_dst, gmem_src, src_bytes);
-}
-
 __device__ __forceinline__ void copy_commit() {
 #if __CUDA_ARCH__ >= 800
   asm volatile("cp.async.commit_group;\n" ::);
