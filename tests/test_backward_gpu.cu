@@ -314,8 +314,8 @@ TEMPLATE_TEST_CASE("backward: each option on its own and all together", "[gpu][b
     }
 }
 
-// Rows whose byte length is a multiple of 8 but not of 16 move in 8-byte pieces: seqlen 12 and
-// 196 in 16-bit types, 262 in float32. The default forward splits these in time (two blocks).
+// Rows whose byte length is a multiple of 8 but not of 16 are loaded in 8-byte pieces: seqlen 12
+// and 196 in 16-bit types, 262 in float32. The default forward splits these in time (two blocks).
 TEMPLATE_TEST_CASE("backward: rows aligned to 8 bytes but not 16", "[gpu][backward]",
                    S6SCAN_TYPE_PAIRS) {
   using InT = typename TestType::first_type;

@@ -270,8 +270,8 @@ TEMPLATE_TEST_CASE("forward: time split across blocks", "[gpu][forward]", S6SCAN
   }
 }
 
-// Rows whose byte length is a multiple of 8 but not of 16 move in 8-byte pieces: seqlen 12 and
-// 196 in 16-bit types, 262 in float32 (the others take 16-byte pieces or single elements).
+// Rows whose byte length is a multiple of 8 but not of 16 are loaded in 8-byte pieces (and the
+// output stored element by element): seqlen 12 and 196 in 16-bit types, 262 in float32.
 // Both scan paths: one lane per channel (dstate 1, and 128 rows at dstate 16) and several.
 TEMPLATE_TEST_CASE("forward: rows aligned to 8 bytes but not 16", "[gpu][forward]",
                    S6SCAN_TYPE_PAIRS) {

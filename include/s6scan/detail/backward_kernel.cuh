@@ -36,8 +36,6 @@ namespace s6scan::detail {
 /// @brief forward_params::vec bits, plus dout's.
 enum : unsigned { kVecDout = 64 };
 
-/// @brief log2 of a power of two.
-S6SCAN_HOST_DEVICE constexpr int ilog2(int x) { return x > 1 ? 1 + ilog2(x / 2) : 0; }
 
 template <class InT, class OutT>
 struct backward_params {

@@ -34,25 +34,9 @@
 namespace s6scan::detail {
 
 /// @brief Bits of forward_params::vec (and vec8): which tensors may be moved in 16-byte (8-byte)
-///        pieces: base pointer and every stride but the unit one aligned to that.
+///        pieces: base pointer and every stride but the unit one aligned to that. Inputs are
+///        loaded in either; the output is stored in 16-byte pieces or element by element.
 enum : unsigned { kVecU = 1, kVecDelta = 2, kVecZ = 4, kVecB = 8, kVecC = 16, kVecOut = 32 };
-
-/// @brief `Bytes` bytes of a row (16, 8, or one element of 4 or 2), as one word or as elements.
-template <int Bytes>
-struct word_of;
-template <>
-struct word_of<16> { using type = uint4; };
-template <>
-struct word_of<8> { using type = uint2; };
-template <>
-struct word_of<4> { using type = uint32_t; };
-template <>
-struct word_of<2> { using type = uint16_t; };
-template <int Bytes, class T>
-union row_piece {
-  typename word_of<Bytes>::type w;
-  T e[Bytes / sizeof(T)];
-};
 
 /// @brief Everything the kernel reads: the caller's arguments and what the host derived from them.
 template <class InT, class OutT>
@@ -69,35 +53,38 @@ struct forward_params {
   int segment_chunks;   ///< checkpoint chunks per time segment
   int num_segments;     ///< 1 when time is not split
   unsigned vec;         ///< kVec* bits: 16-byte pieces
-  unsigned vec8;        ///< kVec* bits: 8-byte pieces (rows of 16-bit types with seqlen % 4 == 0)
+  unsigned vec8;        ///< kVec* bits: 8-byte loads (rows of 16-bit types with seqlen % 4 == 0)
 };
 
-template <int Bytes, int Time, int Threads, class T>
-__device__ void load_row_pieces(T* dst, int pitch, const T* src, int64_t row_stride, int rows,
-                                int64_t t0, int64_t len) {
-  constexpr int kV = Bytes / int(sizeof(T));
-  static_assert(Time % kV == 0, "a tile row holds whole pieces");
-  constexpr int kChunks = Time / kV;
-  for (int i = threadIdx.x; i < rows * kChunks; i += Threads) {
-    const int r = i / kChunks, j = i % kChunks;
-    const int64_t t = t0 + int64_t(j) * kV;
-    const int64_t left = len - t;
-    const int n = left <= 0 ? 0 : left >= kV ? kV : int(left);
-    copy_zfill<Bytes>(dst + r * pitch + j * kV, n > 0 ? src + r * row_stride + t : src,
-                      n * int(sizeof(T)));
-  }
-}
+/// @brief log2 of a power of two.
+S6SCAN_HOST_DEVICE constexpr int ilog2(int x) { return x > 1 ? 1 + ilog2(x / 2) : 0; }
 
 /// @brief Copies rows [0, rows) x steps [t0, t0 + Time) of a row-strided tensor into a shared tile
-///        of `pitch` elements per row, in `piece`-byte copies (16 or 8; 0: element by element);
-///        steps past `len` read as zero. Used by the forward and the backward.
+///        of `pitch` elements per row, in `piece`-byte copies (16 or 8 with cp.async; 0: element by
+///        element); steps past `len` read as zero. Used by the forward and the backward.
+///
+/// The two piece sizes share one loop (a power-of-two number of elements each, so the indices are
+/// shifts): a loop for each let the compiler keep both loops' indices live across the scan, which
+/// cost the backward 90 registers and a spill.
 template <int Time, int Threads, class T>
 __device__ void load_rows(T* dst, int pitch, const T* src, int64_t row_stride, int rows, int64_t t0,
                           int64_t len, int piece) {
-  if (piece == 16) {
-    load_row_pieces<16, Time, Threads>(dst, pitch, src, row_stride, rows, t0, len);
-  } else if (piece == 8) {
-    load_row_pieces<8, Time, Threads>(dst, pitch, src, row_stride, rows, t0, len);
+  static_assert((Time & (Time - 1)) == 0, "Time is a power of two");
+  if (piece != 0) {
+    constexpr int kLogTime = ilog2(Time);
+    const int per_log = ilog2(piece / int(sizeof(T)));  // elements per piece
+    const int chunks_log = kLogTime - per_log;           // pieces per row
+    const int per = 1 << per_log;
+    for (int i = threadIdx.x; i < rows << chunks_log; i += Threads) {
+      const int r = i >> chunks_log, j = (i & ((1 << chunks_log) - 1)) << per_log;
+      const int64_t t = t0 + j;
+      const int64_t left = len - t;
+      const int n = left <= 0 ? 0 : left >= per ? per : int(left);
+      T* d = dst + r * pitch + j;
+      const T* g = n > 0 ? src + r * row_stride + t : src;
+      if (piece == 16) copy_zfill<16>(d, g, n * int(sizeof(T)));
+      else copy_zfill<8>(d, g, n * int(sizeof(T)));
+    }
   } else {
     for (int i = threadIdx.x; i < rows * Time; i += Threads) {
       const int r = i / Time, j = i % Time;
@@ -135,6 +122,7 @@ class forward_agent {
   static constexpr int kLanes = Config::kLanesPerRow;
   static constexpr int kThreads = Config::kThreads;
   static constexpr int kInVec = 16 / int(sizeof(InT));    // elements in 16 bytes
+  static constexpr int kOutVec = 16 / int(sizeof(OutT));
   static constexpr int kStateVec = kStates >= 4 ? 4 : kStates;  // floats per shared-memory load
   static constexpr bool kOwnRows = kLanes == 1;  // see the file comment
   using svec = float_vec<kStateVec>;
@@ -340,47 +328,36 @@ class forward_agent {
     }
   }
 
-  // Writes rows [0, rows_valid_) x steps [t0, t0 + kTime) of the output in pieces of Bytes bytes,
-  // coalesced; fill(r, j, piece) sets the piece's elements to steps j, j + 1, ... of row r.
-  template <int Bytes, class Fill>
-  __device__ void store_pieces(int64_t t0, const Fill& fill) const {
-    constexpr int kV = Bytes / int(sizeof(OutT));
-    constexpr int kChunks = kTime / kV;
+  // One lane per channel: the stage's output tile to global memory, coalesced.
+  __device__ void store_out(int s, int64_t t0) const {
+    const OutT* ro = stage<const OutT>(s, l_.out);
+    const int P = l_.out_pitch;
     const int64_t L = a_.seqlen;
     OutT* out = a_.out.data + b_ * a_.out.batch_stride + d0_ * a_.out.dim_stride;
     const int64_t os = a_.out.dim_stride;
-    for (int i = tid_; i < rows_valid_ * kChunks; i += kThreads) {
-      const int r = i / kChunks, j0 = (i % kChunks) * kV;
-      const int64_t t = t0 + j0;
-      if (t >= L) continue;
-      row_piece<Bytes, OutT> piece;
-      fill(r, j0, piece);
-      if (t + kV <= L) {
-        *reinterpret_cast<decltype(piece.w)*>(out + r * os + t) = piece.w;
-      } else {
-        for (int e = 0; t + e < L; ++e) out[r * os + t + e] = piece.e[e];
+    if (p_.vec & kVecOut) {
+      constexpr int kChunks = kTime / kOutVec;
+      for (int i = tid_; i < rows_valid_ * kChunks; i += kThreads) {
+        const int r = i / kChunks, j0 = (i % kChunks) * kOutVec;
+        const int64_t t = t0 + j0;
+        if (t >= L) continue;
+        const OutT* src = ro + r * P + j0;
+        if (t + kOutVec <= L) {
+          *reinterpret_cast<uint4*>(out + r * os + t) = *reinterpret_cast<const uint4*>(src);
+        } else {
+          for (int e = 0; t + e < L; ++e) out[r * os + t + e] = src[e];
+        }
+      }
+    } else {
+      for (int i = tid_; i < rows_valid_ * kTime; i += kThreads) {
+        const int r = i / kTime, j = i % kTime;
+        if (t0 + j < L) out[r * os + t0 + j] = ro[r * P + j];
       }
     }
   }
 
-  // store_pieces in the widest pieces the output's alignment allows.
-  template <class Fill>
-  __device__ void store_rows(int64_t t0, const Fill& fill) const {
-    const int piece = piece_bytes(kVecOut);
-    if (piece == 16) store_pieces<16>(t0, fill);
-    else if (piece == 8) store_pieces<8>(t0, fill);
-    else store_pieces<int(sizeof(OutT))>(t0, fill);
-  }
-
-  // One lane per channel: the stage's output tile to global memory.
-  __device__ void store_out(int s, int64_t t0) const {
-    const OutT* ro = stage<const OutT>(s, l_.out);
-    const int P = l_.out_pitch;
-    store_rows(t0, [&](int r, int j, auto& piece) {
-      piece.w = *reinterpret_cast<const decltype(piece.w)*>(ro + r * P + j);
-    });
-  }
-
+  // Writes v (this thread's states, or values of the same shape) for this thread's channel at
+  // `base` + batch * batch_stride + channel * dim_stride.
   // Writes v (this thread's states, or values of the same shape) for this thread's channel at
   // `base` + batch * batch_stride + channel * dim_stride.
   __device__ void store_states(const float (&v)[kStates], float* base, int64_t batch_stride,
@@ -397,22 +374,44 @@ class forward_agent {
                  p_.num_chunks * a_.dstate);
   }
 
-  // Several lanes per channel: y + D * u and the gate, to global memory.
   __device__ void epilogue(int s, int64_t t0) const {
     const InT* ru = stage<const InT>(s, l_.raw_u);
     const InT* rz = a_.z.data ? stage<const InT>(s, l_.raw_z) : nullptr;
     const float* y = at<const float>(l_.y);
     const float* Dv = at<const float>(l_.D);
     const int P = l_.tile_pitch, SP = l_.seq_pitch;
-    store_rows(t0, [&](int r, int j, auto& piece) {
-      constexpr int kV = int(sizeof(piece.e) / sizeof(piece.e[0]));
+    const int64_t L = a_.seqlen;
+    OutT* out = a_.out.data + b_ * a_.out.batch_stride + d0_ * a_.out.dim_stride;
+    const int64_t os = a_.out.dim_stride;
+    auto value = [&](int r, int j) {
+      float v = fmaf(Dv[r], to_float(ru[r * SP + j]), y[r * P + j]);
+      if (rz) v *= silu(to_float(rz[r * SP + j]));
+      return from_float<OutT>(v);
+    };
+    if (p_.vec & kVecOut) {
+      constexpr int kChunks = kTime / kOutVec;
+      for (int i = tid_; i < kRows * kChunks; i += kThreads) {
+        const int r = i / kChunks, j0 = (i % kChunks) * kOutVec;
+        const int64_t t = t0 + j0;
+        if (r >= rows_valid_ || t >= L) continue;
+        union {
+          uint4 u;
+          OutT e[kOutVec];
+        } pack;
 #pragma unroll
-      for (int e = 0; e < kV; ++e) {
-        float v = fmaf(Dv[r], to_float(ru[r * SP + j + e]), y[r * P + j + e]);
-        if (rz) v *= silu(to_float(rz[r * SP + j + e]));
-        piece.e[e] = from_float<OutT>(v);
+        for (int e = 0; e < kOutVec; ++e) pack.e[e] = value(r, j0 + e);
+        if (t + kOutVec <= L) {
+          *reinterpret_cast<uint4*>(out + r * os + t) = pack.u;
+        } else {
+          for (int e = 0; e < kOutVec && t + e < L; ++e) out[r * os + t + e] = pack.e[e];
+        }
       }
-    });
+    } else {
+      for (int i = tid_; i < kRows * kTime; i += kThreads) {
+        const int r = i / kTime, j = i % kTime;
+        if (r < rows_valid_ && t0 + j < L) out[r * os + t0 + j] = value(r, j);
+      }
+    }
   }
 
   // The checkpoint slot of chunk `chunk` for this thread's channel.
