@@ -36,7 +36,6 @@ namespace s6scan::detail {
 /// @brief forward_params::vec bits, plus dout's.
 enum : unsigned { kVecDout = 64 };
 
-
 template <class InT, class OutT>
 struct backward_params {
   backward_args<InT, OutT> a;

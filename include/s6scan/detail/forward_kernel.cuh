@@ -358,8 +358,6 @@ class forward_agent {
 
   // Writes v (this thread's states, or values of the same shape) for this thread's channel at
   // `base` + batch * batch_stride + channel * dim_stride.
-  // Writes v (this thread's states, or values of the same shape) for this thread's channel at
-  // `base` + batch * batch_stride + channel * dim_stride.
   __device__ void store_states(const float (&v)[kStates], float* base, int64_t batch_stride,
                                int64_t dim_stride) const {
     if (row_ >= rows_valid_) return;
