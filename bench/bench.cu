@@ -13,8 +13,8 @@
 // with explicit configurations of several NRows (see study_dstate_*). --backward-study 1 times the
 // bfloat16 forward (default set) then backward with explicit backward configurations (see
 // backward_study_*). --split-study 1 times the bfloat16 forward of the listed dstate-16 shapes with
-// the dstate-16 configurations of the default set and explicit time-segment counts (see
-// split_study).
+// the dstate-16 configurations of the default set and explicit time-segment counts, then their
+// default backward with explicit segment counts (see split_study, backward_split_study).
 
 #include <s6scan/s6scan.cuh>
 
@@ -163,14 +163,21 @@ struct record {
   int64_t bytes;
 };
 
-// The backward with configuration Config, or of the default set when Config is void.
+// The backward with configuration Config, or of the default set when Config is void, split into
+// `segments` time segments per launch (0: as the launcher decides).
 template <class Config = void>
 struct backward_call {
+  int segments = 0;
   template <class T>
   s6scan::status operator()(const s6scan::backward_args<T>& g, const void* states, size_t states_bytes,
                             void* ws, size_t ws_bytes) const {
-    if constexpr (std::is_void_v<Config>) return s6scan::backward(g, states, states_bytes, ws, ws_bytes);
-    else return s6scan::backward<Config>(g, states, states_bytes, ws, ws_bytes);
+    const auto run = [&](auto cfg) {
+      return s6scan::detail::backward_segmented<decltype(cfg)>(g, states, states_bytes, ws, ws_bytes,
+                                                               nullptr, segments);
+    };
+    if constexpr (std::is_void_v<Config>)
+      return s6scan::detail::with_default_backward_config(g.fwd.dstate, run);
+    else return run(Config{});
   }
   template <class T>
   size_t workspace(const s6scan::backward_args<T>& g) const {
@@ -367,6 +374,24 @@ void split_study(const case_shape& s, const ceilings& c, int reps, int64_t l2_by
   for (int segments : {1, 2, 4, 8, 16, 32, 64, 128, 0})
     (study_config<Configs>(s, c, reps, l2_bytes, segments), ...);
 }
+
+// The backward's part of the split study: the default forward, then the default backward with
+// 1 to 32 time segments per launch (fewer where the workspace or the launch's chunks allow
+// fewer), and as the launcher decides.
+void backward_split_study(const case_shape& s, const ceilings& c, int reps, int64_t l2_bytes) {
+  const auto fwd = [](const auto& a, void* ws, size_t bytes) { return s6scan::forward(a, ws, bytes); };
+  for (int segments : {1, 2, 4, 8, 16, 24, 32, 0}) {
+    std::printf("%-16s backward (default configuration) segments ", s.name);
+    if (segments > 0) std::printf("%4d: ", segments);
+    else std::printf("auto: ");
+    backward_call<> bwd;
+    bwd.segments = segments;
+    const record r = bench_shape<__nv_bfloat16>(s, c, reps, l2_bytes, fwd, true, bwd);
+    std::printf("fwd %8.4f ms, fwd+bwd %8.4f ms, bwd %8.4f ms\n", r.fwd_ms, r.fwdbwd_ms,
+                r.fwdbwd_ms - r.fwd_ms);
+    std::fflush(stdout);
+  }
+}
 using split_study_16 = config_list<s6scan::default_config_16, s6scan::default_config_16_rows128,
                                    s6scan::default_config_16_rows256>;
 
@@ -454,8 +479,10 @@ int main(int argc, char** argv) {
   }
   if (seg_study) {
     for (const auto& s : kShapes)
-      if (listed(shapes, s.name) && s.dstate == 16)
+      if (listed(shapes, s.name) && s.dstate == 16) {
         split_study(s, c, reps, prop.l2CacheSize, split_study_16{});
+        backward_split_study(s, c, reps, prop.l2CacheSize);
+      }
     return 0;
   }
   if (bwd_study) {

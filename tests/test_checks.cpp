@@ -249,10 +249,18 @@ TEST_CASE("checks: backward workspace", "[checks]") {
   using s6scan::backward_config;
   const auto k = shape_of<backward_config<16, 8, 8, 4>>();  // 8 rows: one block per group here
   fake_backward b(2, 8, 600, 5, 2);                       // 10 chunks
-  // carry and dA (2*8*5 = 80 floats each), dD and ddelta_bias (16 each), and the dB and dC block
-  // partials for the whole sequence: 2 batches x 2 groups x 1 block x 5 states x 640 steps.
-  REQUIRE(s6scan::backward_workspace_size(b.g, k) == size_t(80 + 80 + 16 + 16 + 2 * 12800) * 4);
-  b.g.partial_budget = 1;  // one chunk per launch: 64 steps of partials
+  // 4 blocks, so room for 10 time segments (one per chunk): the carry (2*8*5 = 80 floats), the
+  // segments' end adjoints (10 x 80) and decays (9 x 80), dA (10 x 80), dD and ddelta_bias (10 x
+  // 16 each), and the dB and dC block partials for the whole sequence: 2 batches x 2 groups x 1
+  // block x 5 states x 640 steps.
+  REQUIRE(s6scan::backward_workspace_size(b.g, k) ==
+          size_t(80 + 800 + 720 + 800 + 160 + 160 + 2 * 12800) * 4);
+  // More than kBackwardSplitMaxBlocks blocks (2 x 2 x 33) never split: no per-segment parts.
+  fake_backward wide(2, 8 * 66, 600, 5, 2);
+  const int64_t bdn = 2 * 528 * 5, parts = 2 * 2 * 33 * 5 * 640;
+  REQUIRE(s6scan::backward_workspace_size(wide.g, k) ==
+          size_t(bdn + bdn + 2 * 528 + 2 * 528 + 2 * parts) * 4);
+  b.g.partial_budget = 1;  // one chunk per launch: 64 steps of partials, one segment
   REQUIRE(s6scan::backward_workspace_size(b.g, k) == size_t(80 + 80 + 16 + 16 + 2 * 1280) * 4);
   std::vector<float> ws(4096);
   const size_t need = s6scan::backward_workspace_size(b.g, k);
@@ -321,6 +329,22 @@ TEST_CASE("tuning table: time segments", "[tuning]") {
   // Too short to split (fewer than 4 chunks), or no whole 128-row blocks: 32 x 4.
   REQUIRE(forward_tuning_row(1, 2048, 1, 192, 16, 132, true) == forward_row::dstate16);
   REQUIRE(forward_tuning_row(1, 2000, 1, 32768, 16, 132, true) == forward_row::dstate16);
+}
+
+TEST_CASE("tuning table: backward time segments", "[tuning]") {
+  using s6scan::backward_time_segments;
+  // (blocks, threads per block, chunks per launch, SMs). long32k at 32 rows: 64 blocks of 128
+  // threads, two launches of 256 chunks: 17 segments wanted for 1024 threads per SM, 16 chunks
+  // each, so 16 segments.
+  REQUIRE(backward_time_segments(64, 128, 256, 132) == 16);
+  // A few blocks: at most kBackwardMaxSegments, of at least 2 chunks.
+  REQUIRE(backward_time_segments(4, 128, 512, 132) == s6scan::kBackwardMaxSegments);
+  REQUIRE(backward_time_segments(4, 128, 10, 132) == 5);
+  REQUIRE(backward_time_segments(4, 128, 3, 132) == 1);
+  // Half the SMs or more, or more than kBackwardSplitMaxBlocks on any device: whole.
+  REQUIRE(backward_time_segments(67, 128, 512, 132) == 1);
+  REQUIRE(backward_time_segments(129, 128, 512, 1000) == 1);
+  REQUIRE(backward_time_segments(128, 128, 512, 256) == 16);
 }
 
 TEST_CASE("tuning table: boundaries, small grids and sizes that would overflow", "[tuning]") {

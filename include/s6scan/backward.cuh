@@ -19,7 +19,9 @@
 
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <initializer_list>
+#include <type_traits>
 
 #include "args.hpp"
 #include "checks.hpp"
@@ -46,11 +48,97 @@ template <class Config, class InT, class OutT>
   return s ? check_backward(a, shape_of<Config>(), limits) : s;
 }
 
+namespace detail {
+
+/// @brief backward<Config> with `segments` time segments per launch (0: backward_time_segments
+///        decides; more than the workspace has room for, or than a launch has chunks, are
+///        reduced to that).
+template <class Config, class InT, class OutT>
+[[nodiscard]] status backward_segmented(const backward_args<InT, OutT>& a, const void* states,
+                                        size_t states_bytes, void* workspace,
+                                        size_t workspace_bytes, cudaStream_t stream,
+                                        int segments) noexcept {
+  device_limits limits;
+  int device = 0;
+  const kernel_shape k = shape_of<Config>();
+  status s = current_device_limits(&limits, &device);
+  if (s) s = check_backward(a, k, limits);
+  if (s) s = check_backward_workspaces(a, k, states, states_bytes, workspace, workspace_bytes);
+  if (!s) return s;
+
+  const auto& f = a.fwd;
+  backward_params<InT, OutT> p{};
+  p.a = a;
+  p.smem = make_backward_smem_layout(Config::kRows, Config::kTimeTile, Config::kStatesPerThread,
+                                     Config::kThreads, f.dstate, int(sizeof(InT)),
+                                     int(sizeof(OutT)), f.z.data != nullptr, f.B.data != nullptr,
+                                     f.C.data != nullptr);
+  p.w = make_backward_workspace_layout(a, Config::kRows);
+  p.states = static_cast<const float*>(states);
+  p.ws = static_cast<float*>(workspace);
+  p.dim_per_group = f.dim / f.groups;
+  p.blocks_per_group = int(p.w.blocks_per_group);
+  // The forward's vector bits, plus dout's.
+  forward_args<InT, OutT> probe = f;
+  probe.out = {};
+  const auto fp = make_forward_params<Config>(probe, nullptr);
+  p.vec = fp.vec;
+  p.vec8 = fp.vec8;
+  const std::initializer_list<int64_t> dout_strides = {a.dout.batch_stride, a.dout.dim_stride};
+  if (rows_aligned<16>(a.dout.data, dout_strides)) p.vec |= kVecDout;
+  if (rows_aligned<8>(a.dout.data, dout_strides)) p.vec8 |= kVecDout;
+
+  // Segments of whole chunks; every launch (window) uses the same length, so the first, which is
+  // the longest, has the most, and its per-segment sums cover every later one's.
+  const int64_t blocks = forward_grid_blocks(f.batch, f.dim, f.groups, Config::kRows);
+  if (segments <= 0)
+    segments = backward_time_segments(blocks, Config::kThreads, p.w.window_chunks,
+                                      limits.multiprocessor_count);
+  const int64_t most = std::min<int64_t>(p.w.segments, limits.max_grid_x / blocks);
+  if (segments > most) segments = int(most);
+  if (segments < 1) segments = 1;
+  p.blocks_per_segment = blocks;
+  p.segment_chunks = (p.w.window_chunks + segments - 1) / segments;
+  p.sum_segments = int((p.w.window_chunks + p.segment_chunks - 1) / p.segment_chunks);
+
+  const int64_t smem = p.smem.total;
+  const auto full = backward_kernel<Config, InT, OutT, false>;
+  const auto carry = backward_kernel<Config, InT, OutT, true>;
+  if (smem > 48 * 1024) {
+    using targs = backward_args<InT, OutT>;
+    s = opt_in_shared_memory<tag<Config, InT, OutT, targs>>(full, device, limits);
+    if (s && p.sum_segments > 1)
+      s = opt_in_shared_memory<tag<Config, InT, OutT, targs, std::true_type>>(carry, device, limits);
+    if (!s) return s;
+  }
+  const unsigned sum_blocks = unsigned(limits.multiprocessor_count * 8);
+  const bool var_bc = f.B.data || f.C.data;
+  constexpr int kCombineThreads = 256;
+  const int64_t bdn = f.batch * f.dim * f.dstate;
+  for (int64_t end = p.w.num_chunks; end > 0; end -= p.w.window_chunks) {
+    p.chunk_end = end;
+    p.chunk_begin = end > p.w.window_chunks ? end - p.w.window_chunks : 0;
+    p.num_segments = int((end - p.chunk_begin + p.segment_chunks - 1) / p.segment_chunks);
+    if (p.num_segments > 1) {
+      carry<<<unsigned(blocks * (p.num_segments - 1)), Config::kThreads, size_t(smem), stream>>>(p);
+      backward_combine_kernel<InT, OutT><<<unsigned((bdn + kCombineThreads - 1) / kCombineThreads),
+                                           kCombineThreads, 0, stream>>>(p);
+    }
+    full<<<unsigned(blocks * p.num_segments), Config::kThreads, size_t(smem), stream>>>(p);
+    if (var_bc) backward_sum_bc_kernel<InT, OutT><<<sum_blocks, 256, 0, stream>>>(p);
+  }
+  backward_sum_batches_kernel<InT, OutT><<<sum_blocks, 256, 0, stream>>>(p);
+  return cuda_status(cudaGetLastError(), "backward kernel launch");
+}
+
+}  // namespace detail
+
 /// @brief Runs the backward selective scan with configuration `Config`.
 ///
 /// Writes every gradient `a` points at. Runs one launch of the scan kernel per window of chunks
 /// (one window unless time-varying dB/dC partials exceed kBackwardPartialBudget), then the
-/// reduction kernels, all on `stream`.
+/// reduction kernels, all on `stream`. When the channels give few blocks (backward_time_segments)
+/// each window is split in time: a carry pass and a combine run before its scan.
 ///
 /// @param a               the forward's arguments, dout, the optional last-state gradient, and
 ///                        the gradients to write (see backward_args)
@@ -64,54 +152,8 @@ template <class Config, class InT, class OutT>
 [[nodiscard]] status backward(const backward_args<InT, OutT>& a, const void* states,
                               size_t states_bytes, void* workspace, size_t workspace_bytes,
                               cudaStream_t stream = nullptr) noexcept {
-  device_limits limits;
-  int device = 0;
-  const kernel_shape k = shape_of<Config>();
-  status s = detail::current_device_limits(&limits, &device);
-  if (s) s = check_backward(a, k, limits);
-  if (s) s = check_backward_workspaces(a, k, states, states_bytes, workspace, workspace_bytes);
-  if (!s) return s;
-
-  const auto& f = a.fwd;
-  detail::backward_params<InT, OutT> p{};
-  p.a = a;
-  p.smem = detail::make_backward_smem_layout(Config::kRows, Config::kTimeTile, Config::kStatesPerThread,
-                                     Config::kThreads, f.dstate, int(sizeof(InT)),
-                                     int(sizeof(OutT)), f.z.data != nullptr, f.B.data != nullptr,
-                                     f.C.data != nullptr);
-  p.w = detail::make_backward_workspace_layout(a, Config::kRows);
-  p.states = static_cast<const float*>(states);
-  p.ws = static_cast<float*>(workspace);
-  p.dim_per_group = f.dim / f.groups;
-  p.blocks_per_group = int(p.w.blocks_per_group);
-  // The forward's vector bits, plus dout's.
-  forward_args<InT, OutT> probe = f;
-  probe.out = {};
-  const auto fp = detail::make_forward_params<Config>(probe, nullptr);
-  p.vec = fp.vec;
-  p.vec8 = fp.vec8;
-  const std::initializer_list<int64_t> dout_strides = {a.dout.batch_stride, a.dout.dim_stride};
-  if (detail::rows_aligned<16>(a.dout.data, dout_strides)) p.vec |= detail::kVecDout;
-  if (detail::rows_aligned<8>(a.dout.data, dout_strides)) p.vec8 |= detail::kVecDout;
-
-  const auto kernel = detail::backward_kernel<Config, InT, OutT>;
-  const int64_t smem = p.smem.total;
-  if (smem > 48 * 1024) {
-    s = detail::opt_in_shared_memory<detail::tag<Config, InT, OutT, backward_args<InT, OutT>>>(
-        kernel, device, limits);
-    if (!s) return s;
-  }
-  const int64_t blocks = detail::forward_grid_blocks(f.batch, f.dim, f.groups, Config::kRows);
-  const unsigned sum_blocks = unsigned(limits.multiprocessor_count * 8);
-  const bool var_bc = f.B.data || f.C.data;
-  for (int64_t end = p.w.num_chunks; end > 0; end -= p.w.window_chunks) {
-    p.chunk_end = end;
-    p.chunk_begin = end > p.w.window_chunks ? end - p.w.window_chunks : 0;
-    kernel<<<unsigned(blocks), Config::kThreads, size_t(smem), stream>>>(p);
-    if (var_bc) detail::backward_sum_bc_kernel<InT, OutT><<<sum_blocks, 256, 0, stream>>>(p);
-  }
-  detail::backward_sum_batches_kernel<InT, OutT><<<sum_blocks, 256, 0, stream>>>(p);
-  return detail::cuda_status(cudaGetLastError(), "backward kernel launch");
+  return detail::backward_segmented<Config>(a, states, states_bytes, workspace, workspace_bytes,
+                                            stream, 0);
 }
 
 }  // namespace s6scan

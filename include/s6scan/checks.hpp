@@ -11,6 +11,7 @@
 #include "args.hpp"
 #include "config.hpp"
 #include "status.hpp"
+#include "tuning.hpp"
 
 namespace s6scan {
 
@@ -253,19 +254,26 @@ template <class InT, class OutT>
 namespace detail {
 
 /// @brief Where each part of the backward's workspace lies, in floats from its start.
+///
+/// A backward split in time (backward_time_segments) keeps its per-channel sums per segment and
+/// the segments' end adjoints; `segments` is how many it has room for (1 when the call has more
+/// than kBackwardSplitMaxBlocks blocks, so that no device splits it). BDN is batch x dim x dstate.
 struct backward_workspace_layout {
-  int64_t carry = 0;     ///< (batch, dim, dstate) the adjoint between windows
-  int64_t acc_A = 0;     ///< (batch, dim, dstate) dA per batch
-  int64_t acc_B = 0;     ///< (batch, dim, dstate) dB per batch, constant B only
-  int64_t acc_C = 0;     ///< (batch, dim, dstate) dC per batch, constant C only
-  int64_t acc_D = 0;     ///< (batch, dim) dD per batch
-  int64_t acc_bias = 0;  ///< (batch, dim) ddelta_bias per batch
-  int64_t part_B = 0;    ///< (batch, groups, blocks per group, dstate, window steps), varying B
-  int64_t part_C = 0;    ///< the same for a varying C
-  int64_t floats = 0;    ///< total size
+  int64_t carry = 0;      ///< (batch, dim, dstate) the adjoint between windows
+  int64_t seg_dh = 0;     ///< (segments, BDN) each segment's end adjoint (a split launch)
+  int64_t seg_decay = 0;  ///< (segments - 1, BDN) each segment's decay, from the carry pass
+  int64_t acc_A = 0;      ///< (segments, batch, dim, dstate) dA per segment and batch
+  int64_t acc_B = 0;      ///< the same for a constant B's gradient
+  int64_t acc_C = 0;      ///< the same for a constant C's gradient
+  int64_t acc_D = 0;      ///< (segments, batch, dim) dD per segment and batch
+  int64_t acc_bias = 0;   ///< (segments, batch, dim) ddelta_bias per segment and batch
+  int64_t part_B = 0;     ///< (batch, groups, blocks per group, dstate, window steps), varying B
+  int64_t part_C = 0;     ///< the same for a varying C
+  int64_t floats = 0;     ///< total size
   int64_t blocks_per_group = 0;
   int64_t num_chunks = 0;
   int64_t window_chunks = 0;  ///< chunks per launch
+  int64_t segments = 1;       ///< the most time segments a launch may use
 };
 
 template <class InT, class OutT>
@@ -283,6 +291,8 @@ backward_workspace_layout make_backward_workspace_layout(const backward_args<InT
     const int64_t fit = a.partial_budget / per_chunk;
     w.window_chunks = fit < 1 ? 1 : fit;
   }
+  if (f.batch * f.groups * w.blocks_per_group <= kBackwardSplitMaxBlocks)
+    w.segments = w.window_chunks < kBackwardMaxSegments ? w.window_chunks : kBackwardMaxSegments;
   auto take = [&](int64_t n) {
     const int64_t at = w.floats;
     w.floats += (n + 3) / 4 * 4;  // 16-byte aligned parts
@@ -291,12 +301,15 @@ backward_workspace_layout make_backward_workspace_layout(const backward_args<InT
   const int64_t bdn = f.batch * f.dim * f.dstate, bd = f.batch * f.dim;
   const int64_t part = f.batch * f.groups * w.blocks_per_group * f.dstate *
                        w.window_chunks * kCheckpointSteps;
+  const int64_t k = w.segments;
   w.carry = take(bdn);
-  w.acc_A = take(bdn);
-  w.acc_B = take(var_B ? 0 : bdn);
-  w.acc_C = take(var_C ? 0 : bdn);
-  w.acc_D = take(bd);
-  w.acc_bias = take(bd);
+  w.seg_dh = take(k > 1 ? k * bdn : 0);
+  w.seg_decay = take(k > 1 ? (k - 1) * bdn : 0);
+  w.acc_A = take(k * bdn);
+  w.acc_B = take(var_B ? 0 : k * bdn);
+  w.acc_C = take(var_C ? 0 : k * bdn);
+  w.acc_D = take(k * bd);
+  w.acc_bias = take(k * bd);
   w.part_B = take(var_B ? part : 0);
   w.part_C = take(var_C ? part : 0);
   return w;

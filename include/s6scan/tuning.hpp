@@ -45,6 +45,26 @@ namespace detail {
 /// by segments: 1: 8.74, 8: 1.88, 16: 1.22, 32: 1.23, 64: 1.13 (1024 threads per SM), 128: 1.18.
 inline constexpr int kSplitThreadsPerSM = 1024;
 
+namespace detail {
+
+/// @brief Segments of whole chunks (at least `min_chunks` each) for about `threads_per_sm`
+///        threads per SM, from `blocks` blocks of `threads` threads over `chunks` chunks; at most
+///        `most`. 1 when the blocks fill half the SMs or the sequence has fewer than 4 chunks.
+[[nodiscard]] constexpr int split_segments(int64_t blocks, int threads, int64_t chunks,
+                                           int multiprocessors, int threads_per_sm,
+                                           int64_t min_chunks, int64_t most) noexcept {
+  if (blocks <= 0 || threads <= 0 || chunks < 4 || 2 * blocks > multiprocessors) return 1;
+  const int64_t target = (int64_t(threads_per_sm) * multiprocessors + threads - 1) / threads;
+  int64_t k = (target + blocks - 1) / blocks;
+  if (k > chunks / min_chunks) k = chunks / min_chunks;
+  if (k > most) k = most;
+  if (k < 2) return 1;
+  const int64_t per = (chunks + k - 1) / k;
+  return int((chunks + per - 1) / per);
+}
+
+}  // namespace detail
+
 /// @brief Time segments for a forward of `blocks` blocks of `threads` threads (its channels'
 ///        blocks) on a device with `multiprocessors` SMs: 1 (no split) when the blocks fill half
 ///        the SMs or more, or the sequence has fewer than 4 checkpoint chunks; else enough
@@ -57,14 +77,41 @@ inline constexpr int kSplitThreadsPerSM = 1024;
 /// the checkpoint slots).
 [[nodiscard]] constexpr int forward_time_segments(int64_t blocks, int threads, int64_t seqlen,
                                                   int multiprocessors) noexcept {
-  if (blocks <= 0 || threads <= 0 || seqlen <= 0 || 2 * blocks > multiprocessors) return 1;
+  if (seqlen <= 0) return 1;
   const int64_t chunks = (seqlen + kCheckpointSteps - 1) / kCheckpointSteps;
-  const int64_t target = (int64_t(kSplitThreadsPerSM) * multiprocessors + threads - 1) / threads;
-  int64_t k = (target + blocks - 1) / blocks;
-  if (k > chunks / 2) k = chunks / 2;
-  if (k < 2) return 1;
-  const int64_t per = (chunks + k - 1) / k;
-  return int((chunks + per - 1) / per);
+  return detail::split_segments(blocks, threads, chunks, multiprocessors, kSplitThreadsPerSM, 2,
+                                chunks);
+}
+
+/// @brief The most time segments a backward splits into; its workspace holds per-segment sums
+///        (backward_workspace_layout) for this many when the call may split.
+inline constexpr int kBackwardMaxSegments = 32;
+
+/// @brief Backward calls of more blocks than this never split in time, on any device (it is half
+///        of a 256-SM device), so their workspace holds no per-segment parts.
+inline constexpr int64_t kBackwardSplitMaxBlocks = 128;
+
+/// @brief Threads per multiprocessor a time-split backward aims for (see backward_time_segments).
+///
+/// `s6scan_bench --split-study 1`, long32k (64 blocks of backward_config<16, 32, 16, 4>, two
+/// launches of 256 chunks), bfloat16 backward ms by segments per launch: 1: 21.58, 2: 12.98, 4:
+/// 7.04, 8: 6.97, 16: 5.64 (1024 threads per SM), 24: 5.49, 32: 5.65.
+inline constexpr int kBackwardSplitThreadsPerSM = 1024;
+
+/// @brief Time segments for one launch of the backward over `chunks` chunks, from `blocks` blocks
+///        of `threads` threads on a device with `multiprocessors` SMs: 1 when the blocks fill
+///        half the SMs or more, or the window has fewer than 4 chunks; else segments of at least 2
+///        chunks for about kBackwardSplitThreadsPerSM threads per SM, at most
+///        kBackwardMaxSegments.
+///
+/// A split backward runs a carry pass over every segment but the first (the adjoint from zero at
+/// the segment's end, with C, dout and the steps only) and a combine, then the full backward of
+/// every segment from its true end adjoint.
+[[nodiscard]] constexpr int backward_time_segments(int64_t blocks, int threads, int64_t chunks,
+                                                   int multiprocessors) noexcept {
+  if (blocks > kBackwardSplitMaxBlocks) return 1;
+  return detail::split_segments(blocks, threads, chunks, multiprocessors,
+                                kBackwardSplitThreadsPerSM, 2, kBackwardMaxSegments);
 }
 
 /// @brief The row of the forward's tuning table for a call of these sizes on a device with

@@ -16,6 +16,16 @@
 // Each tile's raw inputs are copied with cp.async into one of two stages while the previous tile
 // is being worked on; tiles are visited in the order above, so the next one is always known.
 //
+// Time split (backward_time_segments: few channel blocks, a long window): each launch's chunks are
+// cut into segments of whole chunks, one grid of blocks per segment. The adjoint is linear in
+// its end value, so over a segment dh_start = decay * dh_end + local, where decay is
+// exp2(A log2(e) * sum of the segment's steps) and local is dh_start from dh_end = 0. A carry
+// pass (Carry = true: reads only the steps, C, z and dout) runs every segment but the first from
+// zero and leaves local and decay in the workspace; backward_combine_kernel chains them from the
+// launch's own end adjoint (the last-state gradient, or the previous launch's result) into every
+// segment's true end adjoint; the full pass then runs each segment from it. dA, dD, ddelta_bias
+// and a constant B/C's gradient are kept per segment and added in segment order at the end.
+//
 // Every sum runs in a fixed order (lanes and the channels of a warp by shuffles, the warps of a
 // block in index order, blocks of a group and batches in index order in the reduction kernels), so
 // the gradients are the same bits on every run. Padded steps (past seqlen) have step 0 and zero
@@ -46,12 +56,16 @@ struct backward_params {
   int64_t dim_per_group;
   int64_t chunk_begin;  ///< this launch's chunks: [chunk_begin, chunk_end), walked backwards
   int64_t chunk_end;
+  int64_t blocks_per_segment;  ///< batch x groups x blocks_per_group: one grid per segment
+  int64_t segment_chunks;      ///< chunks per time segment (the window's when not split)
+  int num_segments;            ///< this launch's time segments (1: not split)
+  int sum_segments;            ///< segments whose sums backward_sum_batches_kernel adds
   int blocks_per_group;
   unsigned vec;   ///< forward_params::vec bits, and kVecDout: 16-byte pieces
   unsigned vec8;  ///< the same for 8-byte pieces
 };
 
-template <class Config, class InT, class OutT>
+template <class Config, class InT, class OutT, bool Carry>
 class backward_agent {
   static constexpr int kRows = Config::kRows;
   static constexpr int kTime = Config::kTimeTile;
@@ -79,6 +93,7 @@ class backward_agent {
   const int row_ = threadIdx.x / kLanes;
   const int lane_ = threadIdx.x % kLanes;
   int64_t b_ = 0, g_ = 0, cb_ = 0, d0_ = 0;
+  int seg_ = 0;  // this block's time segment
   int rows_valid_ = 0;
   int first_state_ = 0;
 
@@ -90,6 +105,7 @@ class backward_agent {
   float accB_[kStates];  // constant B's gradient; unused for a varying B
   float accC_[kStates];
   float accD_ = 0.f, accBias_ = 0.f;  // lane 0 of each row
+  float span_ = 0.f;                  // the carry pass: the sum of the segment's steps
   const float* Bp_ = nullptr;
   const float* Cp_ = nullptr;
   int Bstep_ = 0, Cstep_ = 0;
@@ -103,12 +119,20 @@ class backward_agent {
     return reinterpret_cast<T*>(smem_ + s * l_.stage_bytes + offset);
   }
 
+  // The first chunk of this block's segment (the carry pass skips segment 0). Recomputed when
+  // needed: a member kept for it across the walk took the dstate-64 kernel from 128 registers to
+  // 175, and a 64-bit division here to a 40-byte stack.
+  __device__ int64_t segment_begin() const {
+    const unsigned seg = blockIdx.x / unsigned(p_.blocks_per_segment) + (Carry ? 1 : 0);
+    return p_.chunk_begin + int64_t(seg) * p_.segment_chunks;
+  }
   __device__ int tiles_in_chunk(int64_t c) const {
     const int64_t left = f_.seqlen - c * kCheckpointSteps;
     return left >= kCheckpointSteps ? kTiles : int((left + kTime - 1) / kTime);
   }
   __device__ item chunk_start(int64_t c) const {
-    if (c < p_.chunk_begin) return {c, 0, false, false};
+    if (c < segment_begin()) return {c, 0, false, false};
+    if (Carry) return {c, tiles_in_chunk(c) - 1, false, true};  // no recompute pass
     return {c, 0, tiles_in_chunk(c) >= 2, true};
   }
   __device__ item next(const item& it) const {
@@ -135,14 +159,14 @@ class backward_agent {
       for (int i = rows_valid_ * kTime + tid_; i < kRows * kTime; i += kThreads)
         dst[i] = from_float<T>(0.f);
     };
-    seq(l_.raw_u, f_.u, kVecU);
+    if (!Carry) seq(l_.raw_u, f_.u, kVecU);
     seq(l_.raw_delta, f_.delta, kVecDelta);
     if (!it.forward) {
       if (f_.z.data) seq(l_.raw_z, f_.z, kVecZ);
       seq(l_.raw_dout, a_.dout, kVecDout);
     }
     const int ds = int(f_.dstate);
-    if (f_.B.data)
+    if (f_.B.data && !Carry)
       load_rows<kTime, kThreads>(stage<InT>(s, l_.raw_B), l_.raw_bc_pitch,
                                  f_.B.data + b_ * f_.B.batch_stride + g_ * f_.B.group_stride,
                                  f_.B.state_stride, ds, t0, L, piece(kVecB));
@@ -156,7 +180,7 @@ class backward_agent {
   // Steps (after bias and softplus, as the forward computes them) and step * u for every (row,
   // step); in pass 2 also dy, the gradient reaching y, and the softplus' derivative (zero past
   // seqlen, so that padded steps add nothing to ddelta_bias). B/C tiles become float
-  // [step][state].
+  // [step][state]. The carry pass needs the steps, dy and C only.
   __device__ void prologue(int s, const item& it) const {
     const InT* ru = stage<const InT>(s, l_.raw_u);
     const InT* rd = stage<const InT>(s, l_.raw_delta);
@@ -177,11 +201,11 @@ class backward_agent {
       const float sp = softplus(x);
       const float delta = in ? (f_.delta_softplus ? sp : x) : 0.f;
       dt[r * P + j] = delta;
-      du[r * P + j] = delta * to_float(ru[i]);
+      if (!Carry) du[r * P + j] = delta * to_float(ru[i]);
       if (!it.forward) {
         const float go = to_float(ro[i]);  // zero past seqlen and past the group's rows
         dy[r * P + j] = has_z ? go * silu(to_float(rz[i])) : go;
-        sg[r * P + j] = in ? (f_.delta_softplus ? sigmoid(x) : 1.f) : 0.f;
+        if (!Carry) sg[r * P + j] = in ? (f_.delta_softplus ? sigmoid(x) : 1.f) : 0.f;
       }
     }
     const int npad = l_.npad, ds = int(f_.dstate), pitch = l_.raw_bc_pitch;
@@ -191,7 +215,7 @@ class backward_agent {
         dst[i] = n < ds ? to_float(raw[n * pitch + t]) : 0.f;
       }
     };
-    if (f_.B.data) transpose(stage<const InT>(s, l_.raw_B), at<float>(l_.Bf));
+    if (f_.B.data && !Carry) transpose(stage<const InT>(s, l_.raw_B), at<float>(l_.Bf));
     if (f_.C.data) transpose(stage<const InT>(s, l_.raw_C), at<float>(l_.Cf));
   }
 
@@ -246,6 +270,29 @@ class backward_agent {
     if (tile + 1 < kTiles)
 #pragma unroll
       for (int n = 0; n < kStates; ++n) *tile_start(tile + 1, n) = h_[n];
+  }
+
+  // The carry pass through one tile: the adjoint backwards, and the sum of the steps.
+  __device__ void carry_tile() {
+    const int P = l_.tile_pitch;
+    const float* dtr = at<const float>(l_.dt) + row_ * P;
+    const float* dyr = at<const float>(l_.dy) + row_ * P;
+#pragma unroll 4
+    for (int j = kTime - 1; j >= 0; --j) {
+      const float dt = dtr[j], dy = dyr[j];
+      const typename svec::type *bp, *cp;
+      bc_at(j, bp, cp);
+#pragma unroll
+      for (int q = 0; q < kStates / kStateVec; ++q) {
+        const auto cv = cp[q];
+#pragma unroll
+        for (int e = 0; e < kStateVec; ++e) {
+          const int n = q * kStateVec + e;
+          dh_[n] = fmaf(svec::get(cv, e), dy, dh_[n]) * ex2(dt * a2_[n]);
+        }
+      }
+      span_ += dt;
+    }
   }
 
   template <class T>
@@ -441,7 +488,8 @@ class backward_agent {
 
   __device__ void setup() {
     const int64_t bpg = p_.blocks_per_group;
-    const int64_t blk = blockIdx.x;
+    const int64_t blk = blockIdx.x % p_.blocks_per_segment;
+    seg_ = int(blockIdx.x / p_.blocks_per_segment) + (Carry ? 1 : 0);
     cb_ = blk % bpg;
     g_ = (blk / bpg) % f_.groups;
     b_ = blk / bpg / f_.groups;
@@ -469,24 +517,32 @@ class backward_agent {
             r < rows_valid_ && n < f_.dstate ? m.data[(d0_ + r) * m.dim_stride + n] : 0.f;
       }
     };
-    if (f_.B_const.data) load_const(f_.B_const, l_.Bf, l_.Bf_pitch);
+    if (f_.B_const.data && !Carry) load_const(f_.B_const, l_.Bf, l_.Bf_pitch);
     if (f_.C_const.data) load_const(f_.C_const, l_.Cf, l_.Cf_pitch);
 
     const bool row_ok = row_ < rows_valid_;
     const int64_t d = d0_ + row_;
     const bool first_launch = p_.chunk_end == p_.w.num_chunks;
+    const int64_t bdn = f_.batch * f_.dim * f_.dstate;
     constexpr float kLog2e = 1.4426950408889634f;
 #pragma unroll
     for (int n = 0; n < kStates; ++n) {
       const bool on = row_ok && first_state_ + n < f_.dstate;
       A_[n] = on ? f_.A.data[d * f_.A.dim_stride + first_state_ + n] : 0.f;
       a2_[n] = A_[n] * kLog2e;
+      // The adjoint at the end of this block's chunks: zero in the carry pass; in a split launch
+      // the combine's; else the last-state gradient, or the previous launch's.
+      const int64_t at = (b_ * f_.dim + d) * f_.dstate + first_state_ + n;
       float g = 0.f;
-      if (on && first_launch && a_.dlast_state.data)
+      if (!on || Carry)
+        g = 0.f;
+      else if (p_.num_segments > 1)
+        g = p_.ws[p_.w.seg_dh + seg_ * bdn + at];
+      else if (first_launch && a_.dlast_state.data)
         g = a_.dlast_state.data[b_ * a_.dlast_state.batch_stride + d * a_.dlast_state.dim_stride +
                                 first_state_ + n];
-      else if (on && !first_launch)
-        g = p_.ws[p_.w.carry + (b_ * f_.dim + d) * f_.dstate + first_state_ + n];
+      else if (!first_launch)
+        g = p_.ws[p_.w.carry + at];
       dh_[n] = g;
       accA_[n] = accB_[n] = accC_[n] = 0.f;
     }
@@ -501,31 +557,45 @@ class backward_agent {
     }
   }
 
-  // The adjoint and this launch's sums: to the next launch, or out as dinitial_state.
+  // The carry pass: this segment's adjoint from zero and its decay, for the combine (slot seg_ - 1
+  // of each). The full pass: the adjoint at the start of the launch's chunks (segment 0) to the
+  // next launch or out as dinitial_state, and this segment's sums.
   __device__ void finish() const {
     if (row_ >= rows_valid_) return;
     const int64_t d = d0_ + row_;
     const bool first_launch = p_.chunk_end == p_.w.num_chunks;
     const bool last_launch = p_.chunk_begin == 0;
     const int64_t bd = b_ * f_.dim + d;
+    const int64_t bdn = f_.batch * f_.dim * f_.dstate, seg_bd = int64_t(seg_) * f_.batch * f_.dim;
     float* ws = p_.ws;
+    if constexpr (Carry) {
+      const int64_t slot = (seg_ - 1) * bdn + bd * f_.dstate + first_state_;
+#pragma unroll
+      for (int n = 0; n < kStates; ++n) {
+        if (first_state_ + n >= f_.dstate) continue;
+        ws[p_.w.seg_dh + slot + n] = dh_[n];
+        ws[p_.w.seg_decay + slot + n] = ex2(a2_[n] * span_);
+      }
+      return;
+    }
     auto put = [&](int64_t at, float v) { ws[at] = first_launch ? v : ws[at] + v; };
 #pragma unroll
     for (int n = 0; n < kStates; ++n) {
       const int64_t s = first_state_ + n;
       if (s >= f_.dstate) continue;
-      if (!last_launch)
+      if (seg_ == 0 && !last_launch)
         ws[p_.w.carry + bd * f_.dstate + s] = dh_[n];
-      else if (a_.dinitial_state.data)
+      else if (seg_ == 0 && a_.dinitial_state.data)
         a_.dinitial_state.data[b_ * a_.dinitial_state.batch_stride +
                                d * a_.dinitial_state.dim_stride + s] = dh_[n];
-      put(p_.w.acc_A + bd * f_.dstate + s, accA_[n]);
-      if (!f_.B.data) put(p_.w.acc_B + bd * f_.dstate + s, accB_[n]);
-      if (!f_.C.data) put(p_.w.acc_C + bd * f_.dstate + s, accC_[n]);
+      const int64_t at = seg_ * bdn + bd * f_.dstate + s;
+      put(p_.w.acc_A + at, accA_[n]);
+      if (!f_.B.data) put(p_.w.acc_B + at, accB_[n]);
+      if (!f_.C.data) put(p_.w.acc_C + at, accC_[n]);
     }
     if (lane_ == 0) {
-      put(p_.w.acc_D + bd, accD_);
-      put(p_.w.acc_bias + bd, accBias_);
+      put(p_.w.acc_D + seg_bd + bd, accD_);
+      put(p_.w.acc_bias + seg_bd + bd, accBias_);
     }
   }
 
@@ -535,7 +605,7 @@ class backward_agent {
 
   __device__ void run() {
     setup();
-    item it = chunk_start(p_.chunk_end - 1);
+    item it = chunk_start(min(segment_begin() + p_.segment_chunks, p_.chunk_end) - 1);
     load_stage(0, it);
     for (int s = 0; it.valid; s ^= 1) {
       const item nx = next(it);
@@ -544,13 +614,16 @@ class backward_agent {
         load_stage(s ^ 1, nx);
       else
         copy_commit();
-      if ((it.forward && it.tile == 0) || (!it.forward && tiles_in_chunk(it.chunk) == 1))
+      if (!Carry &&
+          ((it.forward && it.tile == 0) || (!it.forward && tiles_in_chunk(it.chunk) == 1)))
         begin_chunk(it.chunk);
       copy_wait<1>();
       __syncthreads();
       prologue(s, it);
       __syncthreads();
-      if (it.forward) {
+      if (Carry) {
+        carry_tile();
+      } else if (it.forward) {
         advance_tile(it.tile);
       } else {
         adjoint_tile(s, it);
@@ -565,11 +638,39 @@ class backward_agent {
   }
 };
 
-template <class Config, class InT, class OutT>
+/// @brief One grid of blocks per time segment (blocks_per_segment x segments; the carry pass
+///        leaves out the first segment).
+template <class Config, class InT, class OutT, bool Carry>
 __global__ void __launch_bounds__(Config::kThreads)
     backward_kernel(const __grid_constant__ backward_params<InT, OutT> p) {
   extern __shared__ __align__(16) char smem[];
-  backward_agent<Config, InT, OutT>(p, smem).run();
+  backward_agent<Config, InT, OutT, Carry>(p, smem).run();
+}
+
+/// @brief Chains a split launch's segments, from the last: the last segment ends at the launch's
+///        end adjoint (the last-state gradient or zero in the first launch, else the previous
+///        launch's), and each earlier one at dh_end(k - 1) = decay(k) * dh_end(k) + local(k), the
+///        carry pass's results. Writes dh_end(k) to segment k's slot. One thread per (batch,
+///        channel, state).
+template <class InT, class OutT>
+__global__ void backward_combine_kernel(const __grid_constant__ backward_params<InT, OutT> p) {
+  const auto& f = p.a.fwd;
+  const int64_t bdn = f.batch * f.dim * f.dstate;
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= bdn) return;
+  const int64_t n = i % f.dstate, d = i / f.dstate % f.dim, b = i / f.dstate / f.dim;
+  float dh = 0.f;
+  if (p.chunk_end != p.w.num_chunks)
+    dh = p.ws[p.w.carry + i];
+  else if (p.a.dlast_state.data)
+    dh = p.a.dlast_state.data[b * p.a.dlast_state.batch_stride + d * p.a.dlast_state.dim_stride + n];
+  float* slot = p.ws + p.w.seg_dh + i;
+  const float* decay = p.ws + p.w.seg_decay + i;
+  slot[(p.num_segments - 1) * bdn] = dh;
+  for (int k = p.num_segments - 1; k > 0; --k) {
+    dh = fmaf(decay[(k - 1) * bdn], dh, slot[(k - 1) * bdn]);
+    slot[(k - 1) * bdn] = dh;
+  }
 }
 
 /// @brief dB and dC of a window, for a time-varying B/C: the group's block partials summed in
@@ -602,7 +703,8 @@ __global__ void backward_sum_bc_kernel(const __grid_constant__ backward_params<I
   }
 }
 
-/// @brief dA, constant dB/dC, dD and ddelta_bias: the per-batch sums added in batch order.
+/// @brief dA, constant dB/dC, dD and ddelta_bias: the per-(batch, segment) sums added in batch
+///        order, and within a batch in segment order.
 template <class InT, class OutT>
 __global__ void backward_sum_batches_kernel(const __grid_constant__ backward_params<InT, OutT> p) {
   const auto& f = p.a.fwd;
@@ -613,7 +715,8 @@ __global__ void backward_sum_batches_kernel(const __grid_constant__ backward_par
     const int64_t d = i / N, n = i % N;
     auto sum = [&](int64_t part, int64_t stride, int64_t at) {
       float s = 0.f;
-      for (int64_t b = 0; b < f.batch; ++b) s += p.ws[part + b * stride + at];
+      for (int64_t b = 0; b < f.batch; ++b)
+        for (int k = 0; k < p.sum_segments; ++k) s += p.ws[part + (k * f.batch + b) * stride + at];
       return s;
     };
     a.dA.data[d * a.dA.dim_stride + n] = sum(p.w.acc_A, DN, i);
