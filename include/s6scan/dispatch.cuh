@@ -29,15 +29,16 @@ using default_config_128 = forward_config<128, 32, 16, 16>;
 using default_config_256 = forward_config<256, 16, 16, 16>;
 
 /// @brief The default backward configurations. Each thread keeps 4 states (8 at dstate 256) and
-///        the states before each of TimeTile steps in registers; 128 threads per block (256 at
-///        dstate 64 and 128).
+///        the states before each of TimeTile steps in registers; 128 threads per block (64 at
+///        dstate 1, 256 at dstate 64 and 128).
 ///
 /// Chosen by `s6scan_bench --backward-study 1` on the H200 (bfloat16, backward ms, bench/NOTES.md):
 /// lm `<16, 32, 16, 4>` 5.00 (TimeTile 8: 5.11; 64 rows: 5.37; 8 lanes: 5.39); N64
 /// `<64, 16, 8, 4>` 5.12 (`<64, 8, 16, 4>`: 5.92); N128 `<128, 8, 8, 4>` 18.98 (the dstate-256
-/// row: 28.97); VMamba stage 1 at dstate 1: `<1, 128, 16, 1>` 5.45, 64 rows 5.02 (kept: the
-/// other stages were not measured).
-using default_backward_config_1 = backward_config<1, 128, 16, 1>;
+/// row: 28.97); VMamba stages 1-4 at dstate 1, `<1, 64, 16, 1>` against `<1, 128, 16, 1>`
+/// (bench/results/h200_backward_study_N1.txt, 4a4e475): 5.36 / 5.69, 2.18 / 2.22, 1.145 / 1.269,
+/// 0.947 / 1.100 (256 rows and TimeTile 32 were slower on all four).
+using default_backward_config_1 = backward_config<1, 64, 16, 1>;
 using default_backward_config_16 = backward_config<16, 32, 16, 4>;
 using default_backward_config_64 = backward_config<64, 16, 8, 4>;
 using default_backward_config_128 = backward_config<128, 8, 8, 4>;
