@@ -176,7 +176,7 @@ struct backward_call {
                                                                nullptr, segments);
     };
     if constexpr (std::is_void_v<Config>)
-      return s6scan::detail::with_default_backward_config(g.fwd.dstate, run);
+      return s6scan::detail::with_default_backward_config(g, run);
     else return run(Config{});
   }
   template <class T>

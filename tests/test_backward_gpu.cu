@@ -274,7 +274,7 @@ struct segmented_backward {
   size_t workspace_size(const G& g) const { return s6scan::backward_workspace_size(g); }
   template <class G>
   s6scan::status operator()(const G& g, const void* st, size_t stb, void* ws, size_t wsb) const {
-    return s6scan::detail::with_default_backward_config(g.fwd.dstate, [&](auto cfg) {
+    return s6scan::detail::with_default_backward_config(g, [&](auto cfg) {
       return s6scan::detail::backward_segmented<decltype(cfg)>(g, st, stb, ws, wsb, nullptr,
                                                                segments);
     });

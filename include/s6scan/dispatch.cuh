@@ -30,15 +30,18 @@ using default_config_256 = forward_config<256, 16, 16, 16>;
 
 /// @brief The default backward configurations. Each thread keeps 4 states (8 at dstate 256) and
 ///        the states before each of TimeTile steps in registers; 128 threads per block (64 at
-///        dstate 1, 256 at dstate 64 and 128).
+///        dstate 1 with 16-bit inputs, 256 at dstate 64 and 128).
 ///
 /// Chosen by `s6scan_bench --backward-study 1` on the H200 (bfloat16, backward ms, bench/NOTES.md):
 /// lm `<16, 32, 16, 4>` 5.00 (TimeTile 8: 5.11; 64 rows: 5.37; 8 lanes: 5.39); N64
 /// `<64, 16, 8, 4>` 5.12 (`<64, 8, 16, 4>`: 5.92); N128 `<128, 8, 8, 4>` 18.98 (the dstate-256
-/// row: 28.97); VMamba stages 1-4 at dstate 1, `<1, 64, 16, 1>` against `<1, 128, 16, 1>`
-/// (bench/results/h200_backward_study_N1.txt, 4a4e475): 5.36 / 5.69, 2.18 / 2.22, 1.145 / 1.269,
-/// 0.947 / 1.100 (256 rows and TimeTile 32 were slower on all four).
+/// row: 28.97); VMamba stages 1-4 at dstate 1, bfloat16, `<1, 64, 16, 1>` against
+/// `<1, 128, 16, 1>` (bench/results/h200_backward_study_N1.txt, 4a4e475): 5.36 / 5.69, 2.18 /
+/// 2.22, 1.145 / 1.269, 0.947 / 1.100 (256 rows and TimeTile 32 were slower on all four). In
+/// float32 64 rows were slower on stages 2-4 (fwd+bwd ms, the benches of 4a4e475 and e6303c8:
+/// 2.72 / 3.24, 1.54 / 1.79, 1.54 / 1.77; stage 1 6.88 / 6.61), so float32 keeps 128 rows.
 using default_backward_config_1 = backward_config<1, 64, 16, 1>;
+using default_backward_config_1_f32 = backward_config<1, 128, 16, 1>;
 using default_backward_config_16 = backward_config<16, 32, 16, 4>;
 using default_backward_config_64 = backward_config<64, 16, 8, 4>;
 using default_backward_config_128 = backward_config<128, 8, 8, 4>;
@@ -93,10 +96,16 @@ template <class InT, class OutT, class F>
   return default_set_refusal(a.dstate, "forward");
 }
 
-/// @brief The backward's counterpart of with_default_config.
-template <class F>
-[[nodiscard]] status with_default_backward_config(int64_t dstate, F&& f) noexcept {
-  if (dstate <= 1) return f(default_backward_config_1{});
+/// @brief The backward's counterpart of with_default_config: by dstate, and at dstate 1 by the
+///        input type.
+template <class InT, class OutT, class F>
+[[nodiscard]] status with_default_backward_config(const backward_args<InT, OutT>& a,
+                                                  F&& f) noexcept {
+  const int64_t dstate = a.fwd.dstate;
+  if (dstate <= 1) {
+    if constexpr (sizeof(InT) == 4) return f(default_backward_config_1_f32{});
+    else return f(default_backward_config_1{});
+  }
   if (dstate <= 16) return f(default_backward_config_16{});
   if (dstate <= 64) return f(default_backward_config_64{});
   if (dstate <= 128) return f(default_backward_config_128{});
@@ -133,7 +142,7 @@ template <class InT, class OutT>
 template <class InT, class OutT>
 [[nodiscard]] size_t backward_workspace_size(const backward_args<InT, OutT>& a) noexcept {
   size_t bytes = 0;
-  (void)detail::with_default_backward_config(a.fwd.dstate, [&](auto cfg) {
+  (void)detail::with_default_backward_config(a, [&](auto cfg) {
     bytes = backward_workspace_size<decltype(cfg)>(a);
     return status{};
   });
@@ -143,7 +152,7 @@ template <class InT, class OutT>
 /// @brief Checks a backward call against the configuration the default set would pick.
 template <class InT, class OutT>
 [[nodiscard]] status backward_can_implement(const backward_args<InT, OutT>& a) noexcept {
-  return detail::with_default_backward_config(a.fwd.dstate, [&](auto cfg) {
+  return detail::with_default_backward_config(a, [&](auto cfg) {
     return backward_can_implement<decltype(cfg)>(a);
   });
 }
@@ -154,7 +163,7 @@ template <class InT, class OutT>
 [[nodiscard]] status backward(const backward_args<InT, OutT>& a, const void* states,
                               size_t states_bytes, void* workspace, size_t workspace_bytes,
                               cudaStream_t stream = nullptr) noexcept {
-  return detail::with_default_backward_config(a.fwd.dstate, [&](auto cfg) {
+  return detail::with_default_backward_config(a, [&](auto cfg) {
     return backward<decltype(cfg)>(a, states, states_bytes, workspace, workspace_bytes, stream);
   });
 }
