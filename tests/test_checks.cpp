@@ -260,6 +260,12 @@ TEST_CASE("checks: backward workspace", "[checks]") {
   const int64_t bdn = 2 * 528 * 5, parts = 2 * 2 * 33 * 5 * 640;
   REQUIRE(s6scan::backward_workspace_size(wide.g, k) ==
           size_t(bdn + bdn + 2 * 528 + 2 * 528 + 2 * parts) * 4);
+  // Constant B and C: no partials, and their per-segment sums (10 x 80 each) instead.
+  fake_backward consts(2, 8, 600, 5, 2);
+  consts.g.fwd.B.data = consts.g.fwd.C.data = nullptr;
+  consts.g.fwd.B_const.data = consts.g.fwd.C_const.data = consts.g.fwd.A.data;
+  REQUIRE(s6scan::backward_workspace_size(consts.g, k) ==
+          size_t(80 + 800 + 720 + 3 * 800 + 160 + 160) * 4);
   b.g.partial_budget = 1;  // one chunk per launch: 64 steps of partials, one segment
   REQUIRE(s6scan::backward_workspace_size(b.g, k) == size_t(80 + 80 + 16 + 16 + 2 * 1280) * 4);
   std::vector<float> ws(4096);
