@@ -401,6 +401,20 @@ TEMPLATE_TEST_CASE("backward: explicit configurations outside the default set", 
       run_case(p, default_forward<InT, OutT>, config_backward<backward_config<32, 8, 16, 2>>{});
     }
   }
+  // One channel per warp (dB/dC terms stored one kind at a time) with 2-float and 1-float stores,
+  // varying B and C, and one of them constant.
+  options const_B = all, const_C = all;
+  const_B.B_const = const_C.C_const = true;
+  for (const options& o : {all, const_B, const_C}) {
+    {  // thirty-two lanes of two states, the last 7 past dstate 50
+      problem<InT, OutT> p(2, 12, 300, 50, 2, o, rng);
+      run_case(p, default_forward<InT, OutT>, config_backward<backward_config<64, 4, 16, 2>>{});
+    }
+    {  // thirty-two lanes of one state
+      problem<InT, OutT> p(2, 12, 300, 32, 3, o, rng);
+      run_case(p, default_forward<InT, OutT>, config_backward<backward_config<32, 2, 8, 1>>{});
+    }
+  }
   if constexpr (sizeof(InT) == 2) {
     // dstate above 256: 32 lanes of 16 states, with the forward of the same reach.
     auto fwd = [](const forward_args<InT, OutT>& a, void* ws, size_t bytes) {

@@ -170,10 +170,13 @@ struct backward_smem_layout {
   int64_t dt = 0, du = 0, dy = 0, sg = 0, gu = 0, gd = 0, y = 0;
   int64_t Bf = 0, Cf = 0, zero = 0, bias = 0, D = 0;
   int64_t starts = 0;  ///< (tiles per chunk, states per thread, threads): each tile's first state
-  /// (warps, 2, npad, red_pitch): each warp's dC (0) and dB (1) terms, summed over its channels
+  /// Each warp's dB/dC terms of one tile, summed over its channels. Several channels per warp:
+  /// (warps, 2, npad, red_pitch), dC (0) and dB (1) at once. One channel per warp (`by_kind`):
+  /// (warps, time_tile, red_pitch), one kind at a time: dC's, then dB's.
   int64_t red = 0;
   int64_t total = 0;
   int tile_pitch = 0, npad = 0, Bf_pitch = 0, Cf_pitch = 0, red_pitch = 0;
+  bool by_kind = false;
 };
 
 S6SCAN_HOST_DEVICE inline backward_smem_layout make_backward_smem_layout(
@@ -182,7 +185,8 @@ S6SCAN_HOST_DEVICE inline backward_smem_layout make_backward_smem_layout(
   backward_smem_layout l;
   const int64_t npad = (dstate + states_per_thread - 1) / states_per_thread * states_per_thread;
   l.npad = static_cast<int>(npad);
-  l.raw_bc_pitch = time_tile + 16 / in_bytes;
+  // No pad: each thread converts whole 16-byte pieces of one state's row (reads in a row).
+  l.raw_bc_pitch = time_tile;
   int64_t o = 0;
   const int64_t seq_tile = align16(int64_t(rows) * time_tile * in_bytes);
   const int64_t bc_tile = align16(dstate * l.raw_bc_pitch * in_bytes);
@@ -211,8 +215,17 @@ S6SCAN_HOST_DEVICE inline backward_smem_layout make_backward_smem_layout(
   l.bias = o; o += align16(int64_t(rows) * 4);
   l.D = o; o += align16(int64_t(rows) * 4);
   l.starts = o; o += align16(int64_t(kCheckpointSteps / time_tile) * states_per_thread * threads * 4);
-  l.red_pitch = time_tile + 1;  // odd: one step's terms of consecutive states hit distinct banks
-  l.red = o; o += var_B || var_C ? align16(int64_t(threads / 32) * 2 * npad * l.red_pitch * 4) : 0;
+  const int64_t warps = threads / 32;
+  l.by_kind = threads / rows == 32;
+  if (l.by_kind) {
+    // A lane stores its states' terms of a step as vectors; the reduction reads (step, state)
+    // with the step fastest. The 4-float pad puts 8 steps of 4 states in distinct banks.
+    l.red_pitch = static_cast<int>(npad) + 4;
+    l.red = o; o += var_B || var_C ? align16(warps * time_tile * l.red_pitch * 4) : 0;
+  } else {
+    l.red_pitch = time_tile + 1;  // odd: one step's terms of consecutive states hit distinct banks
+    l.red = o; o += var_B || var_C ? align16(warps * 2 * npad * l.red_pitch * 4) : 0;
+  }
   l.total = o;
   return l;
 }

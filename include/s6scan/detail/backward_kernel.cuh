@@ -12,7 +12,9 @@
 //      and dz per step, dA (and a constant B/C's gradient) per thread, and the time-varying dB/dC
 //      terms per (channel, state, step). Each warp sums those over its channels with shuffles (a
 //      reduce-scatter: every lane ends with the sum of one (term, state)); the block then adds up
-//      its warps' sums in shared memory.
+//      its warps' sums in shared memory. With one channel per warp (32 lanes) there is nothing to
+//      shuffle: the dC terms are stored while the states are recomputed and summed, then the dB
+//      terms through the same buffer, so that it holds one kind at a time.
 // Each tile's raw inputs are copied with cp.async into one of two stages while the previous tile
 // is being worked on; tiles are visited in the order above, so the next one is always known.
 //
@@ -74,6 +76,10 @@ class backward_agent {
   static constexpr int kThreads = Config::kThreads;
   static constexpr int kTiles = Config::kTilesPerChunk;
   static constexpr int kStateVec = kStates >= 4 ? 4 : kStates;
+  // One channel per warp: the warp's dB/dC terms have nothing to add up among its lanes, so each
+  // lane stores them as vectors, one kind at a time (dC's while the states are recomputed, dB's
+  // with the adjoint), through a buffer half the size (backward_smem_layout::by_kind).
+  static constexpr bool kByKind = kLanes == 32;
   using svec = float_vec<kStateVec>;
 
   // One tile of the walk: pass 1 (forward, keeps tile starts) or pass 2 (recompute + adjoint).
@@ -100,7 +106,6 @@ class backward_agent {
   float h_[kStates];
   float dh_[kStates];
   float a2_[kStates];  // A * log2(e)
-  float A_[kStates];
   float accA_[kStates];
   float accB_[kStates];  // constant B's gradient; unused for a varying B
   float accC_[kStates];
@@ -170,7 +175,7 @@ class backward_agent {
       load_rows<kTime, kThreads>(stage<InT>(s, l_.raw_B), l_.raw_bc_pitch,
                                  f_.B.data + b_ * f_.B.batch_stride + g_ * f_.B.group_stride,
                                  f_.B.state_stride, ds, t0, L, piece(kVecB));
-    if (f_.C.data)
+    if (f_.C.data && !it.forward)  // the recompute pass needs no C
       load_rows<kTime, kThreads>(stage<InT>(s, l_.raw_C), l_.raw_bc_pitch,
                                  f_.C.data + b_ * f_.C.batch_stride + g_ * f_.C.group_stride,
                                  f_.C.state_stride, ds, t0, L, piece(kVecC));
@@ -208,15 +213,13 @@ class backward_agent {
         if (!Carry) sg[r * P + j] = in ? (f_.delta_softplus ? sigmoid(x) : 1.f) : 0.f;
       }
     }
-    const int npad = l_.npad, ds = int(f_.dstate), pitch = l_.raw_bc_pitch;
-    auto transpose = [&](const InT* raw, float* dst) {
-      for (int i = tid_; i < kTime * npad; i += kThreads) {
-        const int t = i / npad, n = i % npad;
-        dst[i] = n < ds ? to_float(raw[n * pitch + t]) : 0.f;
-      }
-    };
-    if (f_.B.data && !Carry) transpose(stage<const InT>(s, l_.raw_B), at<float>(l_.Bf));
-    if (f_.C.data) transpose(stage<const InT>(s, l_.raw_C), at<float>(l_.Cf));
+    if (f_.B.data && !Carry) transpose_bc(stage<const InT>(s, l_.raw_B), at<float>(l_.Bf));
+    if (f_.C.data && !it.forward) transpose_bc(stage<const InT>(s, l_.raw_C), at<float>(l_.Cf));
+  }
+
+  // Raw [state][step] tile -> float [step][state], zero in the padded states.
+  __device__ void transpose_bc(const InT* raw, float* dst) const {
+    transpose_states<kTime, kThreads, true>(raw, l_.raw_bc_pitch, int(f_.dstate), l_.npad, dst);
   }
 
   __device__ float* tile_start(int tile, int n) const {
@@ -340,10 +343,20 @@ class backward_agent {
     }
   }
 
+  // One channel per warp (kByKind): stores one kind of this lane's terms of step j.
+  __device__ void store_terms(const float (&v)[kStates], int j) const {
+    if (first_state_ >= l_.npad) return;
+    auto* dst = reinterpret_cast<typename svec::type*>(
+        at<float>(l_.red) + ((tid_ / 32) * kTime + j) * l_.red_pitch + first_state_);
+#pragma unroll
+    for (int q = 0; q < kStates / kStateVec; ++q) dst[q] = svec::make(v + q * kStateVec);
+  }
+
   // Pass 2 of one tile: recompute its states, then run the adjoint backwards through them. Per
   // step, lane 0 of each channel takes the lanes' sums: the step's gradient (to the gd tile, and
   // into the ddelta_bias sum), the u gradient before its last terms, and y with z; store_tile
-  // finishes them.
+  // finishes them. The step's gradient is sum_n dh (B u + A decay h) = u * (the u gradient's
+  // sum) + ln 2 * sum_n dh a2 decay h, which saves two operations per state.
   __device__ void adjoint_tile(int s, const item& it) {
     const int P = l_.tile_pitch;
     const InT* ur = stage<const InT>(s, l_.raw_u) + row_ * kTime;
@@ -380,6 +393,18 @@ class backward_agent {
         y = lane_sum(y);
         if (lane_ == 0) at<float>(l_.y)[row_ * P + j] = y;
       }
+      if (kByKind && var_C) {
+        const float dy = dyr[j];
+        float terms[kStates];
+#pragma unroll
+        for (int n = 0; n < kStates; ++n) terms[n] = dy * h_[n];
+        store_terms(terms, j);
+      }
+    }
+    if (kByKind && var_C) {  // dC's terms summed before dB's take the buffer
+      __syncthreads();
+      reduce_bc_terms(it, true, false);
+      __syncthreads();
     }
 
 #pragma unroll
@@ -388,7 +413,7 @@ class backward_agent {
       const float u = to_float(ur[j]);
       const typename svec::type *bp, *cp;
       bc_at(j, bp, cp);
-      float gu = 0.f, gd = 0.f;
+      float gu = 0.f, ga = 0.f;
       float terms[2 * kStates];  // dC terms, then dB terms
 #pragma unroll
       for (int q = 0; q < kStates / kStateVec; ++q) {
@@ -407,16 +432,27 @@ class backward_agent {
           terms[kStates + n] = dh_[n] * du;
           if (!var_B) accB_[n] = fmaf(dh_[n], du, accB_[n]);
           gu = fmaf(dh_[n], b, gu);
-          gd = fmaf(dh_[n], fmaf(b, u, A_[n] * ah), gd);
-          accA_[n] = fmaf(dh_[n] * dt, ah, accA_[n]);
+          const float x = dh_[n] * ah;
+          ga = fmaf(x, a2_[n], ga);
+          accA_[n] = fmaf(x, dt, accA_[n]);
           dh_[n] *= decay;
         }
       }
-      if (var_B || var_C) reduce_step_terms(terms, j);
+      if (kByKind) {
+        if (var_B) {
+          float bterms[kStates];
+#pragma unroll
+          for (int n = 0; n < kStates; ++n) bterms[n] = terms[kStates + n];
+          store_terms(bterms, j);
+        }
+      } else if (var_B || var_C) {
+        reduce_step_terms(terms, j);
+      }
       gu = lane_sum(gu);
-      gd = lane_sum(gd);
+      ga = lane_sum(ga);
       if (lane_ == 0) {
-        const float g_delta = gd * sgr[j];
+        constexpr float kLn2 = 0.6931471805599453f;
+        const float g_delta = fmaf(u, gu, kLn2 * ga) * sgr[j];
         at<float>(l_.gu)[row_ * P + j] = gu;
         at<float>(l_.gd)[row_ * P + j] = g_delta;
         accBias_ += g_delta;
@@ -425,9 +461,10 @@ class backward_agent {
     }
   }
 
-  // Adds up the warps' dB/dC sums of the tile and writes them as this block's partials.
-  __device__ void reduce_bc_terms(const item& it) const {
-    const bool var_B = f_.B.data != nullptr, var_C = f_.C.data != nullptr;
+  // Adds up the warps' dB/dC sums of the tile and writes them as this block's partials: dC's
+  // (with_C) and dB's (with_B), those of them the buffer holds.
+  __device__ void reduce_bc_terms(const item& it, bool with_C, bool with_B) const {
+    const bool var_B = with_B && f_.B.data, var_C = with_C && f_.C.data;
     if (!var_B && !var_C) return;
     constexpr int kWarps = kThreads / 32;
     const int64_t t0 = first_step(it), L = f_.seqlen;
@@ -437,9 +474,9 @@ class backward_agent {
     const int64_t base =
         ((b_ * f_.groups + g_) * p_.w.blocks_per_group + cb_) * N * window_steps + t0 - window_t0;
     const float* red = at<const float>(l_.red);
-    const int RP = l_.red_pitch, warp_stride = 2 * l_.npad * RP;
+    const int RP = l_.red_pitch, warp_stride = kByKind ? kTime * RP : 2 * l_.npad * RP;
     auto sum = [&](int c, int n, int j) {
-      const float* src = red + (c * l_.npad + n) * RP + j;
+      const float* src = red + (kByKind ? j * RP + n : (c * l_.npad + n) * RP + j);
       float v = 0.f;
 #pragma unroll
       for (int w = 0; w < kWarps; ++w) v += src[w * warp_stride];
@@ -528,8 +565,7 @@ class backward_agent {
 #pragma unroll
     for (int n = 0; n < kStates; ++n) {
       const bool on = row_ok && first_state_ + n < f_.dstate;
-      A_[n] = on ? f_.A.data[d * f_.A.dim_stride + first_state_ + n] : 0.f;
-      a2_[n] = A_[n] * kLog2e;
+      a2_[n] = on ? f_.A.data[d * f_.A.dim_stride + first_state_ + n] * kLog2e : 0.f;
       // The adjoint at the end of this block's chunks: zero in the carry pass; in a split launch
       // the combine's; else the last-state gradient, or the previous launch's.
       const int64_t at = (b_ * f_.dim + d) * f_.dstate + first_state_ + n;
@@ -628,7 +664,7 @@ class backward_agent {
       } else {
         adjoint_tile(s, it);
         __syncthreads();
-        reduce_bc_terms(it);
+        reduce_bc_terms(it, !kByKind, true);
         store_tile(s, it);
       }
       __syncthreads();

@@ -94,17 +94,51 @@ __device__ void load_rows(T* dst, int pitch, const T* src, int64_t row_stride, i
   }
 }
 
+/// @brief A raw [state][step] tile of B or C (rows `pitch` elements apart, 16-byte aligned) to
+///        float [step][state] with rows of `npad`, zero in the states from `dstate` on.
+///
+/// `ByPiece`: a thread converts the 16-byte pieces of one state's row, with no index divided by
+/// the runtime dstate (at dstate 256 the element loop was about a third of the forward's
+/// instructions). Else a thread converts one element: the forward's choice below dstate 64,
+/// where the piece loop took forward_config<1, 64, 32, 1> from 80 registers to 96 (the
+/// backward's counts did not move).
+template <int Time, int Threads, bool ByPiece, class T>
+__device__ void transpose_states(const T* raw, int pitch, int dstate, int npad, float* dst) {
+  if constexpr (ByPiece) {
+    constexpr int kVec = 16 / int(sizeof(T)), kPieces = Time / kVec;
+    static_assert(kPieces >= 1 && Time % kVec == 0, "a tile row is whole 16-byte pieces");
+    for (int n = threadIdx.x; n < npad; n += Threads) {
+#pragma unroll 1
+      for (int q = 0; q < kPieces; ++q) {
+        uint4 v = make_uint4(0u, 0u, 0u, 0u);
+        if (n < dstate) v = *reinterpret_cast<const uint4*>(raw + n * pitch + q * kVec);
+        const T* e = reinterpret_cast<const T*>(&v);
+        float* d = dst + q * kVec * npad + n;
+#pragma unroll
+        for (int k = 0; k < kVec; ++k) d[k * npad] = to_float(e[k]);
+      }
+    }
+  } else {
+    for (int i = threadIdx.x; i < Time * npad; i += Threads) {
+      const int t = i / npad, n = i % npad;
+      dst[i] = n < dstate ? to_float(raw[n * pitch + t]) : 0.f;
+    }
+  }
+}
+
 template <int N>
 struct float_vec;
 template <>
 struct float_vec<1> {
   using type = float;
   __device__ static float get(const float& v, int) { return v; }
+  __device__ static float make(const float* v) { return v[0]; }
 };
 template <>
 struct float_vec<2> {
   using type = float2;
   __device__ static float get(const float2& v, int i) { return i == 0 ? v.x : v.y; }
+  __device__ static float2 make(const float* v) { return make_float2(v[0], v[1]); }
 };
 template <>
 struct float_vec<4> {
@@ -112,6 +146,7 @@ struct float_vec<4> {
   __device__ static float get(const float4& v, int i) {
     return i == 0 ? v.x : i == 1 ? v.y : i == 2 ? v.z : v.w;
   }
+  __device__ static float4 make(const float* v) { return make_float4(v[0], v[1], v[2], v[3]); }
 };
 
 template <class Config, class InT, class OutT, bool Carry>
@@ -189,11 +224,8 @@ class forward_agent {
 
   // Raw [state][step] tile -> float [step][state], zero in the padded states.
   __device__ void transpose_bc(const InT* raw, float* dst) const {
-    const int npad = l_.npad, ds = int(a_.dstate), pitch = l_.raw_bc_pitch;
-    for (int i = tid_; i < kTime * npad; i += kThreads) {
-      const int t = i / npad, n = i % npad;
-      dst[i] = n < ds ? to_float(raw[n * pitch + t]) : 0.f;
-    }
+    transpose_states<kTime, kThreads, (Config::kMaxDState >= 64)>(raw, l_.raw_bc_pitch,
+                                                                  int(a_.dstate), l_.npad, dst);
   }
 
   __device__ void transpose_stage_bc(int s) const {
