@@ -517,6 +517,43 @@ TEST_CASE("backward: refusals launch nothing", "[gpu][backward]") {
   REQUIRE(s6scan::backward_can_implement(gr.g).ok());
 }
 
+TEST_CASE("backward: the default set takes fewer rows where shared memory is short",
+          "[gpu][backward]") {
+  // dstate 128 and 256 take the row of more channels per block when its shared memory fits the
+  // device, else the _small row. Nothing is launched.
+  s6scan::backward_args<float> g;
+  g.fwd.batch = 2; g.fwd.dim = 64; g.fwd.seqlen = 100; g.fwd.groups = 1;
+  g.fwd.set_contiguous_strides();
+  const auto stand_in = reinterpret_cast<float*>(uintptr_t(256));
+  g.fwd.u.data = g.fwd.delta.data = g.fwd.B.data = g.fwd.C.data = g.fwd.A.data = stand_in;
+  g.fwd.z.data = stand_in;
+  auto rows_for = [&](int64_t dstate, int64_t optin) {
+    g.fwd.dstate = dstate;
+    int rows = 0;
+    const s6scan::status s = s6scan::detail::pick_backward_config(g, optin, [&](auto cfg) {
+      rows = decltype(cfg)::kRows;
+      return s6scan::status{};
+    });
+    REQUIRE(s.ok());
+    return rows;
+  };
+  using s6scan::detail::backward_smem_bytes;
+  using s6scan::shape_of;
+  for (int64_t dstate : {100, 128}) {
+    g.fwd.dstate = dstate;
+    const int64_t big = backward_smem_bytes(g, shape_of<s6scan::default_backward_config_128>());
+    REQUIRE(rows_for(dstate, big) == s6scan::default_backward_config_128::kRows);
+    REQUIRE(rows_for(dstate, big - 1) == s6scan::default_backward_config_128_small::kRows);
+  }
+  for (int64_t dstate : {200, 256}) {
+    g.fwd.dstate = dstate;
+    const int64_t big = backward_smem_bytes(g, shape_of<s6scan::default_backward_config_256>());
+    REQUIRE(rows_for(dstate, big) == s6scan::default_backward_config_256::kRows);
+    REQUIRE(rows_for(dstate, big - 1) == s6scan::default_backward_config_256_small::kRows);
+  }
+  REQUIRE(rows_for(64, 0) == s6scan::default_backward_config_64::kRows);  // no device needed
+}
+
 TEST_CASE("backward: dim above 65535", "[gpu][backward]") {
   std::mt19937_64 rng(s6test::test_seed() + 6);
   options o;

@@ -30,22 +30,28 @@ using default_config_256 = forward_config<256, 16, 16, 16>;
 
 /// @brief The default backward configurations. Each thread keeps 4 states (8 at dstate 256) and
 ///        the states before each of TimeTile steps in registers; 128 threads per block (64 at
-///        dstate 1 with 16-bit inputs, 256 at dstate 64 and 128).
+///        dstate 1 with 16-bit inputs, 256 at dstate 64 and 256, 512 at dstate 128).
 ///
 /// Chosen by `s6scan_bench --backward-study 1` on the H200 (bfloat16, backward ms, bench/NOTES.md):
 /// lm `<16, 32, 16, 4>` 5.00 (TimeTile 8: 5.11; 64 rows: 5.37; 8 lanes: 5.39); N64
-/// `<64, 16, 8, 4>` 5.12 (`<64, 8, 16, 4>`: 5.92); N128 `<128, 8, 8, 4>` 18.98 (the dstate-256
-/// row: 28.97); VMamba stages 1-4 at dstate 1, bfloat16, `<1, 64, 16, 1>` against
-/// `<1, 128, 16, 1>` (bench/results/h200_backward_study_N1.txt, 4a4e475): 5.36 / 5.69, 2.18 /
-/// 2.22, 1.145 / 1.269, 0.947 / 1.100 (256 rows and TimeTile 32 were slower on all four). In
-/// float32 64 rows were slower on stages 2-4 (fwd+bwd ms, the benches of 4a4e475 and e6303c8:
-/// 2.72 / 3.24, 1.54 / 1.79, 1.54 / 1.77; stage 1 6.88 / 6.61), so float32 keeps 128 rows.
+/// `<64, 16, 8, 4>` 5.12 (`<64, 8, 16, 4>`: 5.92); VMamba stages 1-4 at dstate 1, bfloat16,
+/// `<1, 64, 16, 1>` against `<1, 128, 16, 1>` (bench/results/h200_backward_study_N1.txt,
+/// 4a4e475): 5.36 / 5.69, 2.18 / 2.22, 1.145 / 1.269, 0.947 / 1.100 (256 rows and TimeTile 32
+/// were slower on all four). In float32 64 rows were slower on stages 2-4 (fwd+bwd ms, the
+/// benches of 4a4e475 and e6303c8: 2.72 / 3.24, 1.54 / 1.79, 1.54 / 1.77; stage 1 6.88 / 6.61),
+/// so float32 keeps 128 rows. N128 `<128, 16, 8, 4>` 9.69 (8 rows: 10.48; 4 rows: 13.48) and
+/// N256 `<256, 8, 8, 8>` 25.69 (4 rows: 30.57), one channel per warp
+/// (bench/results/h200_backward_study_N256.txt). Those two need 152 and 164 KiB of shared memory
+/// in bfloat16; where the device allows less, the default set takes the `_small` rows (84 and
+/// 98 KiB).
 using default_backward_config_1 = backward_config<1, 64, 16, 1>;
 using default_backward_config_1_f32 = backward_config<1, 128, 16, 1>;
 using default_backward_config_16 = backward_config<16, 32, 16, 4>;
 using default_backward_config_64 = backward_config<64, 16, 8, 4>;
-using default_backward_config_128 = backward_config<128, 8, 8, 4>;
-using default_backward_config_256 = backward_config<256, 4, 8, 8>;
+using default_backward_config_128 = backward_config<128, 16, 8, 4>;
+using default_backward_config_128_small = backward_config<128, 8, 8, 4>;
+using default_backward_config_256 = backward_config<256, 8, 8, 8>;
+using default_backward_config_256_small = backward_config<256, 4, 8, 8>;
 
 /// @brief The largest dstate the default set accepts.
 inline constexpr int kDefaultMaxDState = default_config_256::kMaxDState;
@@ -96,11 +102,16 @@ template <class InT, class OutT, class F>
   return default_set_refusal(a.dstate, "forward");
 }
 
-/// @brief The backward's counterpart of with_default_config: by dstate, and at dstate 1 by the
-///        input type.
+/// @brief Calls `f(Config{})` with the default backward configuration for `a` on a device that
+///        allows `smem_optin` bytes of shared memory per block, or returns why none applies. By
+///        dstate; at dstate 1 by the input type; at dstate 128 and 256 by what fits.
 template <class InT, class OutT, class F>
-[[nodiscard]] status with_default_backward_config(const backward_args<InT, OutT>& a,
-                                                  F&& f) noexcept {
+[[nodiscard]] status pick_backward_config(const backward_args<InT, OutT>& a, int64_t smem_optin,
+                                          F&& f) noexcept {
+  const auto fitting = [&](auto cfg, auto smaller) {
+    if (backward_smem_bytes(a, shape_of<decltype(cfg)>()) <= smem_optin) return f(cfg);
+    return f(smaller);
+  };
   const int64_t dstate = a.fwd.dstate;
   if (dstate <= 1) {
     if constexpr (sizeof(InT) == 4) return f(default_backward_config_1_f32{});
@@ -108,9 +119,25 @@ template <class InT, class OutT, class F>
   }
   if (dstate <= 16) return f(default_backward_config_16{});
   if (dstate <= 64) return f(default_backward_config_64{});
-  if (dstate <= 128) return f(default_backward_config_128{});
-  if (dstate <= 256) return f(default_backward_config_256{});
+  if (dstate <= 128)
+    return fitting(default_backward_config_128{}, default_backward_config_128_small{});
+  if (dstate <= 256)
+    return fitting(default_backward_config_256{}, default_backward_config_256_small{});
   return default_set_refusal(dstate, "backward");
+}
+
+/// @brief The backward's counterpart of with_default_config: pick_backward_config on the current
+///        device (queried only for dstate above 64).
+template <class InT, class OutT, class F>
+[[nodiscard]] status with_default_backward_config(const backward_args<InT, OutT>& a,
+                                                  F&& f) noexcept {
+  device_limits limits;
+  if (a.fwd.dstate > 64 && a.fwd.dstate <= 256) {
+    int device = 0;
+    const status s = current_device_limits(&limits, &device);
+    if (!s) return s;
+  }
+  return pick_backward_config(a, limits.max_shared_memory_per_block_optin, f);
 }
 
 }  // namespace detail
