@@ -39,9 +39,9 @@ using default_config_256 = forward_config<256, 16, 16, 16>;
 /// 4a4e475): 5.36 / 5.69, 2.18 / 2.22, 1.145 / 1.269, 0.947 / 1.100 (256 rows and TimeTile 32
 /// were slower on all four). In float32 64 rows were slower on stages 2-4 (fwd+bwd ms, the
 /// benches of 4a4e475 and e6303c8: 2.72 / 3.24, 1.54 / 1.79, 1.54 / 1.77; stage 1 6.88 / 6.61),
-/// so float32 keeps 128 rows. N128 `<128, 16, 8, 4>` 9.69 (8 rows: 10.48; 4 rows: 13.48) and
-/// N256 `<256, 8, 8, 8>` 25.69 (4 rows: 30.57), one channel per warp
-/// (bench/results/h200_backward_study_N256.txt). Those two need 152 and 164 KiB of shared memory
+/// so float32 keeps 128 rows. N128 `<128, 16, 8, 4>` 9.76 (8 rows: 10.49; 4 rows: 13.50) and
+/// N256 `<256, 8, 8, 8>` 25.72 (4 rows: 30.65), one channel per warp
+/// (bench/results/h200_backward_study_N256.txt, 748d134). Those two need 152 and 164 KiB of shared memory
 /// in bfloat16; where the device allows less, the default set takes the `_small` rows (84 and
 /// 98 KiB).
 using default_backward_config_1 = backward_config<1, 64, 16, 1>;
