@@ -9,10 +9,22 @@ Reference files list records under "results" (or "records") with "shape", "dtype
 optionally "fwdbwd_ms" and "impl" (one column per impl). The markdown table gives, per shape and
 dtype: s6scan's forward time, its floor and ratio, and the speed-up over each reference forward
 (and forward+backward when both sides have one). The plot needs matplotlib; the table does not.
+
+--targets checks every row against the speed targets of DESIGN.md section 3 (issue 4, item 3):
+on the anchor shapes, in every dtype, the forward within 1.5x of its floor and forward+backward
+at least 3x faster than mamba's; on every row, nothing slower than any reference figure. It
+prints one line per row that misses, saying what misses and by how much, then a count, and exits
+1 if a row misses.
 """
 import argparse
 import json
 import sys
+
+# The shapes of DESIGN.md's first table (the lm row in float32 is lm1.4b_N16's float32 record).
+ANCHOR_SHAPES = ("lm1.4b_N16", "lm1.4b_N16_z", "vmamba_s1_N1", "vmamba_s1_N16", "N64", "N128", "N256",
+                 "long32k_N16")
+FWD_OVER_FLOOR = 1.5
+FWDBWD_OVER_MAMBA = 3.0
 
 
 def load_records(path):
@@ -28,6 +40,7 @@ def main():
     ap.add_argument("--dtype", default="bfloat16", help="dtype for the plot (the table has all)")
     ap.add_argument("--markdown", action="store_true", help="print a markdown table")
     ap.add_argument("--plot", help="write a PNG of forward time over floor per shape")
+    ap.add_argument("--targets", action="store_true", help="check every row against the speed targets")
     args = ap.parse_args()
 
     ours, meta = load_records(args.results)
@@ -37,6 +50,9 @@ def main():
         for r in records:
             refs.setdefault(r.get("impl", path), {})[(r["shape"], r["dtype"])] = r
     impls = sorted(refs)
+
+    if args.targets:
+        sys.exit(check_targets(ours, refs, meta))
 
     if args.markdown or not args.plot:
         print(f"s6scan at {meta.get('commit', '?')} on {meta.get('gpu', '?')}; forward ms, floor ms, x floor, "
@@ -88,6 +104,38 @@ def main():
         fig.tight_layout()
         fig.savefig(args.plot, dpi=110)
         print(f"wrote {args.plot}")
+
+
+def check_targets(ours, refs, meta):
+    """Prints the rows that miss a speed target and a count; returns 1 if any row misses, else 0."""
+    if "mamba" not in refs:
+        print("--targets needs the anchors' mamba figures (--reference anchors-h200.json)")
+        return 2
+    print(f"s6scan at {meta.get('commit', '?')} on {meta.get('gpu', '?')} against the targets: forward <= "
+          f"{FWD_OVER_FLOOR}x its floor and fwd+bwd >= {FWDBWD_OVER_MAMBA}x mamba's on the anchor shapes; "
+          "no row slower than any reference figure")
+    missing = 0
+    for r in ours:
+        key, anchor, misses = (r["shape"], r["dtype"]), r["shape"] in ANCHOR_SHAPES, []
+        over = r["fwd_ms"] / r["floor_ms"]
+        if anchor and over > FWD_OVER_FLOOR:
+            misses.append(f"fwd {over:.2f}x floor")
+        mamba = refs["mamba"].get(key, {}).get("fwdbwd_ms")
+        if anchor and not (mamba and r.get("fwdbwd_ms")):
+            misses.append("no fwd+bwd time to compare with mamba's")
+        elif anchor and mamba / r["fwdbwd_ms"] < FWDBWD_OVER_MAMBA:
+            misses.append(f"fwd+bwd {mamba / r['fwdbwd_ms']:.2f}x mamba's")
+        for field, label in (("fwd_ms", "fwd"), ("fwdbwd_ms", "fwd+bwd")):
+            figures = [(t[key][field], impl) for impl, t in refs.items() if t.get(key, {}).get(field)]
+            if figures and r.get(field):
+                best, impl = min(figures)
+                if r[field] > best:
+                    misses.append(f"{label} {r[field]:.3f} ms, slower than {impl}'s {best:.3f}")
+        if misses:
+            missing += 1
+            print(f"- {r['shape']} {r['dtype']}: " + "; ".join(misses))
+    print(f"{len(ours) - missing} of {len(ours)} rows meet the targets")
+    return 1 if missing else 0
 
 
 if __name__ == "__main__":
