@@ -5,24 +5,25 @@
 # side (S6SCAN_TEST_SHARD=i/n), one log per process under the output folder; the summary counts
 # the shards whose log has the step's verdict line and shows the end of every other log.
 #
-#   tests/gpu_checks.sh [--build DIR] [--out DIR] [--timeout S] STEP...
+#   tests/gpu_checks.sh [--build DIR] [--out DIR] [--timeout S] [--commit REV] STEP...
 #
 # STEP: tests (both binaries, 8 shards each), memcheck (12 each, without the [large] cases),
 # racecheck-forward and racecheck-backward (16 shards, without [large], S6SCAN_FEWER_BLOCKS=1;
 # each takes minutes, so give each its own command on a lent machine), bench (bench.json and
-# bench.log; the JSON names this checkout's commit, so build from it). Shard counts:
+# bench.log; the JSON names --commit, else this checkout's HEAD, so build from it). Shard counts:
 # SHARDS_TESTS, SHARDS_MEMCHECK, SHARDS_RACECHECK; --timeout bounds each process (540 s). Exit
 # status: 0 when every step passed, 1 when one did not, 77 when there is no GPU, 2 for bad
 # arguments or a missing tool.
 set -u
 
-build=build out=gpu-checks timeout_s=540
+build=build out=gpu-checks timeout_s=540 commit=
 steps=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --build) build=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --timeout) timeout_s=$2; shift 2 ;;
+    --commit) commit=$2; shift 2 ;;
     tests | memcheck | racecheck-forward | racecheck-backward | bench) steps+=("$1"); shift ;;
     *) echo "gpu_checks.sh: unknown argument '$1' (see the comment at the top)" >&2; exit 2 ;;
   esac
@@ -77,7 +78,7 @@ run_shards() {
   [ ${#bad[@]} -eq 0 ]
 }
 
-# both NAME VERDICT [PREFIX...] -- [ARGS...]: run_shards on both test binaries side by side.
+# both NAME SHARDS VERDICT [PREFIX...] -- [ARGS...]: run_shards on both test binaries side by side.
 both() {
   local name=$1 n=$2 verdict=$3 p1 p2 status=0
   shift 3
@@ -109,7 +110,7 @@ for step in "${steps[@]}"; do
         "RACECHECK SUMMARY: 0 hazards displayed (0 errors, 0 warnings)" $tool -- '~[large]' || failed=1
       cat "$out/racecheck-$bin.summary" ;;
     bench)
-      commit=$(git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null || echo unknown)
+      [ -n "$commit" ] || commit=$(git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null || echo unknown)
       if "$build/bench/s6scan_bench" --json "$out/bench.json" --commit "$commit" >"$out/bench.log" 2>&1; then
         echo "bench: $out/bench.json at $commit ($out/bench.log has the table)"
       else
