@@ -399,8 +399,9 @@ using split_study_16 = config_list<s6scan::default_config_16, s6scan::default_co
 // configurations. Each list holds the default set's configuration for its dstate (dstate 128 and
 // 256 share the last list), and the candidates measured against it (bench/NOTES.md).
 using s6scan::backward_config;
-using backward_study_1 = config_list<backward_config<1, 128, 16, 1>, backward_config<1, 64, 16, 1>,
-                                     backward_config<1, 128, 32, 1>, backward_config<1, 256, 16, 1>>;
+using backward_study_1 = config_list<backward_config<1, 64, 16, 1>, backward_config<1, 128, 16, 1>,
+                                     backward_config<1, 32, 16, 1>, backward_config<1, 64, 8, 1>,
+                                     backward_config<1, 64, 32, 1>>;
 using backward_study_16 = config_list<backward_config<16, 32, 16, 4>, backward_config<16, 32, 8, 4>,
                                       backward_config<16, 64, 16, 4>, backward_config<16, 16, 16, 4>,
                                       backward_config<16, 64, 8, 8>, backward_config<16, 32, 16, 2>>;

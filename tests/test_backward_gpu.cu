@@ -415,6 +415,14 @@ TEMPLATE_TEST_CASE("backward: explicit configurations outside the default set", 
       run_case(p, default_forward<InT, OutT>, config_backward<backward_config<32, 2, 8, 1>>{});
     }
   }
+  // One lane of four states (the last past dstate 3), eight-step tiles: each thread works from its
+  // channel's raw rows (no float tiles). 10 channels of a 32-row block; 300 steps over 8 blocks
+  // are split in time, so the carry pass runs too.
+  for (const options& o : {all, const_B, const_C})
+    for (int64_t seqlen : {7, 300}) {
+      problem<InT, OutT> p(2, 40, seqlen, 3, 4, o, rng);
+      run_case(p, default_forward<InT, OutT>, config_backward<backward_config<4, 32, 8, 4>>{});
+    }
   if constexpr (sizeof(InT) == 2) {
     // dstate above 256: 32 lanes of 16 states, with the forward of the same reach.
     auto fwd = [](const forward_args<InT, OutT>& a, void* ws, size_t bytes) {

@@ -78,7 +78,7 @@ template <class Config, class InT, class OutT>
   p.ws = static_cast<float*>(workspace);
   p.dim_per_group = f.dim / f.groups;
   p.blocks_per_group = int(p.w.blocks_per_group);
-  // The forward's vector bits, plus dout's.
+  // The forward's vector bits, plus dout's and the gradients'.
   forward_args<InT, OutT> probe = f;
   probe.out = {};
   const auto fp = make_forward_params<Config>(probe, nullptr);
@@ -87,6 +87,11 @@ template <class Config, class InT, class OutT>
   const std::initializer_list<int64_t> dout_strides = {a.dout.batch_stride, a.dout.dim_stride};
   if (rows_aligned<16>(a.dout.data, dout_strides)) p.vec |= kVecDout;
   if (rows_aligned<8>(a.dout.data, dout_strides)) p.vec8 |= kVecDout;
+  // The gradients one lane per channel stores in 16-byte pieces.
+  if (rows_aligned<16>(a.du.data, {a.du.batch_stride, a.du.dim_stride})) p.vec |= kVecGradU;
+  if (rows_aligned<16>(a.ddelta.data, {a.ddelta.batch_stride, a.ddelta.dim_stride}))
+    p.vec |= kVecGradDelta;
+  if (rows_aligned<16>(a.dz.data, {a.dz.batch_stride, a.dz.dim_stride})) p.vec |= kVecGradZ;
 
   // Segments of whole chunks; every launch (window) uses the same length, so the first, which is
   // the longest, has the most, and its per-segment sums cover every later one's.

@@ -166,7 +166,8 @@ struct backward_smem_layout {
   int raw_bc_pitch = 0;
   // After both stages: float tiles of (rows, tile_pitch): step, step * u, dy (the gradient reaching
   // y), the softplus' derivative, and each step's sums over the lanes of a channel: the u gradient
-  // before its last terms, the step's gradient, and y (with z only).
+  // before its last terms, the step's gradient, and y (with z only). With one lane per channel
+  // (`own_rows`) there are none: each thread works from its raw rows.
   int64_t dt = 0, du = 0, dy = 0, sg = 0, gu = 0, gd = 0, y = 0;
   int64_t Bf = 0, Cf = 0, zero = 0, bias = 0, D = 0;
   int64_t starts = 0;  ///< (tiles per chunk, states per thread, threads): each tile's first state
@@ -177,6 +178,7 @@ struct backward_smem_layout {
   int64_t total = 0;
   int tile_pitch = 0, npad = 0, Bf_pitch = 0, Cf_pitch = 0, red_pitch = 0;
   bool by_kind = false;
+  bool own_rows = false;  ///< one lane per channel (threads == rows)
 };
 
 S6SCAN_HOST_DEVICE inline backward_smem_layout make_backward_smem_layout(
@@ -199,7 +201,9 @@ S6SCAN_HOST_DEVICE inline backward_smem_layout make_backward_smem_layout(
   l.stage_bytes = o;
   o = 2 * l.stage_bytes;
   l.tile_pitch = time_tile + 4;
-  const int64_t f_tile = align16(int64_t(rows) * l.tile_pitch * 4);
+  // One lane per channel: no float tiles, and a time-varying B/C is read from its raw tile.
+  l.own_rows = threads == rows;
+  const int64_t f_tile = l.own_rows ? 0 : align16(int64_t(rows) * l.tile_pitch * 4);
   l.dt = o; o += f_tile;
   l.du = o; o += f_tile;
   l.dy = o; o += f_tile;
@@ -209,8 +213,9 @@ S6SCAN_HOST_DEVICE inline backward_smem_layout make_backward_smem_layout(
   l.y = o; o += has_z ? f_tile : 0;
   l.Bf_pitch = var_B ? l.npad : l.npad + 4;
   l.Cf_pitch = var_C ? l.npad : l.npad + 4;
-  l.Bf = o; o += align16(int64_t(var_B ? time_tile : rows) * l.Bf_pitch * 4);
-  l.Cf = o; o += align16(int64_t(var_C ? time_tile : rows) * l.Cf_pitch * 4);
+  const auto bc_rows = [&](bool var) -> int64_t { return var ? (l.own_rows ? 0 : time_tile) : rows; };
+  l.Bf = o; o += align16(bc_rows(var_B) * l.Bf_pitch * 4);
+  l.Cf = o; o += align16(bc_rows(var_C) * l.Cf_pitch * 4);
   l.zero = o; o += align16(int64_t(states_per_thread < 4 ? 4 : states_per_thread) * 4);
   l.bias = o; o += align16(int64_t(rows) * 4);
   l.D = o; o += align16(int64_t(rows) * 4);

@@ -45,8 +45,42 @@
 
 namespace s6scan::detail {
 
-/// @brief forward_params::vec bits, plus dout's.
-enum : unsigned { kVecDout = 64 };
+/// @brief forward_params::vec bits, plus dout's and (one lane per channel, which stores them in
+///        16-byte pieces where these are set) du's, ddelta's and dz's.
+enum : unsigned { kVecDout = 64, kVecGradU = 128, kVecGradDelta = 256, kVecGradZ = 512 };
+
+/// @brief N elements of a row in one or two vector moves (N * sizeof(T) is a power of two).
+template <class T, int N>
+struct alignas(N * sizeof(T) >= 16 ? 16 : N * sizeof(T)) run_of {
+  T e[N];
+};
+
+/// @brief Copies rows [0, rows) x steps [0, min(Time, left)) of a shared tile (rows Time elements
+///        apart) to a row-strided tensor, coalesced: in 16-byte pieces when `vec16` (dst and its
+///        row stride aligned to 16 bytes), else element by element.
+template <int Time, int Threads, class T>
+__device__ void store_rows(T* dst, int64_t row_stride, const T* src, int rows, int64_t left,
+                           bool vec16) {
+  constexpr int kPer = 16 / int(sizeof(T));
+  if (Time % kPer == 0 && vec16) {
+    constexpr int kPieces = Time % kPer == 0 ? Time / kPer : 1;
+    for (int i = threadIdx.x; i < rows * kPieces; i += Threads) {
+      const int r = i / kPieces, j = i % kPieces * kPer;
+      if (j >= left) continue;
+      T* d = dst + r * row_stride + j;
+      const T* s = src + r * Time + j;
+      if (j + kPer <= left)
+        *reinterpret_cast<uint4*>(d) = *reinterpret_cast<const uint4*>(s);
+      else
+        for (int e = 0; j + e < left; ++e) d[e] = s[e];
+    }
+  } else {
+    for (int i = threadIdx.x; i < rows * Time; i += Threads) {
+      const int r = i / Time, j = i % Time;
+      if (j < left) dst[r * row_stride + j] = src[r * Time + j];
+    }
+  }
+}
 
 template <class InT, class OutT>
 struct backward_params {
@@ -80,6 +114,10 @@ class backward_agent {
   // lane stores them as vectors, one kind at a time (dC's while the states are recomputed, dB's
   // with the adjoint), through a buffer half the size (backward_smem_layout::by_kind).
   static constexpr bool kByKind = kLanes == 32;
+  // One lane per channel: the thread that owns a channel reads its raw rows of the stage, and
+  // writes its du, ddelta and dz over the u, delta and z it has read; no float tiles, no prologue.
+  static constexpr bool kOwnRows = kLanes == 1;
+  static constexpr int kRun = 16 / int(sizeof(InT)) < kTime ? 16 / int(sizeof(InT)) : kTime;
   using svec = float_vec<kStateVec>;
 
   // One tile of the walk: pass 1 (forward, keeps tile starts) or pass 2 (recompute + adjoint).
@@ -523,6 +561,192 @@ class backward_agent {
     }
   }
 
+  // ---- One lane per channel (kOwnRows) ----
+
+  // The step of one (channel, step) from its raw delta, as the forward computes it; 0 past seqlen.
+  __device__ float own_step(float x, bool in) const {
+    const float sp = softplus(x);
+    return in ? (f_.delta_softplus ? sp : x) : 0.f;
+  }
+
+  // B or C of step j for this thread's states: from the raw [state][step] tile of a time-varying
+  // one (every thread of the block reads the same address), else this channel's constant row.
+  __device__ void own_bc(const InT* raw, const float* row, int j, float (&v)[kStates]) const {
+#pragma unroll
+    for (int n = 0; n < kStates; ++n) {
+      if (raw == nullptr)
+        v[n] = row[n];
+      else  // rows from dstate on are not loaded
+        v[n] = kStates == 1 || n < f_.dstate ? to_float(raw[n * l_.raw_bc_pitch + j]) : 0.f;
+    }
+  }
+
+  template <class T>
+  __device__ static run_of<T, kRun> own_run(const T* row, int c) {
+    return *reinterpret_cast<const run_of<T, kRun>*>(row + c);
+  }
+
+  // Pass 1 of one tile: advances h_ from the raw rows and records the next tile's start.
+  __device__ void own_advance(int s, const item& it) {
+    const InT* ru = stage<const InT>(s, l_.raw_u) + row_ * kTime;
+    const InT* rd = stage<const InT>(s, l_.raw_delta) + row_ * kTime;
+    const InT* rB = f_.B.data ? stage<const InT>(s, l_.raw_B) : nullptr;
+    const float bias = at<const float>(l_.bias)[row_];
+    const int64_t left = f_.seqlen - first_step(it);
+#pragma unroll
+    for (int c = 0; c < kTime; c += kRun) {
+      const auto u = own_run(ru, c), d = own_run(rd, c);
+#pragma unroll
+      for (int k = 0; k < kRun; ++k) {
+        const int j = c + k;
+        const float dt = own_step(to_float(d.e[k]) + bias, j < left);
+        const float du = dt * to_float(u.e[k]);
+        float b[kStates];
+        own_bc(rB, Bp_, j, b);
+#pragma unroll
+        for (int n = 0; n < kStates; ++n) h_[n] = fmaf(ex2(dt * a2_[n]), h_[n], du * b[n]);
+      }
+    }
+    if (it.tile + 1 < kTiles)
+#pragma unroll
+      for (int n = 0; n < kStates; ++n) *tile_start(it.tile + 1, n) = h_[n];
+  }
+
+  // The carry pass through one tile from the raw rows: the adjoint backwards, and the steps' sum.
+  __device__ void own_carry(int s, const item& it) {
+    const InT* rd = stage<const InT>(s, l_.raw_delta) + row_ * kTime;
+    const InT* rz = stage<const InT>(s, l_.raw_z) + row_ * kTime;
+    const OutT* ro = stage<const OutT>(s, l_.raw_dout) + row_ * kTime;
+    const InT* rC = f_.C.data ? stage<const InT>(s, l_.raw_C) : nullptr;
+    const float bias = at<const float>(l_.bias)[row_];
+    const bool has_z = f_.z.data != nullptr;
+    const int64_t left = f_.seqlen - first_step(it);
+#pragma unroll
+    for (int c = kTime - kRun; c >= 0; c -= kRun) {
+      const auto d = own_run(rd, c);
+      const auto o = own_run(ro, c);
+      run_of<InT, kRun> z{};
+      if (has_z) z = own_run(rz, c);
+#pragma unroll
+      for (int k = kRun - 1; k >= 0; --k) {
+        const int j = c + k;
+        const float dt = own_step(to_float(d.e[k]) + bias, j < left);
+        const float go = to_float(o.e[k]);
+        const float dy = has_z ? go * silu(to_float(z.e[k])) : go;
+        float cv[kStates];
+        own_bc(rC, Cp_, j, cv);
+#pragma unroll
+        for (int n = 0; n < kStates; ++n) dh_[n] = fmaf(cv[n], dy, dh_[n]) * ex2(dt * a2_[n]);
+        span_ += dt;
+      }
+    }
+  }
+
+  // Pass 2 of one tile: recomputes its states, then runs the adjoint backwards through them,
+  // finishing du, ddelta and dz per step (written over u, delta and z in the stage, for
+  // own_store) and summing the dB/dC terms over the block's channels (reduce_step_terms).
+  __device__ void own_adjoint(int s, const item& it) {
+    InT* ru = stage<InT>(s, l_.raw_u) + row_ * kTime;
+    InT* rd = stage<InT>(s, l_.raw_delta) + row_ * kTime;
+    InT* rz = stage<InT>(s, l_.raw_z) + row_ * kTime;
+    const OutT* ro = stage<const OutT>(s, l_.raw_dout) + row_ * kTime;
+    const InT* rB = f_.B.data ? stage<const InT>(s, l_.raw_B) : nullptr;
+    const InT* rC = f_.C.data ? stage<const InT>(s, l_.raw_C) : nullptr;
+    const float bias = at<const float>(l_.bias)[row_], Dr = at<const float>(l_.D)[row_];
+    const bool has_z = f_.z.data != nullptr, want_dz = a_.dz.data != nullptr;
+    const bool var_B = rB != nullptr, var_C = rC != nullptr;
+    const int64_t left = f_.seqlen - first_step(it);
+
+#pragma unroll
+    for (int n = 0; n < kStates; ++n) h_[n] = *tile_start(it.tile, n);
+    float hist[kTime][kStates];  // the state before each step of the tile
+    float steps[kTime];
+#pragma unroll
+    for (int c = 0; c < kTime; c += kRun) {
+      const auto u = own_run(ru, c), d = own_run(rd, c);
+#pragma unroll
+      for (int k = 0; k < kRun; ++k) {
+        const int j = c + k;
+        const float dt = own_step(to_float(d.e[k]) + bias, j < left);
+        const float du = dt * to_float(u.e[k]);
+        steps[j] = dt;
+        float b[kStates];
+        own_bc(rB, Bp_, j, b);
+#pragma unroll
+        for (int n = 0; n < kStates; ++n) {
+          hist[j][n] = h_[n];
+          h_[n] = fmaf(ex2(dt * a2_[n]), h_[n], du * b[n]);
+        }
+      }
+    }
+
+#pragma unroll
+    for (int c = kTime - kRun; c >= 0; c -= kRun) {
+      const auto u = own_run(ru, c), d = own_run(rd, c);
+      const auto o = own_run(ro, c);
+      run_of<InT, kRun> z{}, gu_out, gd_out, gz_out{};
+      if (has_z) z = own_run(rz, c);
+#pragma unroll
+      for (int k = kRun - 1; k >= 0; --k) {
+        const int j = c + k;
+        const bool in = j < left;
+        const float dt = steps[j];
+        const float uf = to_float(u.e[k]), du = dt * uf;
+        const float sg = in ? (f_.delta_softplus ? sigmoid(to_float(d.e[k]) + bias) : 1.f) : 0.f;
+        const float go = to_float(o.e[k]);  // zero past seqlen and past the group's rows
+        const float zf = has_z ? to_float(z.e[k]) : 0.f;
+        const float sz = sigmoid(zf);
+        const float dy = has_z ? go * zf * sz : go;
+        float b[kStates], cv[kStates];
+        own_bc(rB, Bp_, j, b);
+        own_bc(rC, Cp_, j, cv);
+        float gu = 0.f, ga = 0.f, y = 0.f;
+        float terms[2 * kStates];  // dC terms, then dB terms
+#pragma unroll
+        for (int n = 0; n < kStates; ++n) {
+          const float h_after = j == kTime - 1 ? h_[n] : hist[j + 1][n];
+          y = fmaf(cv[n], h_after, y);
+          terms[n] = dy * h_after;
+          if (!var_C) accC_[n] = fmaf(dy, h_after, accC_[n]);
+          dh_[n] = fmaf(cv[n], dy, dh_[n]);
+          const float decay = ex2(dt * a2_[n]);
+          terms[kStates + n] = dh_[n] * du;
+          if (!var_B) accB_[n] = fmaf(dh_[n], du, accB_[n]);
+          gu = fmaf(dh_[n], b[n], gu);
+          const float x = dh_[n] * (decay * hist[j][n]);
+          ga = fmaf(x, a2_[n], ga);
+          accA_[n] = fmaf(x, dt, accA_[n]);
+          dh_[n] *= decay;
+        }
+        if (var_B || var_C) reduce_step_terms(terms, j);
+        constexpr float kLn2 = 0.6931471805599453f;
+        const float g_delta = fmaf(uf, gu, kLn2 * ga) * sg;
+        accBias_ += g_delta;
+        accD_ = fmaf(dy, uf, accD_);
+        gu_out.e[k] = from_float<InT>(fmaf(dt, gu, Dr * dy));
+        gd_out.e[k] = from_float<InT>(g_delta);
+        // dout * silu'(z) times the ungated output
+        if (want_dz) gz_out.e[k] = from_float<InT>(go * sz * fmaf(zf, 1.f - sz, 1.f) * fmaf(Dr, uf, y));
+      }
+      *reinterpret_cast<run_of<InT, kRun>*>(ru + c) = gu_out;
+      *reinterpret_cast<run_of<InT, kRun>*>(rd + c) = gd_out;
+      if (want_dz) *reinterpret_cast<run_of<InT, kRun>*>(rz + c) = gz_out;
+    }
+  }
+
+  // The tile's du, ddelta and dz (own_adjoint left them in the stage) to global memory.
+  __device__ void own_store(int s, const item& it) const {
+    const int64_t t0 = first_step(it), left = f_.seqlen - t0;
+    auto put = [&](const seq_tensor<InT>& x, int64_t off, unsigned bit) {
+      store_rows<kTime, kThreads>(x.data + b_ * x.batch_stride + d0_ * x.dim_stride + t0,
+                                  x.dim_stride, stage<const InT>(s, off), rows_valid_, left,
+                                  (p_.vec & bit) != 0);
+    };
+    put(a_.du, l_.raw_u, kVecGradU);
+    put(a_.ddelta, l_.raw_delta, kVecGradDelta);
+    if (a_.dz.data) put(a_.dz, l_.raw_z, kVecGradZ);
+  }
+
   __device__ void setup() {
     const int64_t bpg = p_.blocks_per_group;
     const int64_t blk = blockIdx.x % p_.blocks_per_segment;
@@ -655,17 +879,30 @@ class backward_agent {
         begin_chunk(it.chunk);
       copy_wait<1>();
       __syncthreads();
-      prologue(s, it);
-      __syncthreads();
-      if (Carry) {
-        carry_tile();
-      } else if (it.forward) {
-        advance_tile(it.tile);
+      if constexpr (kOwnRows) {
+        if (Carry) {
+          own_carry(s, it);
+        } else if (it.forward) {
+          own_advance(s, it);
+        } else {
+          own_adjoint(s, it);
+          __syncthreads();
+          reduce_bc_terms(it, true, true);
+          own_store(s, it);
+        }
       } else {
-        adjoint_tile(s, it);
+        prologue(s, it);
         __syncthreads();
-        reduce_bc_terms(it, !kByKind, true);
-        store_tile(s, it);
+        if (Carry) {
+          carry_tile();
+        } else if (it.forward) {
+          advance_tile(it.tile);
+        } else {
+          adjoint_tile(s, it);
+          __syncthreads();
+          reduce_bc_terms(it, !kByKind, true);
+          store_tile(s, it);
+        }
       }
       __syncthreads();
       it = nx;
