@@ -12,7 +12,7 @@
 // --nrows-study 1 times, instead, the bfloat16 forward of the listed shapes (dstate 1, 16 or 64)
 // with explicit configurations of several NRows (see study_dstate_*). --backward-study 1 times the
 // bfloat16 forward (default set) then backward with explicit backward configurations (see
-// backward_study_*). --split-study 1 times the bfloat16 forward of the listed dstate-16 shapes with
+// backward_study_*; at dstate 1 also float32 when --dtypes names it). --split-study 1 times the bfloat16 forward of the listed dstate-16 shapes with
 // the dstate-16 configurations of the default set and explicit time-segment counts, then their
 // default backward with explicit segment counts (see split_study, backward_split_study).
 
@@ -399,9 +399,12 @@ using split_study_16 = config_list<s6scan::default_config_16, s6scan::default_co
 // configurations. Each list holds the default set's configuration for its dstate (dstate 128 and
 // 256 share the last list), and the candidates measured against it (bench/NOTES.md).
 using s6scan::backward_config;
-using backward_study_1 = config_list<backward_config<1, 64, 16, 1>, backward_config<1, 128, 16, 1>,
-                                     backward_config<1, 32, 16, 1>, backward_config<1, 64, 8, 1>,
-                                     backward_config<1, 64, 32, 1>>;
+using backward_study_1 = config_list<backward_config<1, 64, 16, 1>, backward_config<1, 64, 16, 1, 8>,
+                                     backward_config<1, 128, 16, 1>, backward_config<1, 32, 16, 1>,
+                                     backward_config<1, 32, 16, 1, 16>>;
+// float32 at dstate 1 (timed when --dtypes names float32).
+using backward_study_1_f32 = config_list<backward_config<1, 128, 16, 1>, backward_config<1, 64, 16, 1>,
+                                         backward_config<1, 32, 16, 1>>;
 using backward_study_16 = config_list<backward_config<16, 32, 16, 4>, backward_config<16, 32, 8, 4>,
                                       backward_config<16, 64, 16, 4>, backward_config<16, 16, 16, 4>,
                                       backward_config<16, 64, 8, 8>, backward_config<16, 32, 16, 2>>;
@@ -411,34 +414,35 @@ using backward_study_256 = config_list<backward_config<256, 8, 8, 8>, backward_c
                                        backward_config<128, 16, 8, 4>, backward_config<128, 8, 8, 4>,
                                        backward_config<128, 4, 8, 4>>;
 
-template <class Config>
+template <class Config, class T = __nv_bfloat16>
 void backward_study_config(const case_shape& s, const ceilings& c, int reps, int64_t l2_bytes) {
   if (s.dstate > Config::kMaxDState) return;
-  std::printf("%-16s backward MaxDState %3d NRows %3d TimeTile %2d lanes %2d threads %4d: ", s.name,
-              Config::kMaxDState, Config::kRows, Config::kTimeTile, Config::kLanesPerRow,
-              Config::kThreads);
+  std::printf("%-16s %s backward MaxDState %3d NRows %3d TimeTile %2d lanes %2d threads %4d "
+              "min blocks %2d: ",
+              s.name, sizeof(T) == 4 ? "float32" : "bfloat16", Config::kMaxDState, Config::kRows,
+              Config::kTimeTile, Config::kLanesPerRow, Config::kThreads, Config::kMinBlocksPerSM);
   // The launcher's own shared-memory check on this device (nothing is launched).
   int device = 0, optin = 0;
   BENCH_CUDA(cudaGetDevice(&device));
   BENCH_CUDA(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
   const int64_t need = s6scan::detail::make_backward_smem_layout(
-      Config::kRows, Config::kTimeTile, Config::kStatesPerThread, Config::kThreads, s.dstate, 2, 2,
-      s.z, true, true).total;
+      Config::kRows, Config::kTimeTile, Config::kStatesPerThread, Config::kThreads, s.dstate,
+      int(sizeof(T)), int(sizeof(T)), s.z, true, true).total;
   if (need > optin) {
     std::printf("refused: %lld bytes of shared memory\n", (long long)need);
     return;
   }
   const auto fwd = [](const auto& a, void* ws, size_t bytes) { return s6scan::forward(a, ws, bytes); };
-  const record r = bench_shape<__nv_bfloat16>(s, c, reps, l2_bytes, fwd, true, backward_call<Config>{});
+  const record r = bench_shape<T>(s, c, reps, l2_bytes, fwd, true, backward_call<Config>{});
   std::printf("fwd %8.4f ms, fwd+bwd %8.4f ms, bwd %8.4f ms\n", r.fwd_ms, r.fwdbwd_ms,
               r.fwdbwd_ms - r.fwd_ms);
   std::fflush(stdout);
 }
 
-template <class... Configs>
+template <class T = __nv_bfloat16, class... Configs>
 void backward_study(const case_shape& s, const ceilings& c, int reps, int64_t l2_bytes,
                     config_list<Configs...>) {
-  (backward_study_config<Configs>(s, c, reps, l2_bytes), ...);
+  (backward_study_config<Configs, T>(s, c, reps, l2_bytes), ...);
 }
 
 }  // namespace
@@ -490,7 +494,10 @@ int main(int argc, char** argv) {
     for (const auto& s : kShapes) {
       if (!listed(shapes, s.name)) continue;
       const int64_t l2 = prop.l2CacheSize;
-      if (s.dstate == 1) backward_study(s, c, reps, l2, backward_study_1{});
+      if (s.dstate == 1) {
+        backward_study(s, c, reps, l2, backward_study_1{});
+        if (listed(dtypes, "float32")) backward_study<float>(s, c, reps, l2, backward_study_1_f32{});
+      }
       else if (s.dstate == 16) backward_study(s, c, reps, l2, backward_study_16{});
       else if (s.dstate == 64) backward_study(s, c, reps, l2, backward_study_64{});
       else backward_study(s, c, reps, l2, backward_study_256{});

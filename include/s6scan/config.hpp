@@ -84,13 +84,18 @@ inline constexpr int64_t kBackwardPartialBudget = int64_t(128) << 20;
 ///                         each warp, then across the warps in shared memory
 /// @tparam TimeTile        time steps per tile; divides kCheckpointSteps
 /// @tparam StatesPerThread states per thread (1, 2 or a multiple of 4)
+/// @tparam MinBlocksPerSM  blocks the compiler must fit on one multiprocessor (the second
+///                         argument of __launch_bounds__), which caps the registers per thread;
+///                         0 leaves the choice to the compiler
 template <int MaxDState, int NRows, int TimeTile = 16,
-          int StatesPerThread = (MaxDState < 4 ? MaxDState : 4)>
+          int StatesPerThread = (MaxDState < 4 ? MaxDState : 4), int MinBlocksPerSM = 0>
 struct backward_config : detail::scan_shape<MaxDState, NRows, TimeTile, StatesPerThread> {
   static constexpr int kTilesPerChunk = kCheckpointSteps / TimeTile;
+  static constexpr int kMinBlocksPerSM = MinBlocksPerSM;
 
   static_assert(TimeTile * StatesPerThread <= 128,
                 "TimeTile x StatesPerThread states per thread are kept in registers");
+  static_assert(MinBlocksPerSM >= 0, "MinBlocksPerSM is a count of blocks, or 0");
 };
 
 namespace detail {

@@ -914,7 +914,7 @@ class backward_agent {
 /// @brief One grid of blocks per time segment (blocks_per_segment x segments; the carry pass
 ///        leaves out the first segment).
 template <class Config, class InT, class OutT, bool Carry>
-__global__ void __launch_bounds__(Config::kThreads)
+__global__ void __launch_bounds__(Config::kThreads, Config::kMinBlocksPerSM)
     backward_kernel(const __grid_constant__ backward_params<InT, OutT> p) {
   extern __shared__ __align__(16) char smem[];
   backward_agent<Config, InT, OutT, Carry>(p, smem).run();
