@@ -30,22 +30,22 @@ using default_config_256 = forward_config<256, 16, 16, 16>;
 
 /// @brief The default backward configurations. Each thread keeps 4 states (8 at dstate 256) and
 ///        the states before each of TimeTile steps in registers; 128 threads per block (64 at
-///        dstate 1 with 16-bit inputs, 256 at dstate 64 and 256, 512 at dstate 128).
+///        dstate 1, 256 at dstate 64 and 256, 512 at dstate 128).
 ///
-/// Chosen by `s6scan_bench --backward-study 1` on the H200 (bfloat16, backward ms, bench/NOTES.md):
+/// Chosen by `s6scan_bench --backward-study 1` on the H200 (backward ms, bench/NOTES.md):
 /// lm `<16, 32, 16, 4>` 5.00 (TimeTile 8: 5.11; 64 rows: 5.37; 8 lanes: 5.39); N64
-/// `<64, 16, 8, 4>` 5.12 (`<64, 8, 16, 4>`: 5.92); VMamba stages 1-4 at dstate 1, bfloat16,
-/// `<1, 64, 16, 1>` against `<1, 128, 16, 1>` (bench/results/h200_backward_study_N1.txt,
-/// 4a4e475): 5.36 / 5.69, 2.18 / 2.22, 1.145 / 1.269, 0.947 / 1.100 (256 rows and TimeTile 32
-/// were slower on all four). In float32 64 rows were slower on stages 2-4 (fwd+bwd ms, the
-/// benches of 4a4e475 and e6303c8: 2.72 / 3.24, 1.54 / 1.79, 1.54 / 1.77; stage 1 6.88 / 6.61),
-/// so float32 keeps 128 rows. N128 `<128, 16, 8, 4>` 9.76 (8 rows: 10.49; 4 rows: 13.50) and
+/// `<64, 16, 8, 4>` 5.12 (`<64, 8, 16, 4>`: 5.92); VMamba stages 1-4 at dstate 1 (one lane per
+/// channel, working from its raw rows; bench/results/h200_backward_study_N1.txt), `<1, 64, 16, 1>`
+/// against `<1, 128, 16, 1>`: bfloat16 2.35 / 3.91, 1.17 / 1.13, 0.842 / 0.819, 0.692 / 0.688;
+/// float32 2.72 / 4.53, 1.37 / 1.31, 0.819 / 0.791, 0.800 / 0.814. 128 rows lose stage 1 by
+/// half a block per group (192 channels), and gain at most 5% elsewhere; 32 rows, TimeTile 8 or
+/// 32, and a register cap for 8 blocks per SM (`MinBlocksPerSM` 8: 0.614 at stage 4, but 1.32 at
+/// stage 2) were slower or mixed. N128 `<128, 16, 8, 4>` 9.76 (8 rows: 10.49; 4 rows: 13.50) and
 /// N256 `<256, 8, 8, 8>` 25.72 (4 rows: 30.65), one channel per warp
 /// (bench/results/h200_backward_study_N256.txt, 748d134). Those two need 152 and 164 KiB of shared memory
 /// in bfloat16; where the device allows less, the default set takes the `_small` rows (84 and
 /// 98 KiB).
 using default_backward_config_1 = backward_config<1, 64, 16, 1>;
-using default_backward_config_1_f32 = backward_config<1, 128, 16, 1>;
 using default_backward_config_16 = backward_config<16, 32, 16, 4>;
 using default_backward_config_64 = backward_config<64, 16, 8, 4>;
 using default_backward_config_128 = backward_config<128, 16, 8, 4>;
@@ -104,7 +104,7 @@ template <class InT, class OutT, class F>
 
 /// @brief Calls `f(Config{})` with the default backward configuration for `a` on a device that
 ///        allows `smem_optin` bytes of shared memory per block, or returns why none applies. By
-///        dstate; at dstate 1 by the input type; at dstate 128 and 256 by what fits.
+///        dstate; at dstate 128 and 256 also by what fits.
 template <class InT, class OutT, class F>
 [[nodiscard]] status pick_backward_config(const backward_args<InT, OutT>& a, int64_t smem_optin,
                                           F&& f) noexcept {
@@ -113,10 +113,7 @@ template <class InT, class OutT, class F>
     return f(smaller);
   };
   const int64_t dstate = a.fwd.dstate;
-  if (dstate <= 1) {
-    if constexpr (sizeof(InT) == 4) return f(default_backward_config_1_f32{});
-    else return f(default_backward_config_1{});
-  }
+  if (dstate <= 1) return f(default_backward_config_1{});
   if (dstate <= 16) return f(default_backward_config_16{});
   if (dstate <= 64) return f(default_backward_config_64{});
   if (dstate <= 128)
