@@ -218,7 +218,9 @@ S6SCAN_HOST_DEVICE inline backward_smem_layout make_backward_smem_layout(
   l.y = o; o += has_z ? f_tile : 0;
   l.Bf_pitch = var_B ? l.npad : l.npad + 4;
   l.Cf_pitch = var_C ? l.npad : l.npad + 4;
-  const auto bc_rows = [&](bool var) -> int64_t { return var ? (l.own_rows ? 0 : time_tile) : rows; };
+  const auto bc_rows = [&](bool var) -> int64_t {
+    return var ? (l.own_rows ? 0 : time_tile) : rows;
+  };
   l.Bf = o; o += align16(bc_rows(var_B) * l.Bf_pitch * 4);
   l.Cf = o; o += align16(bc_rows(var_C) * l.Cf_pitch * 4);
   l.zero = o; o += align16(int64_t(states_per_thread < 4 ? 4 : states_per_thread) * 4);

@@ -17,6 +17,10 @@
 //      terms through the same buffer, so that it holds one kind at a time.
 // Each tile's raw inputs are copied with cp.async into one of two stages while the previous tile
 // is being worked on; tiles are visited in the order above, so the next one is always known.
+// With one lane per channel (kOwnRows) there are no float tiles: the thread that owns a channel
+// works from its raw rows in the stage (as the forward's one-lane path does), reads a time-varying
+// B/C straight from its raw tile, and writes du, ddelta and dz over the u, delta and z it has
+// read; the block then stores them coalesced.
 //
 // Time split (backward_time_segments: few channel blocks, a long window): each launch's chunks are
 // cut into segments of whole chunks, one grid of blocks per segment. The adjoint is linear in
@@ -726,7 +730,8 @@ class backward_agent {
         gu_out.e[k] = from_float<InT>(fmaf(dt, gu, Dr * dy));
         gd_out.e[k] = from_float<InT>(g_delta);
         // dout * silu'(z) times the ungated output
-        if (want_dz) gz_out.e[k] = from_float<InT>(go * sz * fmaf(zf, 1.f - sz, 1.f) * fmaf(Dr, uf, y));
+        if (want_dz)
+          gz_out.e[k] = from_float<InT>(go * sz * fmaf(zf, 1.f - sz, 1.f) * fmaf(Dr, uf, y));
       }
       *reinterpret_cast<run_of<InT, kRun>*>(ru + c) = gu_out;
       *reinterpret_cast<run_of<InT, kRun>*>(rd + c) = gd_out;
