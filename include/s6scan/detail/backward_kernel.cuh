@@ -590,8 +590,10 @@ class backward_agent {
     return *reinterpret_cast<const run_of<T, kRun>*>(row + c);
   }
 
-  // Pass 1 of one tile: advances h_ from the raw rows and records the next tile's start.
-  __device__ void own_advance(int s, const item& it) {
+  // Advances h_ through the tile of stage s from this channel's raw rows; `before(j, dt)` runs
+  // before step j with its step.
+  template <class Before>
+  __device__ void own_recompute(int s, const item& it, Before&& before) {
     const InT* ru = stage<const InT>(s, l_.raw_u) + row_ * kTime;
     const InT* rd = stage<const InT>(s, l_.raw_delta) + row_ * kTime;
     const InT* rB = f_.B.data ? stage<const InT>(s, l_.raw_B) : nullptr;
@@ -605,12 +607,18 @@ class backward_agent {
         const int j = c + k;
         const float dt = own_step(to_float(d.e[k]) + bias, j < left);
         const float du = dt * to_float(u.e[k]);
+        before(j, dt);
         float b[kStates];
         own_bc(rB, Bp_, j, b);
 #pragma unroll
         for (int n = 0; n < kStates; ++n) h_[n] = fmaf(ex2(dt * a2_[n]), h_[n], du * b[n]);
       }
     }
+  }
+
+  // Pass 1 of one tile: advances h_ and records the next tile's start.
+  __device__ void own_advance(int s, const item& it) {
+    own_recompute(s, it, [](int, float) {});
     if (it.tile + 1 < kTiles)
 #pragma unroll
       for (int n = 0; n < kStates; ++n) *tile_start(it.tile + 1, n) = h_[n];
@@ -665,24 +673,11 @@ class backward_agent {
     for (int n = 0; n < kStates; ++n) h_[n] = *tile_start(it.tile, n);
     float hist[kTime][kStates];  // the state before each step of the tile
     float steps[kTime];
+    own_recompute(s, it, [&](int j, float dt) {
+      steps[j] = dt;
 #pragma unroll
-    for (int c = 0; c < kTime; c += kRun) {
-      const auto u = own_run(ru, c), d = own_run(rd, c);
-#pragma unroll
-      for (int k = 0; k < kRun; ++k) {
-        const int j = c + k;
-        const float dt = own_step(to_float(d.e[k]) + bias, j < left);
-        const float du = dt * to_float(u.e[k]);
-        steps[j] = dt;
-        float b[kStates];
-        own_bc(rB, Bp_, j, b);
-#pragma unroll
-        for (int n = 0; n < kStates; ++n) {
-          hist[j][n] = h_[n];
-          h_[n] = fmaf(ex2(dt * a2_[n]), h_[n], du * b[n]);
-        }
-      }
-    }
+      for (int n = 0; n < kStates; ++n) hist[j][n] = h_[n];
+    });
 
 #pragma unroll
     for (int c = kTime - kRun; c >= 0; c -= kRun) {
