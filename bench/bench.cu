@@ -12,9 +12,10 @@
 // --nrows-study 1 times, instead, the bfloat16 forward of the listed shapes (dstate 1, 16 or 64)
 // with explicit configurations of several NRows (see study_dstate_*). --backward-study 1 times the
 // bfloat16 forward (default set) then backward with explicit backward configurations (see
-// backward_study_*; at dstate 1 also float32 when --dtypes names it). --split-study 1 times the bfloat16 forward of the listed dstate-16 shapes with
-// the dstate-16 configurations of the default set and explicit time-segment counts, then their
-// default backward with explicit segment counts (see split_study, backward_split_study).
+// backward_study_*; at dstate 1 also float32 when --dtypes names it). --split-study 1 times the
+// bfloat16 forward of the listed dstate-16 shapes with the dstate-16 configurations of the default
+// set and explicit time-segment counts, then their default backward with explicit segment counts
+// (see split_study, backward_split_study).
 
 #include <s6scan/s6scan.cuh>
 
@@ -399,12 +400,12 @@ using split_study_16 = config_list<s6scan::default_config_16, s6scan::default_co
 // configurations. Each list holds the default set's configuration for its dstate (dstate 128 and
 // 256 share the last list), and the candidates measured against it (bench/NOTES.md).
 using s6scan::backward_config;
+// (32 rows with MinBlocksPerSM 16, and 32 rows in float32, were measured too: 2-6% slower than 64
+// rows; bench/results/h200_backward_study_N1.txt.)
 using backward_study_1 = config_list<backward_config<1, 64, 16, 1>, backward_config<1, 64, 16, 1, 8>,
-                                     backward_config<1, 128, 16, 1>, backward_config<1, 32, 16, 1>,
-                                     backward_config<1, 32, 16, 1, 16>>;
+                                     backward_config<1, 128, 16, 1>, backward_config<1, 32, 16, 1>>;
 // float32 at dstate 1 (timed when --dtypes names float32).
-using backward_study_1_f32 = config_list<backward_config<1, 128, 16, 1>, backward_config<1, 64, 16, 1>,
-                                         backward_config<1, 32, 16, 1>>;
+using backward_study_1_f32 = config_list<backward_config<1, 128, 16, 1>, backward_config<1, 64, 16, 1>>;
 using backward_study_16 = config_list<backward_config<16, 32, 16, 4>, backward_config<16, 32, 8, 4>,
                                       backward_config<16, 64, 16, 4>, backward_config<16, 16, 16, 4>,
                                       backward_config<16, 64, 8, 8>, backward_config<16, 32, 16, 2>>;
