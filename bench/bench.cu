@@ -19,6 +19,12 @@
 
 #include <s6scan/s6scan.cuh>
 
+// The studies instantiate about twenty configurations beyond the default set, which is most of
+// this file's compile time; CMake builds them only with -DS6SCAN_BENCH_STUDIES=ON.
+#ifndef S6SCAN_BENCH_STUDIES
+#define S6SCAN_BENCH_STUDIES 1
+#endif
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -310,6 +316,7 @@ bool listed(const std::string& list, const std::string& item) {
   return false;
 }
 
+#if S6SCAN_BENCH_STUDIES
 // The NRows study (--nrows-study): the bfloat16 forward of each listed shape with explicit
 // configurations that differ in the channels per block (NRows) and in the lanes that share one
 // channel (MaxDState / StatesPerThread), the default configuration among them.
@@ -446,6 +453,8 @@ void backward_study(const case_shape& s, const ceilings& c, int reps, int64_t l2
   (backward_study_config<Configs, T>(s, c, reps, l2_bytes), ...);
 }
 
+#endif  // S6SCAN_BENCH_STUDIES
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -464,6 +473,13 @@ int main(int argc, char** argv) {
     else if (k == "--split-study") seg_study = v == "1";
     else { std::fprintf(stderr, "unknown option %s\n", k.c_str()); return 2; }
   }
+#if !S6SCAN_BENCH_STUDIES
+  if (nrows_study || seg_study || bwd_study) {
+    std::fprintf(stderr, "s6scan_bench was built without the studies; configure with "
+                         "-DS6SCAN_BENCH_STUDIES=ON\n");
+    return 2;
+  }
+#endif
   int n = 0;
   if (cudaGetDeviceCount(&n) != cudaSuccess || n == 0) {
     std::printf("no CUDA device: nothing to measure\n");
@@ -473,6 +489,7 @@ int main(int argc, char** argv) {
   BENCH_CUDA(cudaGetDeviceProperties(&prop, 0));
   const ceilings c = measure_ceilings(reps);
   std::printf("%s: copy %.0f GB/s (read + write), ex2 %.3g /s\n", prop.name, c.copy_GBps, c.ex2_per_s);
+#if S6SCAN_BENCH_STUDIES
   if (nrows_study) {
     for (const auto& s : kShapes) {
       if (!listed(shapes, s.name)) continue;
@@ -505,6 +522,7 @@ int main(int argc, char** argv) {
     }
     return 0;
   }
+#endif
   std::printf("%-16s %-9s %10s %10s %8s %7s %10s %10s %7s\n", "shape", "dtype", "fwd_ms", "floor_ms",
               "GB/s", "xfloor", "fwdbwd_ms", "fb_floor", "xfloor");
   std::vector<record> rs;
