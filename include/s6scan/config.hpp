@@ -102,6 +102,15 @@ namespace detail {
 
 S6SCAN_HOST_DEVICE constexpr int64_t align16(int64_t x) { return (x + 15) / 16 * 16; }
 
+/// @brief Floats of padding the forward's B/C float tiles put after each lane's run of
+///        `states_per_thread` states, so that the lanes of a channel, reading one step's B or C
+///        16 bytes at a time, hit different banks: 4 where a run is an even number of 16-byte
+///        vectors and several lanes share a channel, else 0. (Runs of 16 states, 64 bytes apart,
+///        made dstate 128's shared loads 4-way bank conflicts: 16 wavefronts per request.)
+S6SCAN_HOST_DEVICE constexpr int forward_run_pad(int states_per_thread, int lanes_per_row) {
+  return lanes_per_row > 1 && states_per_thread % 8 == 0 ? 4 : 0;
+}
+
 /// @brief Byte offsets of the forward kernel's dynamic shared memory, from the runtime dstate.
 ///
 /// Two stages of raw input tiles (double buffering), then float tiles the scan reads.
@@ -116,7 +125,8 @@ struct forward_smem_layout {
   // each row's y is written only after every lane of that row has read its dt.
   int64_t dt = 0, du = 0, Bf = 0, Cf = 0, y = 0, zero = 0, bias = 0, D = 0, total = 0;
   int tile_pitch = 0;    ///< floats between rows of dt, du, y
-  int npad = 0;          ///< dstate rounded up to StatesPerThread: the columns of Bf/Cf
+  int npad = 0;          ///< dstate rounded up to StatesPerThread: the states of Bf/Cf
+  int run_pad = 0;       ///< forward_run_pad: state n is column n + n / StatesPerThread * run_pad
   int Bf_pitch = 0;      ///< floats between rows of Bf (time rows if varying, channel rows if constant)
   int Cf_pitch = 0;
 };
@@ -132,6 +142,8 @@ S6SCAN_HOST_DEVICE inline forward_smem_layout make_forward_smem_layout(
   const bool own_rows = lanes_per_row == 1;
   const int64_t npad = (dstate + states_per_thread - 1) / states_per_thread * states_per_thread;
   l.npad = static_cast<int>(npad);
+  l.run_pad = forward_run_pad(states_per_thread, lanes_per_row);
+  const int cols = l.npad + l.npad / states_per_thread * l.run_pad;
   // One 16-byte pad per row: the rows' 16-byte pieces read by consecutive channels (or the
   // transposing reads of B/C) fall in different banks.
   l.raw_bc_pitch = time_tile + 16 / in_bytes;
@@ -152,8 +164,8 @@ S6SCAN_HOST_DEVICE inline forward_smem_layout make_forward_smem_layout(
   const int64_t f_tile = own_rows ? 0 : align16(int64_t(rows) * l.tile_pitch * 4);
   l.dt = o; o += f_tile;
   l.du = o; o += f_tile;
-  l.Bf_pitch = var_B ? l.npad : l.npad + 4;
-  l.Cf_pitch = var_C ? l.npad : l.npad + 4;
+  l.Bf_pitch = var_B ? cols : cols + 4;
+  l.Cf_pitch = var_C ? cols : cols + 4;
   l.Bf = o; o += align16(int64_t(var_B ? time_tile : rows) * l.Bf_pitch * 4);
   l.Cf = o; o += align16(int64_t(var_C ? time_tile : rows) * l.Cf_pitch * 4);
   l.y = l.dt;

@@ -95,15 +95,17 @@ __device__ void load_rows(T* dst, int pitch, const T* src, int64_t row_stride, i
 }
 
 /// @brief A raw [state][step] tile of B or C (rows `pitch` elements apart, 16-byte aligned) to
-///        float [step][state] with rows of `npad`, zero in the states from `dstate` on.
+///        float [step][state] with rows `dst_pitch` floats apart, states [0, npad), zero from
+///        `dstate` on. State n goes to column n + n / Run * Pad (see forward_run_pad).
 ///
 /// `ByPiece`: a thread converts the 16-byte pieces of one state's row, with no index divided by
 /// the runtime dstate (at dstate 256 the element loop was about a third of the forward's
 /// instructions). Else a thread converts one element: the forward's choice below dstate 64,
 /// where the piece loop took forward_config<1, 64, 32, 1> from 80 registers to 96 (the
 /// backward's counts did not move).
-template <int Time, int Threads, bool ByPiece, class T>
-__device__ void transpose_states(const T* raw, int pitch, int dstate, int npad, float* dst) {
+template <int Time, int Threads, bool ByPiece, int Run = 1, int Pad = 0, class T>
+__device__ void transpose_states(const T* raw, int pitch, int dstate, int npad, float* dst,
+                                 int dst_pitch) {
   if constexpr (ByPiece) {
     constexpr int kVec = 16 / int(sizeof(T)), kPieces = Time / kVec;
     static_assert(kPieces >= 1 && Time % kVec == 0, "a tile row is whole 16-byte pieces");
@@ -113,15 +115,15 @@ __device__ void transpose_states(const T* raw, int pitch, int dstate, int npad, 
         uint4 v = make_uint4(0u, 0u, 0u, 0u);
         if (n < dstate) v = *reinterpret_cast<const uint4*>(raw + n * pitch + q * kVec);
         const T* e = reinterpret_cast<const T*>(&v);
-        float* d = dst + q * kVec * npad + n;
+        float* d = dst + q * kVec * dst_pitch + n + n / Run * Pad;
 #pragma unroll
-        for (int k = 0; k < kVec; ++k) d[k * npad] = to_float(e[k]);
+        for (int k = 0; k < kVec; ++k) d[k * dst_pitch] = to_float(e[k]);
       }
     }
   } else {
     for (int i = threadIdx.x; i < Time * npad; i += Threads) {
       const int t = i / npad, n = i % npad;
-      dst[i] = n < dstate ? to_float(raw[n * pitch + t]) : 0.f;
+      dst[t * dst_pitch + n + n / Run * Pad] = n < dstate ? to_float(raw[n * pitch + t]) : 0.f;
     }
   }
 }
@@ -159,6 +161,7 @@ class forward_agent {
   static constexpr int kInVec = 16 / int(sizeof(InT));    // elements in 16 bytes
   static constexpr int kOutVec = 16 / int(sizeof(OutT));
   static constexpr int kStateVec = kStates >= 4 ? 4 : kStates;  // floats per shared-memory load
+  static constexpr int kRunPad = forward_run_pad(kStates, kLanes);  // floats after a lane's run
   static constexpr bool kOwnRows = kLanes == 1;  // see the file comment
   using svec = float_vec<kStateVec>;
 
@@ -223,14 +226,15 @@ class forward_agent {
   }
 
   // Raw [state][step] tile -> float [step][state], zero in the padded states.
-  __device__ void transpose_bc(const InT* raw, float* dst) const {
-    transpose_states<kTime, kThreads, (Config::kMaxDState >= 64)>(raw, l_.raw_bc_pitch,
-                                                                  int(a_.dstate), l_.npad, dst);
+  __device__ void transpose_bc(const InT* raw, float* dst, int dst_pitch) const {
+    transpose_states<kTime, kThreads, (Config::kMaxDState >= 64), kStates, kRunPad>(
+        raw, l_.raw_bc_pitch, int(a_.dstate), l_.npad, dst, dst_pitch);
   }
 
   __device__ void transpose_stage_bc(int s) const {
-    if (a_.B.data) transpose_bc(stage<const InT>(s, l_.raw_B), at<float>(l_.Bf));
-    if (!Carry && a_.C.data) transpose_bc(stage<const InT>(s, l_.raw_C), at<float>(l_.Cf));
+    if (a_.B.data) transpose_bc(stage<const InT>(s, l_.raw_B), at<float>(l_.Bf), l_.Bf_pitch);
+    if (!Carry && a_.C.data)
+      transpose_bc(stage<const InT>(s, l_.raw_C), at<float>(l_.Cf), l_.Cf_pitch);
   }
 
   // The step of one (channel, time step) from its raw delta and the channel's bias. A select, not
@@ -481,7 +485,7 @@ class forward_agent {
       float* dst = at<float>(off);
       for (int i = tid_; i < kRows * npad; i += kThreads) {
         const int r = i / npad, n = i % npad;
-        dst[r * pitch + n] =
+        dst[r * pitch + n + n / kStates * kRunPad] =
             r < rows_valid_ && n < a_.dstate ? m.data[(d0_ + r) * m.dim_stride + n] : 0.f;
       }
     };
@@ -515,8 +519,9 @@ class forward_agent {
       Bp_ = Cp_ = at<const float>(l_.zero);
       Bstep_ = Cstep_ = 0;
     } else {
-      Bp_ = at<const float>(l_.Bf) + (a_.B.data ? 0 : row_ * l_.Bf_pitch) + first_state_;
-      Cp_ = at<const float>(l_.Cf) + (a_.C.data ? 0 : row_ * l_.Cf_pitch) + first_state_;
+      const int col = lane_ * (kStates + kRunPad);
+      Bp_ = at<const float>(l_.Bf) + (a_.B.data ? 0 : row_ * l_.Bf_pitch) + col;
+      Cp_ = at<const float>(l_.Cf) + (a_.C.data ? 0 : row_ * l_.Cf_pitch) + col;
       Bstep_ = a_.B.data ? l_.Bf_pitch : 0;
       Cstep_ = a_.C.data ? l_.Cf_pitch : 0;
     }
