@@ -294,11 +294,11 @@ TEST_CASE("tuning table: the anchor shapes take the rows their measurements chos
   using s6scan::forward_tuning_row;
   constexpr int kSMs = 132;  // the H200 the table was measured on
   // (batch, dim, groups, seqlen, dstate)
-  REQUIRE(forward_tuning_row(8, 4096, 1, 2048, 16, kSMs) == forward_row::dstate16_rows256);
+  REQUIRE(forward_tuning_row(8, 4096, 1, 2048, 16, kSMs) == forward_row::dstate16_rows128x2);
   REQUIRE(forward_tuning_row(64, 768, 4, 3136, 16, kSMs) == forward_row::dstate16_rows192);
-  REQUIRE(forward_tuning_row(64, 1536, 4, 784, 16, kSMs) == forward_row::dstate16_rows128);
-  REQUIRE(forward_tuning_row(64, 3072, 4, 196, 16, kSMs) == forward_row::dstate16);
-  REQUIRE(forward_tuning_row(64, 6144, 4, 49, 16, kSMs) == forward_row::dstate16);
+  REQUIRE(forward_tuning_row(64, 1536, 4, 784, 16, kSMs) == forward_row::dstate16_rows96x2);
+  REQUIRE(forward_tuning_row(64, 3072, 4, 196, 16, kSMs) == forward_row::dstate16_rows96x2);
+  REQUIRE(forward_tuning_row(64, 6144, 4, 49, 16, kSMs) == forward_row::dstate16_rows96x2);
   REQUIRE(forward_tuning_row(1, 2048, 1, 32768, 16, kSMs) == forward_row::dstate16);
   for (int64_t dim : {768, 1536, 3072, 6144})
     REQUIRE(forward_tuning_row(64, dim, 4, 3136, 1, kSMs) == forward_row::dstate1);
@@ -324,15 +324,15 @@ TEST_CASE("tuning table: time segments", "[tuning]") {
   REQUIRE(forward_time_segments(1, 128, 64 * 13 + 5, 132) == 7);
   REQUIRE(forward_time_segments(0, 128, 32768, 132) == 1);
   REQUIRE(forward_time_segments(1, 0, 32768, 132) == 1);
-  // With a workspace the long32k shape takes 128 rows split in time; without, 32 x 4 lanes.
-  // Shapes with blocks enough keep their rows either way.
+  // With a workspace the long32k shape takes 128 rows of 2 lanes split in time; without, 32 x 4
+  // lanes. Shapes with blocks enough keep their rows either way.
   using s6scan::forward_row;
   using s6scan::forward_tuning_row;
-  REQUIRE(forward_tuning_row(1, 2048, 1, 32768, 16, 132, true) == forward_row::dstate16_rows128);
+  REQUIRE(forward_tuning_row(1, 2048, 1, 32768, 16, 132, true) == forward_row::dstate16_rows128x2);
   REQUIRE(forward_tuning_row(1, 2048, 1, 32768, 16, 132, false) == forward_row::dstate16);
-  REQUIRE(forward_tuning_row(8, 4096, 1, 2048, 16, 132, true) == forward_row::dstate16_rows256);
-  REQUIRE(forward_tuning_row(64, 3072, 4, 196, 16, 132, true) == forward_row::dstate16);
-  // Too short to split (fewer than 4 chunks), or no whole 128-row blocks: 32 x 4.
+  REQUIRE(forward_tuning_row(8, 4096, 1, 2048, 16, 132, true) == forward_row::dstate16_rows128x2);
+  REQUIRE(forward_tuning_row(64, 3072, 4, 196, 16, 132, true) == forward_row::dstate16_rows96x2);
+  // Too short to split (fewer than 4 chunks), or no whole 128-row (nor 96-row) blocks: 32 x 4.
   REQUIRE(forward_tuning_row(1, 2048, 1, 192, 16, 132, true) == forward_row::dstate16);
   REQUIRE(forward_tuning_row(1, 2000, 1, 32768, 16, 132, true) == forward_row::dstate16);
 }
@@ -358,19 +358,23 @@ TEST_CASE("tuning table: boundaries, small grids and sizes that would overflow",
   using s6scan::forward_tuning_row;
   REQUIRE(forward_tuning_row(8, 4096, 1, 2048, 0, 132) == forward_row::unsupported);
   REQUIRE(forward_tuning_row(8, 4096, 1, 2048, 257, 132) == forward_row::unsupported);
-  REQUIRE(forward_tuning_row(8, 4096, 1, 2048, 2, 132) == forward_row::dstate16_rows256);
+  REQUIRE(forward_tuning_row(8, 4096, 1, 2048, 2, 132) == forward_row::dstate16_rows128x2);
   REQUIRE(forward_tuning_row(8, 4096, 1, 2048, 17, 132) == forward_row::dstate64);
   REQUIRE(forward_tuning_row(8, 4096, 1, 2048, 65, 132) == forward_row::dstate128);
   REQUIRE(forward_tuning_row(8, 4096, 1, 2048, 129, 132) == forward_row::dstate256);
-  // 116 blocks of 256 rows are 7/8 of 132 SMs; 115 are not, and 128 rows then give 230.
-  REQUIRE(forward_tuning_row(1, 116 * 256, 1, 2048, 16, 132) == forward_row::dstate16_rows256);
-  REQUIRE(forward_tuning_row(1, 115 * 256, 1, 2048, 16, 132) == forward_row::dstate16_rows128);
-  // Too short for one lane per channel; a channel count no row divides.
-  REQUIRE(forward_tuning_row(8, 4096, 1, 511, 16, 132) == forward_row::dstate16);
+  // 116 blocks of 128 rows are 7/8 of 132 SMs; 115 are not (and 115 x 128 channels make no
+  // whole 192- or 96-row blocks), while 115 x 96 channels make 115 blocks of 96 rows, not enough
+  // either, and 116 x 96 enough.
+  REQUIRE(forward_tuning_row(1, 116 * 128, 1, 2048, 16, 132) == forward_row::dstate16_rows128x2);
+  REQUIRE(forward_tuning_row(1, 115 * 128, 1, 2048, 16, 132) == forward_row::dstate16);
+  REQUIRE(forward_tuning_row(1, 115 * 96, 1, 2048, 16, 132) == forward_row::dstate16);
+  REQUIRE(forward_tuning_row(1, 116 * 96, 1, 2048, 16, 132) == forward_row::dstate16_rows96x2);
+  // Too short for the 128-row row, and a channel count no row divides.
+  REQUIRE(forward_tuning_row(8, 4096, 1, 1023, 16, 132) == forward_row::dstate16);
   REQUIRE(forward_tuning_row(8, 4000, 1, 2048, 16, 132) == forward_row::dstate16);
   // Sizes the checks refuse later must still pick a row without overflowing.
   const int64_t huge = int64_t(1) << 62;
-  REQUIRE(forward_tuning_row(huge, huge, 1, 2048, 16, 132) == forward_row::dstate16_rows256);
+  REQUIRE(forward_tuning_row(huge, huge, 1, 2048, 16, 132) == forward_row::dstate16_rows128x2);
   REQUIRE(forward_tuning_row(0, 4096, 1, 2048, 16, 132) == forward_row::dstate16);
   REQUIRE(forward_tuning_row(8, 4096, 0, 2048, 16, 132) == forward_row::dstate16);
 }

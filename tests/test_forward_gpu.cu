@@ -158,6 +158,19 @@ TEMPLATE_TEST_CASE("forward: explicit configurations outside the default set", "
       problem<InT, OutT> p(2, 40, seqlen, 29, 2, all, rng);
       run_case(p, config_launch<forward_config<32, 32, 16, 8>, InT, OutT>, true);
     }
+    // Two lanes of eight states, each reading its channel's raw rows (a row of the default set):
+    // the second lane's states partly padding (13), all padding (5), and with constant B and C.
+    using two_lanes = s6scan::default_config_16_rows96x2;
+    for (int64_t dstate : {13, 5}) {
+      problem<InT, OutT> p(2, 2 * 70, seqlen, dstate, 2, all, rng);
+      run_case(p, config_launch<two_lanes, InT, OutT>, true);
+    }
+    {
+      options bc = all;
+      bc.B_const = bc.C_const = true;
+      problem<InT, OutT> p(2, 70, seqlen, 16, 1, bc, rng);
+      run_case(p, config_launch<two_lanes, InT, OutT>, true);
+    }
     {  // dstate above 256, bounded by shared memory only: 32 lanes of 16 states. float tiles
        // are twice as large, so float takes shorter ones to fit the H200's 227 KiB.
       using big = std::conditional_t<sizeof(InT) == 4, forward_config<512, 8, 8>, forward_config<512, 16, 16>>;
@@ -201,20 +214,20 @@ TEMPLATE_TEST_CASE("forward: every configuration of the tuning table", "[gpu][fo
         problem<InT, OutT> p(2, 4 * 100, seqlen, 1, 4, o, rng);
         run_case(p, config_launch<s6scan::default_config_1, InT, OutT>, true);
       }
-      // One lane per channel at dstate <= 16: 128, 192 and 256 rows, 40 channels past a block.
+      // Threads reading their channels' raw rows at dstate <= 16: 96 and 128 rows of 2 lanes,
+      // 192 of one, 40 channels past a block; dstate 7 leaves the second lanes all padding.
       const int64_t d16 = seqlen % 2 ? 16 : 7;
       {
+        problem<InT, OutT> p(2, 2 * (96 + 40), seqlen, d16, 2, o, rng);
+        run_case(p, config_launch<s6scan::default_config_16_rows96x2, InT, OutT>, true);
+      }
+      {
         problem<InT, OutT> p(2, 2 * (128 + 40), seqlen, d16, 2, o, rng);
-        run_case(p, config_launch<s6scan::default_config_16_rows128, InT, OutT>, true);
+        run_case(p, config_launch<s6scan::default_config_16_rows128x2, InT, OutT>, true);
       }
       {
         using cfg = s6scan::default_config_16_rows192;
         problem<InT, OutT> p(2, 2 * (192 + 40), seqlen, d16, 2, o, rng);
-        if (fits_device<cfg>(p)) run_case(p, config_launch<cfg, InT, OutT>, true);
-      }
-      {
-        using cfg = s6scan::default_config_16_rows256;
-        problem<InT, OutT> p(2, 2 * (256 + 16), seqlen, d16, 2, o, rng);
         if (fits_device<cfg>(p)) run_case(p, config_launch<cfg, InT, OutT>, true);
       }
       for (int64_t dstate : {17, 64}) {
@@ -256,7 +269,7 @@ TEMPLATE_TEST_CASE("forward: time split across blocks", "[gpu][forward]", S6SCAN
       }
       {
         problem<InT, OutT> p(1, 128 + 40, seqlen, 13, 1, o, rng);
-        run_case(p, segmented_launch<s6scan::default_config_16_rows128, 3, InT, OutT>, true);
+        run_case(p, segmented_launch<s6scan::default_config_16_rows128x2, 3, InT, OutT>, true);
       }
       {
         problem<InT, OutT> p(2, 40, seqlen, 7, 4, o, rng);
@@ -272,7 +285,8 @@ TEMPLATE_TEST_CASE("forward: time split across blocks", "[gpu][forward]", S6SCAN
 
 // Rows whose byte length is a multiple of 8 but not of 16 are loaded in 8-byte pieces (and the
 // output stored element by element): seqlen 12 and 196 in 16-bit types, 262 in float32.
-// Both scan paths: one lane per channel (dstate 1, and 128 rows at dstate 16) and several.
+// Both scan paths: threads reading their channels' raw rows (dstate 1; 128 rows of 2 lanes and
+// 192 of one at dstate 16) and four lanes or more.
 TEMPLATE_TEST_CASE("forward: rows aligned to 8 bytes but not 16", "[gpu][forward]",
                    S6SCAN_TYPE_PAIRS) {
   using InT = typename TestType::first_type;
@@ -287,25 +301,29 @@ TEMPLATE_TEST_CASE("forward: rows aligned to 8 bytes but not 16", "[gpu][forward
         run_case(p, default_launch<InT, OutT>, true);
       }
       problem<InT, OutT> p(1, 128 + 40, seqlen, 16, 1, o, rng);
-      run_case(p, config_launch<s6scan::default_config_16_rows128, InT, OutT>, false);
+      run_case(p, config_launch<s6scan::default_config_16_rows128x2, InT, OutT>, false);
+      problem<InT, OutT> q(1, 192 + 40, seqlen, 16, 1, o, rng);
+      if (fits_device<s6scan::default_config_16_rows192>(q))
+        run_case(q, config_launch<s6scan::default_config_16_rows192, InT, OutT>, false);
     }
 }
 
 TEST_CASE("forward: the default set falls back where a row's shared memory does not fit",
           "[gpu][forward]") {
-  // The lm shape takes the 256-row dstate-16 row, which float32 cannot fit on the H200; the
-  // default set must run the general row instead of refusing. Nothing is launched.
+  // VMamba stage 1 at dstate 16 takes the 192-row row, which float32 with z cannot fit on the
+  // H200 (236,096 bytes); the default set must run the general row instead of refusing. Nothing
+  // is launched.
   s6scan::forward_args<float> a;
-  a.batch = 8; a.dim = 4096; a.seqlen = 2048; a.dstate = 16; a.groups = 1;
+  a.batch = 64; a.dim = 768; a.seqlen = 3136; a.dstate = 16; a.groups = 4;
   a.set_contiguous_strides();
   const auto stand_in = reinterpret_cast<float*>(uintptr_t(256));
-  a.u.data = a.delta.data = a.B.data = a.C.data = a.A.data = stand_in;
+  a.u.data = a.delta.data = a.B.data = a.C.data = a.A.data = a.z.data = stand_in;
   a.out.data = stand_in;
   cudaDeviceProp prop{};
   CUDA_REQUIRE(cudaGetDeviceProperties(&prop, 0));
-  const auto k = s6scan::shape_of<s6scan::default_config_16_rows256>();
+  const auto k = s6scan::shape_of<s6scan::default_config_16_rows192>();
   if (s6scan::detail::forward_smem_bytes(a, k) > int64_t(prop.sharedMemPerBlockOptin))
-    REQUIRE_FALSE(s6scan::forward_can_implement<s6scan::default_config_16_rows256>(a).ok());
+    REQUIRE_FALSE(s6scan::forward_can_implement<s6scan::default_config_16_rows192>(a).ok());
   const s6scan::status s = s6scan::forward_can_implement(a);
   INFO(s.message);
   REQUIRE(s.ok());

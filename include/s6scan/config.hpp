@@ -132,14 +132,14 @@ struct forward_smem_layout {
 };
 
 ///
-/// With one lane per channel (`lanes_per_row` 1) each thread reads its own channel's raw rows and
-/// writes its outputs to an output tile in the stage; with several, the steps and y go through
-/// the float tiles dt, du and y shared by the lanes.
+/// With one or two lanes per channel (`lanes_per_row` <= 2) each thread reads its own channel's
+/// raw rows and the channel's outputs go to an output tile in the stage; with more, the steps and
+/// y go through the float tiles dt, du and y shared by the lanes.
 S6SCAN_HOST_DEVICE inline forward_smem_layout make_forward_smem_layout(
     int rows, int time_tile, int states_per_thread, int lanes_per_row, int64_t dstate,
     int in_bytes, int out_bytes, bool has_z, bool var_B, bool var_C) {
   forward_smem_layout l;
-  const bool own_rows = lanes_per_row == 1;
+  const bool own_rows = lanes_per_row <= 2;  // forward_agent::kOwnRows
   const int64_t npad = (dstate + states_per_thread - 1) / states_per_thread * states_per_thread;
   l.npad = static_cast<int>(npad);
   l.run_pad = forward_run_pad(states_per_thread, lanes_per_row);

@@ -17,13 +17,13 @@ namespace s6scan {
 /// @brief The default forward configurations, one per row of the tuning table (forward_row, whose
 ///        comments give the measurements that chose them), smallest MaxDState first.
 ///
-/// Each thread keeps 16 states (one state when dstate is 1; 4 in the general dstate-16 row);
-/// larger dstate spreads a channel's states over 4, 8 or 16 lanes.
+/// Each thread keeps 16 states (one state when dstate is 1; 4 in the general dstate-16 row, 8 in
+/// its two-lane rows); larger dstate spreads a channel's states over 4, 8 or 16 lanes.
 using default_config_1 = forward_config<1, 64, 32, 1>;
 using default_config_16 = forward_config<16, 32, 32, 4>;
-using default_config_16_rows128 = forward_config<16, 128, 32, 16>;
+using default_config_16_rows96x2 = forward_config<16, 96, 32, 8>;
+using default_config_16_rows128x2 = forward_config<16, 128, 32, 8>;
 using default_config_16_rows192 = forward_config<16, 192, 32, 16>;
-using default_config_16_rows256 = forward_config<16, 256, 32, 16>;
 using default_config_64 = forward_config<64, 64, 32, 16>;
 using default_config_128 = forward_config<128, 32, 16, 16>;
 using default_config_256 = forward_config<256, 16, 16, 16>;
@@ -69,8 +69,9 @@ inline status default_set_refusal(int64_t dstate, const char* pass) noexcept {
 /// @brief Calls `f(Config{})` with the configuration the tuning table picks for `a` on the current
 ///        device, or returns why none applies.
 ///
-/// A one-lane dstate-16 row whose shared memory exceeds the device's limit falls back to the
-/// general dstate-16 row (float32 at 256 rows needs 236,608 bytes; the H200 allows 232,448).
+/// A dstate-16 row of one or two lanes whose shared memory exceeds the device's limit falls back
+/// to the general dstate-16 row (float32 at 192 rows with z needs 236,096 bytes; the H200 allows
+/// 232,448).
 /// `can_split`: the call has a workspace, so it may split time (forward_time_segments).
 template <class InT, class OutT, class F>
 [[nodiscard]] status with_default_config(const forward_args<InT, OutT>& a, bool can_split,
@@ -79,7 +80,7 @@ template <class InT, class OutT, class F>
   int device = 0;
   const status s = current_device_limits(&limits, &device);
   if (!s) return s;
-  const auto one_lane = [&](auto cfg) {
+  const auto own_rows = [&](auto cfg) {
     using Config = decltype(cfg);
     if (forward_smem_bytes(a, shape_of<Config>()) <= limits.max_shared_memory_per_block_optin)
       return f(Config{});
@@ -89,9 +90,9 @@ template <class InT, class OutT, class F>
                              limits.multiprocessor_count, can_split)) {
     case forward_row::dstate1: return f(default_config_1{});
     case forward_row::dstate16: return f(default_config_16{});
-    case forward_row::dstate16_rows128: return one_lane(default_config_16_rows128{});
-    case forward_row::dstate16_rows192: return one_lane(default_config_16_rows192{});
-    case forward_row::dstate16_rows256: return one_lane(default_config_16_rows256{});
+    case forward_row::dstate16_rows96x2: return own_rows(default_config_16_rows96x2{});
+    case forward_row::dstate16_rows128x2: return own_rows(default_config_16_rows128x2{});
+    case forward_row::dstate16_rows192: return own_rows(default_config_16_rows192{});
     case forward_row::dstate64: return f(default_config_64{});
     case forward_row::dstate128: return f(default_config_128{});
     case forward_row::dstate256: return f(default_config_256{});

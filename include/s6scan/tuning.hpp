@@ -19,9 +19,9 @@ namespace s6scan {
 enum class forward_row {
   dstate1,             ///< forward_config<1, 64, 32, 1>
   dstate16,            ///< forward_config<16, 32, 32, 4>: 32 channels of 4 lanes
-  dstate16_rows128,    ///< forward_config<16, 128, 32, 16>: 128 channels, one lane each
-  dstate16_rows192,    ///< forward_config<16, 192, 32, 16>
-  dstate16_rows256,    ///< forward_config<16, 256, 32, 16>
+  dstate16_rows96x2,   ///< forward_config<16, 96, 32, 8>: 96 channels of 2 lanes
+  dstate16_rows128x2,  ///< forward_config<16, 128, 32, 8>: 128 channels of 2 lanes
+  dstate16_rows192,    ///< forward_config<16, 192, 32, 16>: 192 channels, one lane each
   dstate64,            ///< forward_config<64, 64, 32, 16>: 64 channels of 4 lanes
   dstate128,           ///< forward_config<128, 32, 16, 16>: 32 channels of 8 lanes
   dstate256,           ///< forward_config<256, 16, 16, 16>: 16 channels of 16 lanes
@@ -117,17 +117,18 @@ inline constexpr int kBackwardSplitThreadsPerSM = 1024;
 /// @brief The row of the forward's tuning table for a call of these sizes on a device with
 ///        `multiprocessors` SMs.
 ///
-/// At dstate <= 16 a one-lane-per-channel block of R rows (each thread owns a channel and does its
-/// softplus, scan and gate itself) beats 32 rows of 4 lanes when
+/// At dstate <= 16 a block of R rows whose threads read their channels' raw rows themselves (one
+/// or two lanes per channel, each doing the softplus, its part of the scan, and the gate) beats 32
+/// rows of 4 lanes when
 ///   - R divides the channels per group (a partly empty last block per group costs its whole
-///     time: VMamba stage 1, 192 channels per group, takes 2.45 ms at R = 128 and 1.43 at 192);
-///   - the blocks cover at least 7/8 of the SMs (long32k, 2048 channels: 10.1 ms at R = 128,
-///     16 blocks, against 5.42 ms for 64 blocks of 32 x 4); and
-///   - the sequence is long enough to amortise a block's setup and its partial tiles (VMamba
-///     stage 3, seqlen 196: 0.752 ms at R = 128 against 0.676 for 32 x 4).
+///     time: VMamba stage 1, 192 channels per group, takes 2.45 ms at 128 x 1 and 1.43 at 192);
+///   - the blocks cover at least 7/8 of the SMs (long32k, 2048 channels: 10.1 ms at 128 x 1,
+///     16 blocks, against 5.42 ms for 64 blocks of 32 x 4).
+/// Two lanes of 8 states give twice the warps of one lane of 16 for one more shuffle per step
+/// and a softplus per lane; they win except at VMamba stage 1, where 192 x 1 fits its groups.
 ///
 /// `can_split`: the call may split time (forward_time_segments; it has a workspace). Where no
-/// one-lane row has blocks enough without it, 128 rows split do.
+/// such row has blocks enough without it, 128 rows of 2 lanes split do.
 [[nodiscard]] constexpr forward_row forward_tuning_row(int64_t batch, int64_t dim, int64_t groups,
                                                        int64_t seqlen, int64_t dstate,
                                                        int multiprocessors,
@@ -139,32 +140,37 @@ inline constexpr int kBackwardSplitThreadsPerSM = 1024;
   if (dstate <= 16) {
     const int64_t per_group = groups > 0 ? dim / groups : 0;
     const int64_t enough_blocks = (7 * int64_t(multiprocessors) + 7) / 8;
-    const auto one_lane = [&](int64_t rows, int64_t min_seqlen) {
+    const auto rows_fit = [&](int64_t rows, int64_t min_seqlen) {
       return seqlen >= min_seqlen && per_group % rows == 0 &&
              detail::product_at_least(batch, groups, per_group / rows, enough_blocks);
     };
-    // lm (4096 channels per group, seqlen 2048): 0.707 ms at 256 rows, 0.790 at 128, 0.933 at
-    // 32 x 4.
-    if (one_lane(256, 1024)) return forward_row::dstate16_rows256;
-    // VMamba stage 1 (192 per group, seqlen 3136): 1.434 ms at 192 rows, 1.831 at 32 x 4.
-    if (one_lane(192, 1024)) return forward_row::dstate16_rows192;
-    // VMamba stage 2 (384 per group, seqlen 784): 0.776 ms at 128 rows, 0.911 at 32 x 4.
-    if (one_lane(128, 512)) return forward_row::dstate16_rows128;
-    // Too few blocks for any: split in time, 128 rows. long32k (16 blocks of 128 rows) 1.130 ms
-    // in 64 segments; 256 rows 1.209 at best (16 segments); 32 x 4 1.406 (64), unsplit 4.96.
+    // Rows x lanes, bfloat16 forward ms at c730bf2 (`--nrows-study 1`; the study's table is in
+    // bench/NOTES.md). lm (4096 channels per group, seqlen 2048): 0.681 at 128 x 2, 0.690 at
+    // 64 x 2, 0.756 at 256 x 1, 0.778 at 128 x 1, 0.918 at 32 x 4; with z 0.771 against 0.841 at
+    // 256 x 1.
+    if (rows_fit(128, 1024)) return forward_row::dstate16_rows128x2;
+    // VMamba stage 1 (192 per group, seqlen 3136): 1.446 at 192 x 1; 96 x 2 1.650, 192 x 2
+    // 1.657, 32 x 4 1.889.
+    if (rows_fit(192, 1024)) return forward_row::dstate16_rows192;
+    // VMamba stages 2, 3, 4 (384, 768, 1536 per group; seqlen 784, 196, 49): 96 x 2 0.747,
+    // 0.492, 0.354; 128 x 1 0.773, 0.534, 0.378; 128 x 2 0.792, 0.508, 0.359; 32 x 4 0.940,
+    // 0.579, 0.418. Short sequences no longer favour 4 lanes, as they did 1 lane.
+    if (rows_fit(96, 1)) return forward_row::dstate16_rows96x2;
+    // Too few blocks for any: split in time, 128 x 2. long32k (16 blocks) 1.168 ms in the
+    // launcher's segments; 128 x 1 1.188, 64 x 2 1.182, 32 x 4 1.463.
     if (can_split && seqlen >= 512 && per_group % 128 == 0 && batch > 0 && groups > 0) {
       const int64_t blocks = batch * groups * (per_group / 128);  // below 7/8 of the SMs here
-      if (blocks * forward_time_segments(blocks, 128, seqlen, multiprocessors) >= enough_blocks)
-        return forward_row::dstate16_rows128;
+      if (blocks * forward_time_segments(blocks, 256, seqlen, multiprocessors) >= enough_blocks)
+        return forward_row::dstate16_rows128x2;
     }
-    // Otherwise 32 x 4: VMamba stage 3 (seqlen 196) 0.676 ms (128 rows: 0.752); stage 4 0.410
-    // (128 rows: 0.409); long32k 5.42 ms (32 x 1: 9.16; 16 x 4: 5.78).
+    // Otherwise 32 x 4 (long32k unsplit 5.42 ms; 32 x 1: 9.16; 16 x 4: 5.78).
     return forward_row::dstate16;
   }
-  // N64: 0.951 ms at 64 x 4, 1.043 at 32 x 4, 1.118 at 16 x 4.
+  // N64 (c730bf2): 0.670 ms at 64 x 4 lanes of 16 states, 0.673 at 32 x 4, 0.672 at 16 x 4,
+  // 0.836 at 8 x 4 lanes of 4 (before c730bf2's bank-conflict fix: 0.951, 1.043, 1.118).
   if (dstate <= 64) return forward_row::dstate64;
-  // N128: 2.596 ms at 32 x 8 lanes, 2.669 at 16 x 8, 3.425 on the dstate-256 row (16 x 16, half
-  // of its lanes idle).
+  // N128 (c730bf2): 1.123 ms at 32 x 8 lanes, 1.112 at 16 x 8, 1.505 at 8 x 8, 1.944 on the
+  // dstate-256 row (16 x 16, half of its lanes idle).
   if (dstate <= 128) return forward_row::dstate128;
   return forward_row::dstate256;
 }

@@ -5,14 +5,15 @@
 // in tiles of TimeTile steps. Per tile:
 //   1. copy: the next tile's raw u, delta, z, B, C go to the other shared-memory stage (cp.async)
 //   2. prologue: a time-varying B/C tile is converted to float and transposed to [step][state];
-//      with several lanes per channel, delta -> softplus(delta + bias) and delta * u are computed
-//      once per (channel, step) into float tiles
+//      with more than two lanes per channel, delta -> softplus(delta + bias) and delta * u are
+//      computed once per (channel, step) into float tiles
 //   3. scan: each thread advances its StatesPerThread states through the tile, all in registers;
 //      the lanes of one channel add their parts of y with warp shuffles
 //   4. epilogue: y + D * u, the z gate, conversion, coalesced stores
-// With one lane per channel (MaxDState == StatesPerThread) the thread that owns a channel does
-// steps 2-4 for it in one pass over its raw rows, writing its outputs to an output tile in the
-// stage: no float tiles, and no barriers between the softplus, the scan and the gate.
+// With one or two lanes per channel (MaxDState / StatesPerThread <= 2) the threads that own a
+// channel do steps 2-4 for it in one pass over its raw rows (two lanes both compute the softplus
+// and add their parts of y with one shuffle per step), writing the outputs to an output tile in
+// the stage: no float tiles, and no barriers between the softplus, the scan and the gate.
 // Steps past seqlen have delta = 0, so they leave the state unchanged.
 //
 // Time split (when the channels alone give too few blocks; forward.cuh decides): the sequence is
@@ -162,7 +163,7 @@ class forward_agent {
   static constexpr int kOutVec = 16 / int(sizeof(OutT));
   static constexpr int kStateVec = kStates >= 4 ? 4 : kStates;  // floats per shared-memory load
   static constexpr int kRunPad = forward_run_pad(kStates, kLanes);  // floats after a lane's run
-  static constexpr bool kOwnRows = kLanes == 1;  // see the file comment
+  static constexpr bool kOwnRows = kLanes <= 2;  // see the file comment
   using svec = float_vec<kStateVec>;
 
   const forward_params<InT, OutT>& p_;
@@ -320,9 +321,10 @@ class forward_agent {
     }
   }
 
-  // One lane per channel: this thread's channel through the tile, from its raw rows of stage s to
-  // its row of the stage's output tile. Without branches inside a 16-byte piece (HasZ is a
-  // template argument, the rest are selects), so that its steps are scheduled together.
+  // One or two lanes per channel (kOwnRows): this thread's channel through the tile, from its raw
+  // rows of stage s to its row of the stage's output tile (written by lane 0). Without branches
+  // inside a 16-byte piece (HasZ is a template argument, the rest are selects), so that its steps
+  // are scheduled together.
   template <bool HasZ>
   __device__ void scan_own_row(int s, int64_t t0) {
     constexpr int kV = kInVec;  // steps per 16-byte piece of a raw row
@@ -350,13 +352,14 @@ class forward_agent {
       for (int j = 0; j < kV; ++j) {
         const float uf = to_float(u.e[j]);
         const float dt = c + j < left ? step_of(to_float(d.e[j]), bias_) : 0.f;
-        const float y = advance(c + j, dt, dt * uf);
+        float y = advance(c + j, dt, dt * uf);
         if constexpr (Carry) continue;
+        if constexpr (kLanes == 2) y += __shfl_xor_sync(0xffffffffu, y, 1);
         float v = fmaf(D_, uf, y);
         if constexpr (HasZ) v *= silu(to_float(z.e[j]));
         o.e[j] = from_float<OutT>(v);
       }
-      if constexpr (!Carry) {
+      if (!Carry && lane_ == 0) {
 #pragma unroll
         for (int k = 0; k < int(sizeof(o.v) / 16); ++k)
           reinterpret_cast<uint4*>(ro + c)[k] = o.v[k];
@@ -364,7 +367,7 @@ class forward_agent {
     }
   }
 
-  // One lane per channel: the stage's output tile to global memory, coalesced.
+  // kOwnRows: the stage's output tile to global memory, coalesced.
   __device__ void store_out(int s, int64_t t0) const {
     const OutT* ro = stage<const OutT>(s, l_.out);
     const int P = l_.out_pitch;
