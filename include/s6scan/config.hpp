@@ -126,7 +126,6 @@ struct forward_smem_layout {
   int64_t dt = 0, du = 0, Bf = 0, Cf = 0, y = 0, zero = 0, bias = 0, D = 0, total = 0;
   int tile_pitch = 0;    ///< floats between rows of dt, du, y
   int npad = 0;          ///< dstate rounded up to StatesPerThread: the states of Bf/Cf
-  int run_pad = 0;       ///< forward_run_pad: state n is column n + n / StatesPerThread * run_pad
   int Bf_pitch = 0;      ///< floats between rows of Bf (time rows if varying, channel rows if constant)
   int Cf_pitch = 0;
 };
@@ -142,8 +141,9 @@ S6SCAN_HOST_DEVICE inline forward_smem_layout make_forward_smem_layout(
   const bool own_rows = lanes_per_row <= 2;  // forward_agent::kOwnRows
   const int64_t npad = (dstate + states_per_thread - 1) / states_per_thread * states_per_thread;
   l.npad = static_cast<int>(npad);
-  l.run_pad = forward_run_pad(states_per_thread, lanes_per_row);
-  const int cols = l.npad + l.npad / states_per_thread * l.run_pad;
+  // State n is column n + n / states_per_thread * run_pad of Bf/Cf.
+  const int run_pad = forward_run_pad(states_per_thread, lanes_per_row);
+  const int cols = l.npad + l.npad / states_per_thread * run_pad;
   // One 16-byte pad per row: the rows' 16-byte pieces read by consecutive channels (or the
   // transposing reads of B/C) fall in different banks.
   l.raw_bc_pitch = time_tile + 16 / in_bytes;

@@ -261,8 +261,7 @@ class backward_agent {
 
   // Raw [state][step] tile -> float [step][state], zero in the padded states.
   __device__ void transpose_bc(const InT* raw, float* dst) const {
-    transpose_states<kTime, kThreads, true>(raw, l_.raw_bc_pitch, int(f_.dstate), l_.npad, dst,
-                                            l_.npad);
+    transpose_states<kTime, kThreads, true>(raw, l_.raw_bc_pitch, int(f_.dstate), l_.npad, dst);
   }
 
   __device__ float* tile_start(int tile, int n) const {

@@ -96,8 +96,8 @@ __device__ void load_rows(T* dst, int pitch, const T* src, int64_t row_stride, i
 }
 
 /// @brief A raw [state][step] tile of B or C (rows `pitch` elements apart, 16-byte aligned) to
-///        float [step][state] with rows `dst_pitch` floats apart, states [0, npad), zero from
-///        `dstate` on. State n goes to column n + n / Run * Pad (see forward_run_pad).
+///        float [step][state], states [0, npad), zero from `dstate` on. State n goes to column
+///        n + n / Run * Pad (see forward_run_pad), so rows are npad + npad / Run * Pad apart.
 ///
 /// `ByPiece`: a thread converts the 16-byte pieces of one state's row, with no index divided by
 /// the runtime dstate (at dstate 256 the element loop was about a third of the forward's
@@ -105,8 +105,8 @@ __device__ void load_rows(T* dst, int pitch, const T* src, int64_t row_stride, i
 /// where the piece loop took forward_config<1, 64, 32, 1> from 80 registers to 96 (the
 /// backward's counts did not move).
 template <int Time, int Threads, bool ByPiece, int Run = 1, int Pad = 0, class T>
-__device__ void transpose_states(const T* raw, int pitch, int dstate, int npad, float* dst,
-                                 int dst_pitch) {
+__device__ void transpose_states(const T* raw, int pitch, int dstate, int npad, float* dst) {
+  const int cols = npad + npad / Run * Pad;
   if constexpr (ByPiece) {
     constexpr int kVec = 16 / int(sizeof(T)), kPieces = Time / kVec;
     static_assert(kPieces >= 1 && Time % kVec == 0, "a tile row is whole 16-byte pieces");
@@ -116,15 +116,16 @@ __device__ void transpose_states(const T* raw, int pitch, int dstate, int npad, 
         uint4 v = make_uint4(0u, 0u, 0u, 0u);
         if (n < dstate) v = *reinterpret_cast<const uint4*>(raw + n * pitch + q * kVec);
         const T* e = reinterpret_cast<const T*>(&v);
-        float* d = dst + q * kVec * dst_pitch + n + n / Run * Pad;
+        float* d = dst + q * kVec * cols + n + n / Run * Pad;
 #pragma unroll
-        for (int k = 0; k < kVec; ++k) d[k * dst_pitch] = to_float(e[k]);
+        for (int k = 0; k < kVec; ++k) d[k * cols] = to_float(e[k]);
       }
     }
   } else {
     for (int i = threadIdx.x; i < Time * npad; i += Threads) {
       const int t = i / npad, n = i % npad;
-      dst[t * dst_pitch + n + n / Run * Pad] = n < dstate ? to_float(raw[n * pitch + t]) : 0.f;
+      dst[Pad == 0 ? i : t * cols + n + n / Run * Pad] =
+          n < dstate ? to_float(raw[n * pitch + t]) : 0.f;
     }
   }
 }
@@ -227,15 +228,14 @@ class forward_agent {
   }
 
   // Raw [state][step] tile -> float [step][state], zero in the padded states.
-  __device__ void transpose_bc(const InT* raw, float* dst, int dst_pitch) const {
+  __device__ void transpose_bc(const InT* raw, float* dst) const {
     transpose_states<kTime, kThreads, (Config::kMaxDState >= 64), kStates, kRunPad>(
-        raw, l_.raw_bc_pitch, int(a_.dstate), l_.npad, dst, dst_pitch);
+        raw, l_.raw_bc_pitch, int(a_.dstate), l_.npad, dst);
   }
 
   __device__ void transpose_stage_bc(int s) const {
-    if (a_.B.data) transpose_bc(stage<const InT>(s, l_.raw_B), at<float>(l_.Bf), l_.Bf_pitch);
-    if (!Carry && a_.C.data)
-      transpose_bc(stage<const InT>(s, l_.raw_C), at<float>(l_.Cf), l_.Cf_pitch);
+    if (a_.B.data) transpose_bc(stage<const InT>(s, l_.raw_B), at<float>(l_.Bf));
+    if (!Carry && a_.C.data) transpose_bc(stage<const InT>(s, l_.raw_C), at<float>(l_.Cf));
   }
 
   // The step of one (channel, time step) from its raw delta and the channel's bias. A select, not
