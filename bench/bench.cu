@@ -338,17 +338,22 @@ using study_dstate_128 = config_list<forward_config<256, 16, 16, 16>, forward_co
 using study_dstate_64 = config_list<forward_config<64, 2, 32, 4>, forward_config<64, 8, 32, 4>,
                                     forward_config<64, 8, 32, 16>, forward_config<64, 16, 32, 16>,
                                     forward_config<64, 32, 32, 16>, forward_config<64, 64, 32, 16>>;
+// float32 at dstate 16, when --dtypes names it: its raw tiles take twice the shared memory, so
+// the rows that read their own channels fit fewer blocks per SM.
+using study_dstate_16_f32 = config_list<forward_config<16, 32, 32, 4>, forward_config<16, 64, 32, 8>,
+                                        forward_config<16, 96, 32, 8>, forward_config<16, 128, 32, 8>,
+                                        forward_config<16, 128, 32, 16>, forward_config<16, 192, 32, 16>>;
 
-// One configuration with `segments` time segments (0: as forward<Config> decides).
-template <class Config>
+// One configuration with `segments` time segments (0: as forward<Config> decides), in T.
+template <class Config, class T = __nv_bfloat16>
 void study_config(const case_shape& s, const ceilings& c, int reps, int64_t l2_bytes,
                   int segments = 0) {
-  using T = __nv_bfloat16;
   const auto forward = [segments](const s6scan::forward_args<T>& a, void* ws, size_t bytes) {
     return s6scan::detail::forward_segmented<Config>(a, ws, bytes, nullptr, segments);
   };
-  std::printf("%-16s MaxDState %3d NRows %3d lanes %2d threads %4d segments ", s.name,
-              Config::kMaxDState, Config::kRows, Config::kLanesPerRow, Config::kThreads);
+  std::printf("%-16s %-8s MaxDState %3d NRows %3d lanes %2d threads %4d segments ", s.name,
+              s6scan::type_name<T>(), Config::kMaxDState, Config::kRows, Config::kLanesPerRow,
+              Config::kThreads);
   if (segments > 0) std::printf("%4d: ", segments);
   else std::printf("auto: ");
   // The launcher's own checks on this device, with stand-in pointers (nothing is launched).
@@ -359,6 +364,7 @@ void study_config(const case_shape& s, const ceilings& c, int reps, int64_t l2_b
   const auto stand_in = reinterpret_cast<T*>(uintptr_t(256));
   probe.u.data = probe.delta.data = probe.B.data = probe.C.data = stand_in;
   probe.out.data = stand_in;
+  if (s.z) probe.z.data = stand_in;
   probe.A.data = reinterpret_cast<const float*>(stand_in);
   const s6scan::status st = s6scan::forward_can_implement<Config>(probe);
   if (!st.ok()) {
@@ -370,9 +376,9 @@ void study_config(const case_shape& s, const ceilings& c, int reps, int64_t l2_b
   std::fflush(stdout);
 }
 
-template <class... Configs>
+template <class T = __nv_bfloat16, class... Configs>
 void study(const case_shape& s, const ceilings& c, int reps, int64_t l2_bytes, config_list<Configs...>) {
-  (study_config<Configs>(s, c, reps, l2_bytes), ...);
+  (study_config<Configs, T>(s, c, reps, l2_bytes), ...);
 }
 
 // The time-split study (--split-study): the dstate-16 configurations of the default set, each
@@ -496,7 +502,11 @@ int main(int argc, char** argv) {
     for (const auto& s : kShapes) {
       if (!listed(shapes, s.name)) continue;
       if (s.dstate == 1) study(s, c, reps, prop.l2CacheSize, study_dstate_1{});
-      else if (s.dstate == 16) study(s, c, reps, prop.l2CacheSize, study_dstate_16{});
+      else if (s.dstate == 16) {
+        if (listed(dtypes, "bfloat16")) study(s, c, reps, prop.l2CacheSize, study_dstate_16{});
+        if (listed(dtypes, "float32"))
+          study<float>(s, c, reps, prop.l2CacheSize, study_dstate_16_f32{});
+      }
       else if (s.dstate == 64) study(s, c, reps, prop.l2CacheSize, study_dstate_64{});
       else if (s.dstate == 128) study(s, c, reps, prop.l2CacheSize, study_dstate_128{});
     }

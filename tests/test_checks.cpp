@@ -307,6 +307,19 @@ TEST_CASE("tuning table: the anchor shapes take the rows their measurements chos
   REQUIRE(forward_tuning_row(8, 1024, 1, 2048, 256, kSMs) == forward_row::dstate256);
 }
 
+TEST_CASE("tuning table: rows that read their own channels need two blocks per SM", "[tuning]") {
+  using s6scan::two_blocks_fit;
+  // The H100/H200: 233,472 bytes per SM, 1,024 reserved per block.
+  REQUIRE(two_blocks_fit(115712, kH100));
+  REQUIRE_FALSE(two_blocks_fit(115713, kH100));
+  REQUIRE(two_blocks_fit(99104, kH100));       // float32, 96 rows of 2 lanes
+  REQUIRE_FALSE(two_blocks_fit(127008, kH100));  // float32, 128 rows of 2 lanes
+  REQUIRE(two_blocks_fit(94240, kH100));       // bfloat16, 128 rows of 2 lanes, with z
+  REQUIRE_FALSE(two_blocks_fit(99104, kA100));  // 167,936 per SM
+  // A device that does not say: no constraint.
+  REQUIRE(two_blocks_fit(1 << 30, k48));
+}
+
 TEST_CASE("tuning table: time segments", "[tuning]") {
   using s6scan::forward_time_segments;
   // (blocks, threads per block, seqlen, SMs). long32k at 128 rows: 16 blocks, 512 chunks -> 66

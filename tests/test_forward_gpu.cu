@@ -311,8 +311,8 @@ TEMPLATE_TEST_CASE("forward: rows aligned to 8 bytes but not 16", "[gpu][forward
 TEST_CASE("forward: the default set falls back where a row's shared memory does not fit",
           "[gpu][forward]") {
   // VMamba stage 1 at dstate 16 takes the 192-row row, which float32 with z cannot fit on the
-  // H200 (236,096 bytes); the default set must run the general row instead of refusing. Nothing
-  // is launched.
+  // H200 (236,096 bytes); the default set must run the general row instead of refusing (it does
+  // so already where two blocks do not fit a multiprocessor). Nothing is launched.
   s6scan::forward_args<float> a;
   a.batch = 64; a.dim = 768; a.seqlen = 3136; a.dstate = 16; a.groups = 4;
   a.set_contiguous_strides();

@@ -20,6 +20,10 @@ struct device_limits {
   int64_t max_shared_memory_per_block_optin = 48 * 1024;  ///< cudaDevAttrMaxSharedMemoryPerBlockOptin
   int64_t max_grid_x = 2147483647;                         ///< cudaDevAttrMaxGridDimX
   int multiprocessor_count = 1;
+  /// cudaDevAttrMaxSharedMemoryPerMultiprocessor (0: unknown) and
+  /// cudaDevAttrReservedSharedMemoryPerBlock; only the default set's choice of rows reads them.
+  int64_t max_shared_memory_per_multiprocessor = 0;
+  int64_t reserved_shared_memory_per_block = 0;
 
   /// @brief A device whose blocks may use at most `bytes` of shared memory.
   [[nodiscard]] static constexpr device_limits with_shared_memory(int64_t bytes) noexcept {
@@ -30,14 +34,32 @@ struct device_limits {
   [[nodiscard]] static constexpr device_limits a100() noexcept {
     device_limits d = with_shared_memory(166912);  // 163 KiB
     d.multiprocessor_count = 108;
+    d.max_shared_memory_per_multiprocessor = 167936;
+    d.reserved_shared_memory_per_block = 1024;
     return d;
   }
   [[nodiscard]] static constexpr device_limits h100() noexcept {
     device_limits d = with_shared_memory(232448);  // 227 KiB; the H200 is the same
     d.multiprocessor_count = 132;
+    d.max_shared_memory_per_multiprocessor = 233472;
+    d.reserved_shared_memory_per_block = 1024;
     return d;
   }
 };
+
+/// @brief Whether two blocks of `block_bytes` of dynamic shared memory fit on one multiprocessor
+///        of `d` (true where `d` does not say how much one holds).
+///
+/// The default set takes a dstate-16 row whose threads read their own channels' rows only where
+/// two of its blocks fit: one block per multiprocessor stalls it at every barrier and load.
+/// float32 at 128 rows of 2 lanes (127,008 bytes) on the H200: lm 0.987 ms against 0.923 for 32
+/// x 4 lanes; the long sequence, split, 1.728 against 1.497; VMamba stage 1 at 192 x 1 (180,800
+/// bytes) 2.282 against 2.066 (`--nrows-study 1 --dtypes float32`, bench/NOTES.md).
+[[nodiscard]] constexpr bool two_blocks_fit(int64_t block_bytes, const device_limits& d) noexcept {
+  if (d.max_shared_memory_per_multiprocessor <= 0) return true;
+  return 2 * (block_bytes + d.reserved_shared_memory_per_block) <=
+         d.max_shared_memory_per_multiprocessor;
+}
 
 /// @brief A configuration described at run time, for checks and messages.
 struct kernel_shape {

@@ -69,9 +69,10 @@ inline status default_set_refusal(int64_t dstate, const char* pass) noexcept {
 /// @brief Calls `f(Config{})` with the configuration the tuning table picks for `a` on the current
 ///        device, or returns why none applies.
 ///
-/// A dstate-16 row of one or two lanes whose shared memory exceeds the device's limit falls back
-/// to the general dstate-16 row (float32 at 192 rows with z needs 236,096 bytes; the H200 allows
-/// 232,448).
+/// A dstate-16 row of one or two lanes falls back to the general dstate-16 row where two of its
+/// blocks do not fit on a multiprocessor (two_blocks_fit; float32 at 128 rows of 2 lanes needs
+/// 127,008 bytes a block, at 192 rows 180,800), which also covers a block over the device's
+/// limit (float32 at 192 rows with z: 236,096 bytes; the H200 allows 232,448).
 /// `can_split`: the call has a workspace, so it may split time (forward_time_segments).
 template <class InT, class OutT, class F>
 [[nodiscard]] status with_default_config(const forward_args<InT, OutT>& a, bool can_split,
@@ -82,7 +83,8 @@ template <class InT, class OutT, class F>
   if (!s) return s;
   const auto own_rows = [&](auto cfg) {
     using Config = decltype(cfg);
-    if (forward_smem_bytes(a, shape_of<Config>()) <= limits.max_shared_memory_per_block_optin)
+    const int64_t bytes = forward_smem_bytes(a, shape_of<Config>());
+    if (bytes <= limits.max_shared_memory_per_block_optin && two_blocks_fit(bytes, limits))
       return f(Config{});
     return f(default_config_16{});
   };

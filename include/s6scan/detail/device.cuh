@@ -25,7 +25,7 @@ inline constexpr int kMaxCachedDevices = 64;
 }
 
 [[nodiscard]] inline status read_device_limits(int device, device_limits* out) noexcept {
-  int smem = 0, grid = 0, sms = 0;
+  int smem = 0, grid = 0, sms = 0, per_sm = 0, reserved = 0;
   status s = cuda_status(
       cudaDeviceGetAttribute(&smem, cudaDevAttrMaxSharedMemoryPerBlockOptin, device),
       "cudaDeviceGetAttribute(MaxSharedMemoryPerBlockOptin)");
@@ -33,7 +33,17 @@ inline constexpr int kMaxCachedDevices = 64;
                          "cudaDeviceGetAttribute(MaxGridDimX)");
   if (s) s = cuda_status(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device),
                          "cudaDeviceGetAttribute(MultiProcessorCount)");
+  if (s)
+    s = cuda_status(
+        cudaDeviceGetAttribute(&per_sm, cudaDevAttrMaxSharedMemoryPerMultiprocessor, device),
+        "cudaDeviceGetAttribute(MaxSharedMemoryPerMultiprocessor)");
+  if (s)
+    s = cuda_status(
+        cudaDeviceGetAttribute(&reserved, cudaDevAttrReservedSharedMemoryPerBlock, device),
+        "cudaDeviceGetAttribute(ReservedSharedMemoryPerBlock)");
   if (!s) return s;
+  out->max_shared_memory_per_multiprocessor = per_sm;
+  out->reserved_shared_memory_per_block = reserved;
   out->max_shared_memory_per_block_optin = smem;
   out->max_grid_x = grid;
   out->multiprocessor_count = sms;
