@@ -426,7 +426,8 @@ using backward_study_16 = config_list<backward_config<16, 32, 16, 4>, backward_c
                                       backward_config<16, 64, 8, 8>, backward_config<16, 32, 16, 2>>;
 using backward_study_64 = config_list<backward_config<64, 16, 8, 4>, backward_config<64, 8, 16, 4>,
                                       backward_config<64, 16, 16, 4>, backward_config<64, 8, 8, 8>>;
-using backward_study_256 = config_list<backward_config<256, 8, 8, 8>, backward_config<256, 4, 8, 8>,
+using backward_study_256 = config_list<backward_config<256, 8, 8, 8, 2>, backward_config<256, 8, 8, 8>,
+                                       backward_config<256, 4, 8, 8>,
                                        backward_config<128, 16, 8, 4>, backward_config<128, 8, 8, 4>,
                                        backward_config<128, 4, 8, 4>>;
 

@@ -296,7 +296,7 @@ TEMPLATE_TEST_CASE("backward: default set over the edge grid", "[gpu][backward]"
   using OutT = typename TestType::second_type;
   std::mt19937_64 rng(s6test::test_seed() ^ sizeof(InT) ^ (sizeof(OutT) << 8));
   int k = 0;
-  for (int64_t dstate : {1, 2, 15, 16, 17, 64, 65, 128, 255, 256})
+  for (int64_t dstate : {1, 2, 15, 16, 17, 64, 65, 128, 129, 255, 256})
     for (int64_t seqlen : {1, 2, 15, 16, 17, 63, 64, 65, 129, 300}) {
       // Groups 1, 2, 4 and one channel per group, in turn; every third case has more channels
       // than a block holds, so blocks split groups (and dB/dC are summed over blocks).
@@ -320,7 +320,8 @@ TEMPLATE_TEST_CASE("backward: each option on its own and all together", "[gpu][b
   sets[9].B_const = sets[9].C_const = true;
   options& all = sets[10];
   all.z = all.D = all.bias = all.softplus = all.h0 = all.last = true;
-  for (int64_t dstate : {1, 16, 64})
+  // dstate 256 runs its adjoint in parts of 4 states (backward_state_parts).
+  for (int64_t dstate : {1, 16, 64, 256})
     for (const auto& o : sets) {
       problem<InT, OutT> p(2, 24, 257, dstate, 2, o, rng);
       run_case(p, default_forward<InT, OutT>, default_backward{});
@@ -422,6 +423,14 @@ TEMPLATE_TEST_CASE("backward: explicit configurations outside the default set", 
     for (int64_t seqlen : {7, 300}) {
       problem<InT, OutT> p(2, 40, seqlen, 3, 4, o, rng);
       run_case(p, default_forward<InT, OutT>, config_backward<backward_config<4, 32, 8, 4>>{});
+    }
+  // The dstate-256 fallback, 4 channels per block, in parts of 4 states like the default: at dstate
+  // 129 lane 16 has one state in its first part and none in its second, and later lanes none.
+  for (const options& o : {all, const_B, const_C})
+    for (int64_t dstate : {129, 256}) {
+      problem<InT, OutT> p(2, 12, 300, dstate, 2, o, rng);
+      run_case(p, default_forward<InT, OutT>,
+               config_backward<s6scan::default_backward_config_256_small>{});
     }
   if constexpr (sizeof(InT) == 2) {
     // dstate above 256: 32 lanes of 16 states, with the forward of the same reach.

@@ -176,6 +176,51 @@ S6SCAN_HOST_DEVICE inline forward_smem_layout make_forward_smem_layout(
   return l;
 }
 
+/// @brief Parts the backward splits a thread's states into for a tile's adjoint: states_per_thread
+///        / 4 where a channel has a warp to itself (32 lanes) and a lane holds 8 states or more,
+///        else 1 (the whole run at once).
+///
+/// In parts, a lane recomputes and runs the adjoint of 4 states at a time, so the states before
+/// each step of the tile take TimeTile x 4 registers rather than TimeTile x states_per_thread,
+/// each tile's first state is kept in the thread's local memory rather than in shared memory, and
+/// a constant B's or C's gradient sums in shared memory rather than in registers.
+/// That lets two blocks of backward_config<256, 8, 8, 8> share a multiprocessor (128 registers and
+/// about 104 KiB in bfloat16, against 255 registers and 168 KiB with whole runs).
+S6SCAN_HOST_DEVICE constexpr int backward_state_parts(int states_per_thread, int lanes_per_row) {
+  return lanes_per_row == 32 && states_per_thread >= 8 &&
+                 (states_per_thread & (states_per_thread - 1)) == 0
+             ? states_per_thread / 4
+             : 1;
+}
+
+/// @brief In parts, the kinds of dB/dC terms the red buffer holds at once: both (a part's dC and
+///        dB terms, summed together) for 16-bit inputs; one (dC's, summed, then dB's) for float32,
+///        whose stages are twice the bytes, so that the buffer is half the size and two blocks of
+///        backward_config<256, 8, 8, 8> still fit a multiprocessor.
+S6SCAN_HOST_DEVICE constexpr int backward_part_kinds(int in_bytes) { return in_bytes >= 4 ? 1 : 2; }
+
+/// @brief In parts, the floats between the red buffer's rows: 32 lanes' 4 states of each kind it
+///        holds at once, and a 4-float pad that puts 8 rows' vectors in distinct banks. A constant,
+///        the same for every dstate the kernel takes, so that the kernel's red buffer offsets are
+///        immediates (a runtime pitch cost an address computation per store).
+S6SCAN_HOST_DEVICE constexpr int backward_part_red_pitch(int in_bytes) {
+  return 32 * 4 * backward_part_kinds(in_bytes) + 4;
+}
+
+/// @brief In parts, the vector of 4 states that a lane of `vecs` such vectors keeps in place of
+///        its vector q is q ^ part_swizzle(lane, vecs): the eight lanes of a quarter-warp, reading
+///        one vector each, then hit eight different 16-byte bank groups (runs of 8 states 32
+///        bytes apart made every such read of B, C and the red buffer a 2-way bank conflict).
+S6SCAN_HOST_DEVICE constexpr int part_swizzle(int lane, int vecs) {
+  return (lane / (vecs >= 8 ? 1 : 8 / vecs)) % vecs;
+}
+
+/// @brief In parts, the column of state n in the B/C float tiles (lanes of `states_per_thread`).
+S6SCAN_HOST_DEVICE constexpr int part_state_col(int n, int states_per_thread) {
+  const int lane = n / states_per_thread, q = n % states_per_thread / 4;
+  return lane * states_per_thread + (q ^ part_swizzle(lane, states_per_thread / 4)) * 4 + n % 4;
+}
+
 /// @brief Byte offsets of the backward kernel's dynamic shared memory, from the runtime dstate.
 struct backward_smem_layout {
   // Within each of the two stages (stage s starts at s * stage_bytes):
@@ -187,10 +232,15 @@ struct backward_smem_layout {
   // (`own_rows`) there are none: each thread works from its raw rows.
   int64_t dt = 0, du = 0, dy = 0, sg = 0, gu = 0, gd = 0, y = 0;
   int64_t Bf = 0, Cf = 0, zero = 0, bias = 0, D = 0;
-  int64_t starts = 0;  ///< (tiles per chunk, states per thread, threads): each tile's first state
+  /// (tiles per chunk, states per thread, threads): each tile's first state. In parts
+  /// (backward_state_parts), which keep those in local memory: a constant B's gradient sums, then
+  /// a constant C's, (states per thread, threads) each, those of them that are constant.
+  int64_t starts = 0;
   /// Each warp's dB/dC terms of one tile, summed over its channels. Several channels per warp:
   /// (warps, 2, npad, red_pitch), dC (0) and dB (1) at once. One channel per warp (`by_kind`):
-  /// (warps, time_tile, red_pitch), one kind at a time: dC's, then dB's.
+  /// (warps, time_tile, red_pitch), one kind at a time: dC's, then dB's; or, in parts, one part at
+  /// a time: a lane's 8 columns hold the part's 4 dC and 4 dB terms (backward_part_kinds 2,
+  /// swizzled by part_swizzle), or its 4 columns one kind's (1).
   int64_t red = 0;
   int64_t total = 0;
   int tile_pitch = 0, npad = 0, Bf_pitch = 0, Cf_pitch = 0, red_pitch = 0;
@@ -238,13 +288,19 @@ S6SCAN_HOST_DEVICE inline backward_smem_layout make_backward_smem_layout(
   l.zero = o; o += align16(int64_t(states_per_thread < 4 ? 4 : states_per_thread) * 4);
   l.bias = o; o += align16(int64_t(rows) * 4);
   l.D = o; o += align16(int64_t(rows) * 4);
-  l.starts = o; o += align16(int64_t(kCheckpointSteps / time_tile) * states_per_thread * threads * 4);
   const int64_t warps = threads / 32;
+  const bool parts = backward_state_parts(states_per_thread, int(threads / rows)) > 1;
+  l.starts = o;
+  if (parts)
+    o += int64_t(states_per_thread) * threads * 4 * (!var_B + !var_C);
+  else
+    o += align16(int64_t(kCheckpointSteps / time_tile) * states_per_thread * threads * 4);
   l.by_kind = threads / rows == 32;
   if (l.by_kind) {
     // A lane stores its states' terms of a step as vectors; the reduction reads (step, state)
-    // with the step fastest. The 4-float pad puts 8 steps of 4 states in distinct banks.
-    l.red_pitch = static_cast<int>(npad) + 4;
+    // with the step fastest. The 4-float pad puts 8 steps of 4 states in distinct banks. In
+    // parts, backward_part_red_pitch.
+    l.red_pitch = parts ? backward_part_red_pitch(in_bytes) : static_cast<int>(npad) + 4;
     l.red = o; o += var_B || var_C ? align16(warps * time_tile * l.red_pitch * 4) : 0;
   } else {
     l.red_pitch = time_tile + 1;  // odd: one step's terms of consecutive states hit distinct banks

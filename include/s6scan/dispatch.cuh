@@ -50,7 +50,7 @@ using default_backward_config_16 = backward_config<16, 32, 16, 4>;
 using default_backward_config_64 = backward_config<64, 16, 8, 4>;
 using default_backward_config_128 = backward_config<128, 16, 8, 4>;
 using default_backward_config_128_small = backward_config<128, 8, 8, 4>;
-using default_backward_config_256 = backward_config<256, 8, 8, 8>;
+using default_backward_config_256 = backward_config<256, 8, 8, 8, 2>;
 using default_backward_config_256_small = backward_config<256, 4, 8, 8>;
 
 /// @brief The largest dstate the default set accepts.

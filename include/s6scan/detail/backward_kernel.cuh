@@ -121,6 +121,10 @@ class backward_agent {
   // One lane per channel: the thread that owns a channel reads its raw rows of the stage, and
   // writes its du, ddelta and dz over the u, delta and z it has read; no float tiles, no prologue.
   static constexpr bool kOwnRows = kLanes == 1;
+  // The adjoint in parts of 4 states (backward_state_parts), with the tile starts in starts_.
+  static constexpr int kParts = backward_state_parts(kStates, kLanes);
+  static constexpr int kPartKinds = backward_part_kinds(int(sizeof(InT)));
+  static constexpr int kPartRedPitch = backward_part_red_pitch(int(sizeof(InT)));
   static constexpr int kRun = 16 / int(sizeof(InT)) < kTime ? 16 / int(sizeof(InT)) : kTime;
   using svec = float_vec<kStateVec>;
 
@@ -144,14 +148,18 @@ class backward_agent {
   int seg_ = 0;  // this block's time segment
   int rows_valid_ = 0;
   int first_state_ = 0;
+  int swz_ = 0;  // in parts: this lane's part_swizzle of its B/C vectors
 
   float h_[kStates];
   float dh_[kStates];
   float a2_[kStates];  // A * log2(e)
   float accA_[kStates];
-  float accB_[kStates];  // constant B's gradient; unused for a varying B
+  float accB_[kStates];  // constant B's gradient; unused for a varying B, and in parts (acc_slot)
   float accC_[kStates];
   float accD_ = 0.f, accBias_ = 0.f;  // lane 0 of each row
+  // In parts (kParts > 1), each tile's first state: (tiles, states) in run()'s local array. (An
+  // array member indexed by tile put the whole agent in local memory.)
+  float* starts_ = nullptr;
   float span_ = 0.f;                  // the carry pass: the sum of the segment's steps
   const float* Bp_ = nullptr;
   const float* Cp_ = nullptr;
@@ -261,11 +269,29 @@ class backward_agent {
 
   // Raw [state][step] tile -> float [step][state], zero in the padded states.
   __device__ void transpose_bc(const InT* raw, float* dst) const {
-    transpose_states<kTime, kThreads, true>(raw, l_.raw_bc_pitch, int(f_.dstate), l_.npad, dst);
+    if constexpr (kParts > 1)
+      transpose_states<kTime, kThreads, true, kStates, 0, true>(raw, l_.raw_bc_pitch,
+                                                                int(f_.dstate), l_.npad, dst);
+    else
+      transpose_states<kTime, kThreads, true>(raw, l_.raw_bc_pitch, int(f_.dstate), l_.npad, dst);
   }
 
-  __device__ float* tile_start(int tile, int n) const {
-    return at<float>(l_.starts) + (tile * kStates + n) * kThreads + tid_;
+  // Where this lane's vector q of B/C states is (swizzled in parts).
+  __device__ int vq(int q) const {
+    if constexpr (kParts > 1) return q ^ swz_;
+    return q;
+  }
+
+  // State n at the start of tile `tile` of the chunk: kept, and read back.
+  __device__ void save_start(int tile, int n, float v) {
+    if constexpr (kParts > 1)
+      starts_[tile * kStates + n] = v;
+    else
+      at<float>(l_.starts)[(tile * kStates + n) * kThreads + tid_] = v;
+  }
+  __device__ float tile_start(int tile, int n) const {
+    if constexpr (kParts > 1) return starts_[tile * kStates + n];
+    return at<const float>(l_.starts)[(tile * kStates + n) * kThreads + tid_];
   }
 
   // Loads the state at the start of chunk c into h_ and records it as tile 0's start.
@@ -282,7 +308,7 @@ class backward_agent {
     for (int n = 0; n < kStates; ++n) {
       const bool on = row_ok && src && first_state_ + n < f_.dstate;
       h_[n] = on ? src[first_state_ + n] : 0.f;
-      *tile_start(0, n) = h_[n];
+      save_start(0, n, h_[n]);
     }
   }
 
@@ -304,7 +330,7 @@ class backward_agent {
       bc_at(j, bp, cp);
 #pragma unroll
       for (int q = 0; q < kStates / kStateVec; ++q) {
-        const auto bv = bp[q];
+        const auto bv = bp[vq(q)];
 #pragma unroll
         for (int e = 0; e < kStateVec; ++e) {
           const int n = q * kStateVec + e;
@@ -314,7 +340,7 @@ class backward_agent {
     }
     if (tile + 1 < kTiles)
 #pragma unroll
-      for (int n = 0; n < kStates; ++n) *tile_start(tile + 1, n) = h_[n];
+      for (int n = 0; n < kStates; ++n) save_start(tile + 1, n, h_[n]);
   }
 
   // The carry pass through one tile: the adjoint backwards, and the sum of the steps.
@@ -329,7 +355,7 @@ class backward_agent {
       bc_at(j, bp, cp);
 #pragma unroll
       for (int q = 0; q < kStates / kStateVec; ++q) {
-        const auto cv = cp[q];
+        const auto cv = cp[vq(q)];
 #pragma unroll
         for (int e = 0; e < kStateVec; ++e) {
           const int n = q * kStateVec + e;
@@ -394,6 +420,141 @@ class backward_agent {
     for (int q = 0; q < kStates / kStateVec; ++q) dst[q] = svec::make(v + q * kStateVec);
   }
 
+  // In parts: this thread's sum for state n of a constant B's (kind 1) or C's (0) gradient, in
+  // the room the tile starts take otherwise (B's first, where B is constant).
+  __device__ float* acc_slot(int kind, int n) const {
+    const bool after_B = kind == 0 && f_.B.data == nullptr;
+    return at<float>(l_.starts) + ((after_B ? kStates : 0) + n) * kThreads + tid_;
+  }
+
+  // In parts, the red buffer's float4 column that holds a lane's 4 terms of one kind (0: dC, 1: dB):
+  // two per lane, swizzled, for kPartKinds 2.
+  __device__ static int part_red_vec(int lane, int kind) {
+    if constexpr (kPartKinds == 1) return lane;
+    return lane * 2 + (kind ^ part_swizzle(lane, 2));
+  }
+
+  // In parts: stores this lane's 4 terms of one kind of step j. (Indexed as float4s: an offset in
+  // floats, not known to be a multiple of 4, made the compiler split the store into 4.)
+  __device__ void store_part_terms(const float (&v)[4], int kind, int j) const {
+    if (first_state_ >= l_.npad) return;
+    auto* dst = reinterpret_cast<float4*>(at<float>(l_.red)) +
+                ((tid_ / 32) * kTime + j) * (kPartRedPitch / 4) + part_red_vec(lane_, kind);
+    *dst = make_float4(v[0], v[1], v[2], v[3]);
+  }
+
+  // Pass 2 of one tile in parts (kParts > 1, one channel per warp): each part of 4 of this lane's
+  // states is recomputed through the tile and its adjoint run backwards, as adjoint_tile does for
+  // all of them, so that only 4 states' history is live. A part's dC and dB terms go through the
+  // red buffer and are summed over the block's channels before the next terms take it: both kinds
+  // at once (kPartKinds 2; the last part's after this returns), or dC's after the recompute and
+  // dB's after the adjoint (1). The per-step sums over states (the u and step gradients, y with z)
+  // gather over the parts before the lanes add them up.
+  __device__ void adjoint_parts(int s, const item& it) {
+    const int P = l_.tile_pitch;
+    const InT* ur = stage<const InT>(s, l_.raw_u) + row_ * kTime;
+    const float* dtr = at<const float>(l_.dt) + row_ * P;
+    const float* dur = at<const float>(l_.du) + row_ * P;
+    const float* dyr = at<const float>(l_.dy) + row_ * P;
+    const float* sgr = at<const float>(l_.sg) + row_ * P;
+    float* yr = at<float>(l_.y) + row_ * P;
+    const bool has_z = f_.z.data != nullptr;
+    const bool var_B = f_.B.data != nullptr, var_C = f_.C.data != nullptr;
+    static_assert(kStateVec == 4, "parts are one 4-state vector of B and C");
+
+    float gus[kTime], gas[kTime];  // this lane's per-step sums over the parts so far
+#pragma unroll
+    for (int j = 0; j < kTime; ++j) gus[j] = gas[j] = 0.f;
+#pragma unroll
+    for (int p = 0; p < kParts; ++p) {
+      // The previous part's terms, summed before this part's take the buffer.
+      if (p > 0 && (kPartKinds == 2 || var_B)) {
+        __syncthreads();
+        reduce_bc_terms(it, kPartKinds == 2, true, p - 1);
+        __syncthreads();
+      }
+      float h[4], hist[kTime][4];  // this part's states, and their values before each step
+      float accB[4], accC[4];      // a constant B's and C's gradient sums, this part's states
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        accB[e] = var_B ? 0.f : *acc_slot(1, p * 4 + e);
+        accC[e] = var_C ? 0.f : *acc_slot(0, p * 4 + e);
+      }
+#pragma unroll
+      for (int e = 0; e < 4; ++e) h[e] = tile_start(it.tile, p * 4 + e);
+#pragma unroll
+      for (int j = 0; j < kTime; ++j) {
+        const float dt = dtr[j], du = dur[j];
+        const typename svec::type *bp, *cp;
+        bc_at(j, bp, cp);
+        const auto bv = bp[vq(p)];
+        const auto cv = cp[vq(p)];
+        float y = 0.f, terms[4];
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          hist[j][e] = h[e];
+          h[e] = fmaf(ex2(dt * a2_[p * 4 + e]), h[e], du * svec::get(bv, e));
+          y = fmaf(svec::get(cv, e), h[e], y);
+          terms[e] = dyr[j] * h[e];
+        }
+        if (has_z) {  // dz needs the whole y of this step
+          y = lane_sum(y);
+          if (lane_ == 0) yr[j] = p == 0 ? y : yr[j] + y;
+        }
+        if (var_C) store_part_terms(terms, 0, j);
+      }
+      if (kPartKinds == 1 && var_C) {  // dC's terms summed before dB's take the buffer
+        __syncthreads();
+        reduce_bc_terms(it, true, false, p);
+        __syncthreads();
+      }
+#pragma unroll
+      for (int j = kTime - 1; j >= 0; --j) {
+        const float dt = dtr[j], du = dur[j], dy = dyr[j];
+        const typename svec::type *bp, *cp;
+        bc_at(j, bp, cp);
+        const auto bv = bp[vq(p)];
+        const auto cv = cp[vq(p)];
+        float terms[4];  // dB terms
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const int n = p * 4 + e;
+          const float b = svec::get(bv, e), c = svec::get(cv, e);
+          const float h_after = j == kTime - 1 ? h[e] : hist[j + 1][e];
+          if (!var_C) accC[e] = fmaf(dy, h_after, accC[e]);
+          dh_[n] = fmaf(c, dy, dh_[n]);
+          const float decay = ex2(dt * a2_[n]);
+          terms[e] = dh_[n] * du;
+          if (!var_B) accB[e] = fmaf(dh_[n], du, accB[e]);
+          gus[j] = fmaf(dh_[n], b, gus[j]);
+          const float x = dh_[n] * (decay * hist[j][e]);
+          gas[j] = fmaf(x, a2_[n], gas[j]);
+          accA_[n] = fmaf(x, dt, accA_[n]);
+          dh_[n] *= decay;
+        }
+        if (var_B) store_part_terms(terms, kPartKinds - 1, j);
+      }
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        if (!var_B) *acc_slot(1, p * 4 + e) = accB[e];
+        if (!var_C) *acc_slot(0, p * 4 + e) = accC[e];
+      }
+    }
+#pragma unroll
+    for (int j = kTime - 1; j >= 0; --j) {
+      const float gu = lane_sum(gus[j]), ga = lane_sum(gas[j]);
+      if (lane_ == 0) {
+        constexpr float kLn2 = 0.6931471805599453f;
+        const float u = to_float(ur[j]);
+        const float g_delta = fmaf(u, gu, kLn2 * ga) * sgr[j];
+        at<float>(l_.gu)[row_ * P + j] = gu;
+        at<float>(l_.gd)[row_ * P + j] = g_delta;
+        accBias_ += g_delta;
+        accD_ = fmaf(dyr[j], u, accD_);
+      }
+    }
+  }
+
   // Pass 2 of one tile: recompute its states, then run the adjoint backwards through them. Per
   // step, lane 0 of each channel takes the lanes' sums: the step's gradient (to the gd tile, and
   // into the ddelta_bias sum), the u gradient before its last terms, and y with z; store_tile
@@ -410,7 +571,7 @@ class backward_agent {
     const bool var_B = f_.B.data != nullptr, var_C = f_.C.data != nullptr;
 
 #pragma unroll
-    for (int n = 0; n < kStates; ++n) h_[n] = *tile_start(it.tile, n);
+    for (int n = 0; n < kStates; ++n) h_[n] = tile_start(it.tile, n);
 
     float hist[kTime][kStates];  // the state before each step of the tile
 #pragma unroll
@@ -504,8 +665,8 @@ class backward_agent {
   }
 
   // Adds up the warps' dB/dC sums of the tile and writes them as this block's partials: dC's
-  // (with_C) and dB's (with_B), those of them the buffer holds.
-  __device__ void reduce_bc_terms(const item& it, bool with_C, bool with_B) const {
+  // (with_C) and dB's (with_B), those of them the buffer holds; in parts, those of part `part`.
+  __device__ void reduce_bc_terms(const item& it, bool with_C, bool with_B, int part = 0) const {
     const bool var_B = with_B && f_.B.data, var_C = with_C && f_.C.data;
     if (!var_B && !var_C) return;
     constexpr int kWarps = kThreads / 32;
@@ -516,20 +677,54 @@ class backward_agent {
     const int64_t base =
         ((b_ * f_.groups + g_) * p_.w.blocks_per_group + cb_) * N * window_steps + t0 - window_t0;
     const float* red = at<const float>(l_.red);
-    const int RP = l_.red_pitch, warp_stride = kByKind ? kTime * RP : 2 * l_.npad * RP;
-    auto sum = [&](int c, int n, int j) {
-      const float* src = red + (kByKind ? j * RP + n : (c * l_.npad + n) * RP + j);
-      float v = 0.f;
+    const int RP = kParts > 1 ? kPartRedPitch : l_.red_pitch;
+    const int warp_stride = kByKind ? kTime * RP : 2 * l_.npad * RP;
+    if constexpr (kParts > 1) {
+      // A thread sums one step (kThreads is a multiple of kTime) of one lane's 4 states of the
+      // part, a float4 of each warp's row, with the indices unsigned and divided by constants:
+      // one scalar per state and step, with the general loop's index arithmetic, took about a
+      // fifth of the kernel's instructions.
+      static_assert(kThreads % kTime == 0, "a thread sums one step's terms");
+      const unsigned j = unsigned(tid_) % kTime;
+      if (t0 + j >= L) return;
+      const float4* row = reinterpret_cast<const float4*>(red + j * RP);
+      const int vec_stride = warp_stride / 4;
+      for (unsigned lane = unsigned(tid_) / kTime; lane < unsigned(l_.npad / kStates);
+           lane += kThreads / kTime) {
+        const int64_t n0 = lane * kStates + part * 4;
+        if (n0 >= N) break;  // n0 grows with the lane
+        auto put = [&](int kind, int64_t at) {
+          const float4* src = row + part_red_vec(int(lane), kind);
+          float4 v = src[0];
 #pragma unroll
-      for (int w = 0; w < kWarps; ++w) v += src[w * warp_stride];
-      return v;
-    };
-    for (int i = tid_; i < N * kTime; i += kThreads) {
-      const int n = i / kTime, j = i % kTime;
-      if (t0 + j >= L) continue;
-      const int64_t dst = base + n * window_steps + j;
-      if (var_C) p_.ws[p_.w.part_C + dst] = sum(0, n, j);
-      if (var_B) p_.ws[p_.w.part_B + dst] = sum(1, n, j);
+          for (int w = 1; w < kWarps; ++w) {
+            const float4 x = src[w * vec_stride];
+            v.x += x.x, v.y += x.y, v.z += x.z, v.w += x.w;
+          }
+          const float sums[4] = {v.x, v.y, v.z, v.w};
+          at += base + n0 * window_steps + j;
+#pragma unroll
+          for (int e = 0; e < 4; ++e)
+            if (n0 + e < N) p_.ws[at + e * window_steps] = sums[e];
+        };
+        if (var_C) put(0, p_.w.part_C);
+        if (var_B) put(1, p_.w.part_B);
+      }
+    } else {
+      auto sum = [&](const float* src) {
+        float v = 0.f;
+#pragma unroll
+        for (int w = 0; w < kWarps; ++w) v += src[w * warp_stride];
+        return v;
+      };
+      for (int i = tid_; i < N * kTime; i += kThreads) {
+        const int n = i / kTime, j = i % kTime;
+        if (t0 + j >= L) continue;
+        const int64_t dst = base + n * window_steps + j;
+        const float* src = red + (kByKind ? j * RP + n : n * RP + j);
+        if (var_C) p_.ws[p_.w.part_C + dst] = sum(src);
+        if (var_B) p_.ws[p_.w.part_B + dst] = sum(src + (kByKind ? 0 : l_.npad * RP));
+      }
     }
   }
 
@@ -621,7 +816,7 @@ class backward_agent {
     own_recompute(s, it, [](int, float) {});
     if (it.tile + 1 < kTiles)
 #pragma unroll
-      for (int n = 0; n < kStates; ++n) *tile_start(it.tile + 1, n) = h_[n];
+      for (int n = 0; n < kStates; ++n) save_start(it.tile + 1, n, h_[n]);
   }
 
   // The carry pass through one tile from the raw rows: the adjoint backwards, and the steps' sum.
@@ -670,7 +865,7 @@ class backward_agent {
     const int64_t left = f_.seqlen - first_step(it);
 
 #pragma unroll
-    for (int n = 0; n < kStates; ++n) h_[n] = *tile_start(it.tile, n);
+    for (int n = 0; n < kStates; ++n) h_[n] = tile_start(it.tile, n);
     float hist[kTime][kStates];  // the state before each step of the tile
     float steps[kTime];
     own_recompute(s, it, [&](int j, float dt) {
@@ -758,6 +953,7 @@ class backward_agent {
     const int64_t left = p_.dim_per_group - cb_ * kRows;
     rows_valid_ = left < kRows ? int(left) : kRows;
     first_state_ = lane_ * kStates;
+    if constexpr (kParts > 1) swz_ = part_swizzle(lane_, kStates / 4);
 
     float* bias = at<float>(l_.bias);
     float* Dv = at<float>(l_.D);
@@ -774,7 +970,7 @@ class backward_agent {
       float* dst = at<float>(off);
       for (int i = tid_; i < kRows * npad; i += kThreads) {
         const int r = i / npad, n = i % npad;
-        dst[r * pitch + n] =
+        dst[r * pitch + (kParts > 1 ? part_state_col(n, kStates) : n)] =
             r < rows_valid_ && n < f_.dstate ? m.data[(d0_ + r) * m.dim_stride + n] : 0.f;
       }
     };
@@ -805,6 +1001,10 @@ class backward_agent {
         g = p_.ws[p_.w.carry + at];
       dh_[n] = g;
       accA_[n] = accB_[n] = accC_[n] = 0.f;
+      if constexpr (kParts > 1) {
+        if (!f_.B.data && !Carry) *acc_slot(1, n) = 0.f;
+        if (!f_.C.data && !Carry) *acc_slot(0, n) = 0.f;
+      }
     }
     if (first_state_ >= f_.dstate) {
       Bp_ = Cp_ = at<const float>(l_.zero);
@@ -850,8 +1050,8 @@ class backward_agent {
                                d * a_.dinitial_state.dim_stride + s] = dh_[n];
       const int64_t at = seg_ * bdn + bd * f_.dstate + s;
       put(p_.w.acc_A + at, accA_[n]);
-      if (!f_.B.data) put(p_.w.acc_B + at, accB_[n]);
-      if (!f_.C.data) put(p_.w.acc_C + at, accC_[n]);
+      if (!f_.B.data) put(p_.w.acc_B + at, kParts > 1 ? *acc_slot(1, n) : accB_[n]);
+      if (!f_.C.data) put(p_.w.acc_C + at, kParts > 1 ? *acc_slot(0, n) : accC_[n]);
     }
     if (lane_ == 0) {
       put(p_.w.acc_D + seg_bd + bd, accD_);
@@ -864,6 +1064,8 @@ class backward_agent {
       : p_(p), a_(p.a), f_(p.a.fwd), l_(p.smem), smem_(smem) {}
 
   __device__ void run() {
+    float starts[kParts > 1 ? kTiles * kStates : 1];
+    starts_ = starts;
     setup();
     item it = chunk_start(min(segment_begin() + p_.segment_chunks, p_.chunk_end) - 1);
     load_stage(0, it);
@@ -898,9 +1100,15 @@ class backward_agent {
         } else if (it.forward) {
           advance_tile(it.tile);
         } else {
-          adjoint_tile(s, it);
-          __syncthreads();
-          reduce_bc_terms(it, !kByKind, true);
+          if constexpr (kParts > 1) {
+            adjoint_parts(s, it);
+            __syncthreads();
+            reduce_bc_terms(it, kPartKinds == 2, true, kParts - 1);
+          } else {
+            adjoint_tile(s, it);
+            __syncthreads();
+            reduce_bc_terms(it, !kByKind, true);
+          }
           store_tile(s, it);
         }
       }

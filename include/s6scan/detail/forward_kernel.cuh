@@ -97,14 +97,16 @@ __device__ void load_rows(T* dst, int pitch, const T* src, int64_t row_stride, i
 
 /// @brief A raw [state][step] tile of B or C (rows `pitch` elements apart, 16-byte aligned) to
 ///        float [step][state], states [0, npad), zero from `dstate` on. State n goes to column
-///        n + n / Run * Pad (see forward_run_pad), so rows are npad + npad / Run * Pad apart.
+///        n + n / Run * Pad (see forward_run_pad), so rows are npad + npad / Run * Pad apart; with
+///        `Swizzle` (the backward in parts, ByPiece only) to part_state_col(n, Run) instead.
 ///
 /// `ByPiece`: a thread converts the 16-byte pieces of one state's row, with no index divided by
 /// the runtime dstate (at dstate 256 the element loop was about a third of the forward's
 /// instructions). Else a thread converts one element: the forward's choice below dstate 64,
 /// where the piece loop took forward_config<1, 64, 32, 1> from 80 registers to 96 (the
 /// backward's counts did not move).
-template <int Time, int Threads, bool ByPiece, int Run = 1, int Pad = 0, class T>
+template <int Time, int Threads, bool ByPiece, int Run = 1, int Pad = 0, bool Swizzle = false,
+          class T>
 __device__ void transpose_states(const T* raw, int pitch, int dstate, int npad, float* dst) {
   const int cols = npad + npad / Run * Pad;
   if constexpr (ByPiece) {
@@ -116,7 +118,11 @@ __device__ void transpose_states(const T* raw, int pitch, int dstate, int npad, 
         uint4 v = make_uint4(0u, 0u, 0u, 0u);
         if (n < dstate) v = *reinterpret_cast<const uint4*>(raw + n * pitch + q * kVec);
         const T* e = reinterpret_cast<const T*>(&v);
-        float* d = dst + q * kVec * cols + n + n / Run * Pad;
+        float* d;
+        if constexpr (Swizzle)
+          d = dst + q * kVec * cols + part_state_col(n, Run);
+        else
+          d = dst + q * kVec * cols + n + n / Run * Pad;
 #pragma unroll
         for (int k = 0; k < kVec; ++k) d[k * cols] = to_float(e[k]);
       }
