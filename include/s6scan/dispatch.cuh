@@ -28,9 +28,9 @@ using default_config_64 = forward_config<64, 64, 32, 16>;
 using default_config_128 = forward_config<128, 32, 16, 16>;
 using default_config_256 = forward_config<256, 16, 16, 16>;
 
-/// @brief The default backward configurations. Each thread keeps 4 states (8 at dstate 256) and
-///        the states before each of TimeTile steps in registers; 128 threads per block (64 at
-///        dstate 1, 256 at dstate 64 and 256, 512 at dstate 128).
+/// @brief The default backward configurations. Each thread keeps 4 states (8 at dstate 256, 4 at a
+///        time) and the states before each of TimeTile steps in registers; 128 threads per block
+///        (64 at dstate 1, 256 at dstate 64 and 256, 512 at dstate 128).
 ///
 /// Chosen by `s6scan_bench --backward-study 1` on the H200 (backward ms, bench/NOTES.md):
 /// lm `<16, 32, 16, 4>` 5.00 (TimeTile 8: 5.11; 64 rows: 5.37; 8 lanes: 5.39); N64
@@ -40,11 +40,12 @@ using default_config_256 = forward_config<256, 16, 16, 16>;
 /// float32 2.72 / 4.53, 1.37 / 1.31, 0.819 / 0.791, 0.800 / 0.814. 128 rows lose stage 1 by
 /// half a block per group (192 channels), and gain at most 5% elsewhere; 32 rows, TimeTile 8 or
 /// 32, and a register cap for 8 blocks per SM (`MinBlocksPerSM` 8: 0.614 at stage 4, but 1.32 at
-/// stage 2) were slower or mixed. N128 `<128, 16, 8, 4>` 9.76 (8 rows: 10.49; 4 rows: 13.50) and
-/// N256 `<256, 8, 8, 8>` 25.72 (4 rows: 30.65), one channel per warp
-/// (bench/results/h200_backward_study_N256.txt, 748d134). Those two need 152 and 164 KiB of shared memory
-/// in bfloat16; where the device allows less, the default set takes the `_small` rows (84 and
-/// 98 KiB).
+/// stage 2) were slower or mixed. N128 `<128, 16, 8, 4>` 9.76 (8 rows: 10.49; 4 rows: 13.50), one
+/// channel per warp (bench/results/h200_backward_study_N256.txt, 748d134). N256, in parts of 4
+/// states (backward_state_parts), `<256, 8, 8, 8, 2>` 17.27 (no register cap, so one block per SM:
+/// 24.98; 4 rows: 24.60; same file, f1972a7). Those two need 152 and 100 KiB of shared memory in
+/// bfloat16 (N256: without z); where the device allows less, the default set takes the `_small`
+/// rows (84 and 66 KiB).
 using default_backward_config_1 = backward_config<1, 64, 16, 1>;
 using default_backward_config_16 = backward_config<16, 32, 16, 4>;
 using default_backward_config_64 = backward_config<64, 16, 8, 4>;
