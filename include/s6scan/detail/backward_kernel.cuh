@@ -443,6 +443,19 @@ class backward_agent {
     *dst = make_float4(v[0], v[1], v[2], v[3]);
   }
 
+  // This thread's channel's rows: stage s's raw u, and the float tiles of the step, step x u, the
+  // gated dout and the softplus' slope.
+  struct rows {
+    const InT* u;
+    const float *dt, *du, *dy, *sg;
+  };
+  __device__ rows channel_rows(int s) const {
+    const int P = l_.tile_pitch;
+    return {stage<const InT>(s, l_.raw_u) + row_ * kTime, at<const float>(l_.dt) + row_ * P,
+            at<const float>(l_.du) + row_ * P, at<const float>(l_.dy) + row_ * P,
+            at<const float>(l_.sg) + row_ * P};
+  }
+
   // Pass 2 of one tile in parts (kParts > 1, one channel per warp): each part of 4 of this lane's
   // states is recomputed through the tile and its adjoint run backwards, as adjoint_tile does for
   // all of them, so that only 4 states' history is live. A part's dC and dB terms go through the
@@ -452,11 +465,7 @@ class backward_agent {
   // gather over the parts before the lanes add them up.
   __device__ void adjoint_parts(int s, const item& it) {
     const int P = l_.tile_pitch;
-    const InT* ur = stage<const InT>(s, l_.raw_u) + row_ * kTime;
-    const float* dtr = at<const float>(l_.dt) + row_ * P;
-    const float* dur = at<const float>(l_.du) + row_ * P;
-    const float* dyr = at<const float>(l_.dy) + row_ * P;
-    const float* sgr = at<const float>(l_.sg) + row_ * P;
+    const auto [ur, dtr, dur, dyr, sgr] = channel_rows(s);
     float* yr = at<float>(l_.y) + row_ * P;
     const bool has_z = f_.z.data != nullptr;
     const bool var_B = f_.B.data != nullptr, var_C = f_.C.data != nullptr;
@@ -562,11 +571,7 @@ class backward_agent {
   // sum) + ln 2 * sum_n dh a2 decay h, which saves two operations per state.
   __device__ void adjoint_tile(int s, const item& it) {
     const int P = l_.tile_pitch;
-    const InT* ur = stage<const InT>(s, l_.raw_u) + row_ * kTime;
-    const float* dtr = at<const float>(l_.dt) + row_ * P;
-    const float* dur = at<const float>(l_.du) + row_ * P;
-    const float* dyr = at<const float>(l_.dy) + row_ * P;
-    const float* sgr = at<const float>(l_.sg) + row_ * P;
+    const auto [ur, dtr, dur, dyr, sgr] = channel_rows(s);
     const bool has_z = f_.z.data != nullptr;
     const bool var_B = f_.B.data != nullptr, var_C = f_.C.data != nullptr;
 
