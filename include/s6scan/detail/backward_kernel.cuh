@@ -125,6 +125,9 @@ class backward_agent {
   static constexpr int kParts = backward_state_parts(kStates, kLanes);
   static constexpr int kPartKinds = backward_part_kinds(int(sizeof(InT)));
   static constexpr int kPartRedPitch = backward_part_red_pitch(int(sizeof(InT)));
+  // One channel per warp with whole 4-state vectors: reduce_bc_terms reads float4s (the rows are
+  // npad + 4 floats, or kPartRedPitch, apart) and a thread keeps one step.
+  static constexpr bool kVecReduce = kByKind && kStates % 4 == 0 && kThreads % kTime == 0;
   static constexpr int kRun = 16 / int(sizeof(InT)) < kTime ? 16 / int(sizeof(InT)) : kTime;
   using svec = float_vec<kStateVec>;
 
@@ -684,29 +687,28 @@ class backward_agent {
     const float* red = at<const float>(l_.red);
     const int RP = kParts > 1 ? kPartRedPitch : l_.red_pitch;
     const int warp_stride = kByKind ? kTime * RP : 2 * l_.npad * RP;
-    if constexpr (kParts > 1) {
-      // A thread sums one step (kThreads is a multiple of kTime) of one lane's 4 states of the
-      // part, a float4 of each warp's row, with the indices unsigned and divided by constants:
-      // one scalar per state and step, with the general loop's index arithmetic, took about a
-      // fifth of the kernel's instructions.
-      static_assert(kThreads % kTime == 0, "a thread sums one step's terms");
+    if constexpr (kVecReduce) {
+      // A thread sums one step of 4 states, a float4 of each warp's row: in parts, one lane's 4
+      // states of the part; else states 4v..4v+3. The indices are unsigned and divided by
+      // constants. (One scalar per state and step, with the general loop's index arithmetic, took
+      // about a fifth of the dstate-256 kernel's instructions.)
       const unsigned j = unsigned(tid_) % kTime;
       if (t0 + j >= L) return;
       const float4* row = reinterpret_cast<const float4*>(red + j * RP);
       const int vec_stride = warp_stride / 4;
-      for (unsigned lane = unsigned(tid_) / kTime; lane < unsigned(l_.npad / kStates);
-           lane += kThreads / kTime) {
-        const int64_t n0 = lane * kStates + part * 4;
-        if (n0 >= N) break;  // n0 grows with the lane
+      const unsigned vecs = unsigned(kParts > 1 ? l_.npad / kStates : l_.npad / 4);
+      for (unsigned v = unsigned(tid_) / kTime; v < vecs; v += kThreads / kTime) {
+        const int64_t n0 = kParts > 1 ? v * kStates + part * 4 : v * 4;
+        if (n0 >= N) break;  // n0 grows with v
         auto put = [&](int kind, int64_t at) {
-          const float4* src = row + part_red_vec(int(lane), kind);
-          float4 v = src[0];
+          const float4* src = row + (kParts > 1 ? part_red_vec(int(v), kind) : int(v));
+          float4 t = src[0];
 #pragma unroll
           for (int w = 1; w < kWarps; ++w) {
             const float4 x = src[w * vec_stride];
-            v.x += x.x, v.y += x.y, v.z += x.z, v.w += x.w;
+            t.x += x.x, t.y += x.y, t.z += x.z, t.w += x.w;
           }
-          const float sums[4] = {v.x, v.y, v.z, v.w};
+          const float sums[4] = {t.x, t.y, t.z, t.w};
           at += base + n0 * window_steps + j;
 #pragma unroll
           for (int e = 0; e < 4; ++e)
