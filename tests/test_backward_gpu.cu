@@ -359,7 +359,8 @@ TEST_CASE("backward: one chunk per launch when the partial budget is small", "[g
 }
 
 // Time split across blocks: 2 to 32 segments (32 is cut to the chunks there are), segments of
-// one chunk and uneven ones, with every option, constant B and C, and in windows of chunks.
+// one chunk and uneven ones, with every option, constant B and C, and in windows of chunks, at
+// dstate 1 to 256.
 TEMPLATE_TEST_CASE("backward: time split across blocks", "[gpu][backward]",
                    (std::pair<float, float>), (std::pair<bf16, float>)) {
   using InT = typename TestType::first_type;
@@ -369,13 +370,19 @@ TEMPLATE_TEST_CASE("backward: time split across blocks", "[gpu][backward]",
   all.z = all.D = all.bias = all.softplus = all.h0 = all.last = true;
   consts = all;
   consts.B_const = consts.C_const = true;
-  for (const options& o : {all, consts})
-    for (int64_t dstate : {1, 16, 64})
+  // dstate 129 and 256 run the carry kernel in parts of 4 states (backward_state_parts), with the
+  // swizzled B/C columns; one constant B (its sums in shared memory) beside one that varies.
+  options b_only = all;
+  b_only.B_const = true;
+  for (const options& o : {all, consts, b_only})
+    for (int64_t dstate : {1, 16, 64, 129, 256}) {
+      if (o.B_const && !o.C_const && dstate < 129) continue;
       for (int64_t seqlen : {64 * 9 + 17, 1000})  // 10 and 16 chunks
         for (int segments : {2, 3, 7, 32}) {
           problem<InT, OutT> p(2, 40, seqlen, dstate, 2, o, rng);
           run_case(p, default_forward<InT, OutT>, segmented_backward{segments});
         }
+    }
   // Windows of 6 chunks (16 chunks: 6, 6 and 4) of 3 segments of 2 chunks, the last window 2
   // segments. dstate 16 takes 32 rows: one block per group, 2 x 2 x 16 x 64 steps x 2 (dB, dC)
   // floats of partials per chunk.
