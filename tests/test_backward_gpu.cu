@@ -328,9 +328,10 @@ TEMPLATE_TEST_CASE("backward: each option on its own and all together", "[gpu][b
     }
 }
 
-// Rows whose byte length is a multiple of 8 but not of 16 are loaded in 8-byte pieces: seqlen 12
-// and 196 in 16-bit types, 262 in float32. The default forward splits these in time (two blocks).
-TEMPLATE_TEST_CASE("backward: rows aligned to 8 bytes but not 16", "[gpu][backward]",
+// Rows that are not 16-byte aligned load in small pieces (small_piece_bytes): 8 bytes in 16-bit
+// types (seqlen 12, 196), 4 bytes in float32 (262, 98, 49: VMamba stage 4); element by element in
+// 16-bit types at 98 and 49. The default forward splits these in time (two blocks).
+TEMPLATE_TEST_CASE("backward: rows aligned to 8 or 4 bytes but not 16", "[gpu][backward]",
                    S6SCAN_TYPE_PAIRS) {
   using InT = typename TestType::first_type;
   using OutT = typename TestType::second_type;
@@ -338,7 +339,7 @@ TEMPLATE_TEST_CASE("backward: rows aligned to 8 bytes but not 16", "[gpu][backwa
   options all;
   all.z = all.D = all.bias = all.softplus = all.h0 = all.last = true;
   for (const options& o : {all, options{}})
-    for (int64_t seqlen : {12, 196, 262})
+    for (int64_t seqlen : {12, 196, 262, 98, 49})
       for (int64_t dstate : {1, 16, 64}) {
         problem<InT, OutT> p(2, 40, seqlen, dstate, 2, o, rng);
         run_case(p, default_forward<InT, OutT>, default_backward{});

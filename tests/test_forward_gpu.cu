@@ -283,11 +283,12 @@ TEMPLATE_TEST_CASE("forward: time split across blocks", "[gpu][forward]", S6SCAN
   }
 }
 
-// Rows whose byte length is a multiple of 8 but not of 16 are loaded in 8-byte pieces (and the
-// output stored element by element): seqlen 12 and 196 in 16-bit types, 262 in float32.
+// Rows that are not 16-byte aligned load in small pieces (small_piece_bytes; the output is stored
+// element by element): 8 bytes in 16-bit types (seqlen 12, 196), 4 bytes in float32 (262, 98, 49:
+// VMamba stage 4); element by element in 16-bit types at 98 and 49.
 // Both scan paths: threads reading their channels' raw rows (dstate 1; 128 rows of 2 lanes and
 // 192 of one at dstate 16) and four lanes or more.
-TEMPLATE_TEST_CASE("forward: rows aligned to 8 bytes but not 16", "[gpu][forward]",
+TEMPLATE_TEST_CASE("forward: rows aligned to 8 or 4 bytes but not 16", "[gpu][forward]",
                    S6SCAN_TYPE_PAIRS) {
   using InT = typename TestType::first_type;
   using OutT = typename TestType::second_type;
@@ -295,7 +296,7 @@ TEMPLATE_TEST_CASE("forward: rows aligned to 8 bytes but not 16", "[gpu][forward
   options all;
   all.z = all.D = all.bias = all.softplus = all.h0 = all.last = true;
   for (const options& o : {all, options{}})
-    for (int64_t seqlen : {12, 196, 262}) {
+    for (int64_t seqlen : {12, 196, 262, 98, 49}) {
       for (int64_t dstate : {1, 16, 64}) {
         problem<InT, OutT> p(2, 40, seqlen, dstate, 2, o, rng);
         run_case(p, default_launch<InT, OutT>, true);

@@ -83,10 +83,10 @@ template <class Config, class InT, class OutT>
   probe.out = {};
   const auto fp = make_forward_params<Config>(probe, nullptr);
   p.vec = fp.vec;
-  p.vec8 = fp.vec8;
+  p.vec_small = fp.vec_small;
   const std::initializer_list<int64_t> dout_strides = {a.dout.batch_stride, a.dout.dim_stride};
   if (rows_aligned<16>(a.dout.data, dout_strides)) p.vec |= kVecDout;
-  if (rows_aligned<8>(a.dout.data, dout_strides)) p.vec8 |= kVecDout;
+  if (rows_aligned<small_piece_bytes<OutT>()>(a.dout.data, dout_strides)) p.vec_small |= kVecDout;
   // The gradients one lane per channel stores in 16-byte pieces.
   if (rows_aligned<16>(a.du.data, {a.du.batch_stride, a.du.dim_stride})) p.vec |= kVecGradU;
   if (rows_aligned<16>(a.ddelta.data, {a.ddelta.batch_stride, a.ddelta.dim_stride}))

@@ -68,21 +68,25 @@ forward_params<InT, OutT> make_forward_params(const forward_args<InT, OutT>& a, 
   p.segment_tiles = p.num_tiles;
   p.segment_chunks = int(p.num_chunks);
   p.num_segments = 1;
-  const auto bits = [&](auto bytes) {
-    constexpr int B = decltype(bytes)::value;
+  // Each tensor's bit for 16-byte pieces (small: pieces of small_piece_bytes of its type).
+  const auto bits = [&](bool small) {
+    const auto fits = [&](const auto* p, std::initializer_list<int64_t> strides) {
+      using T = std::remove_cv_t<std::remove_pointer_t<decltype(p)>>;
+      return small ? rows_aligned<small_piece_bytes<T>()>(p, strides) : rows_aligned<16>(p, strides);
+    };
     unsigned v = 0;
-    if (rows_aligned<B>(a.u.data, {a.u.batch_stride, a.u.dim_stride})) v |= kVecU;
-    if (rows_aligned<B>(a.delta.data, {a.delta.batch_stride, a.delta.dim_stride})) v |= kVecDelta;
-    if (a.z.data && rows_aligned<B>(a.z.data, {a.z.batch_stride, a.z.dim_stride})) v |= kVecZ;
-    if (a.B.data && rows_aligned<B>(a.B.data, {a.B.batch_stride, a.B.group_stride, a.B.state_stride}))
+    if (fits(a.u.data, {a.u.batch_stride, a.u.dim_stride})) v |= kVecU;
+    if (fits(a.delta.data, {a.delta.batch_stride, a.delta.dim_stride})) v |= kVecDelta;
+    if (a.z.data && fits(a.z.data, {a.z.batch_stride, a.z.dim_stride})) v |= kVecZ;
+    if (a.B.data && fits(a.B.data, {a.B.batch_stride, a.B.group_stride, a.B.state_stride}))
       v |= kVecB;
-    if (a.C.data && rows_aligned<B>(a.C.data, {a.C.batch_stride, a.C.group_stride, a.C.state_stride}))
+    if (a.C.data && fits(a.C.data, {a.C.batch_stride, a.C.group_stride, a.C.state_stride}))
       v |= kVecC;
-    if (rows_aligned<B>(a.out.data, {a.out.batch_stride, a.out.dim_stride})) v |= kVecOut;
+    if (fits(a.out.data, {a.out.batch_stride, a.out.dim_stride})) v |= kVecOut;
     return v;
   };
-  p.vec = bits(std::integral_constant<int, 16>{});
-  p.vec8 = bits(std::integral_constant<int, 8>{});
+  p.vec = bits(false);
+  p.vec_small = bits(true);
   return p;
 }
 

@@ -102,7 +102,7 @@ struct backward_params {
   int sum_segments;            ///< segments whose sums backward_sum_batches_kernel adds
   int blocks_per_group;
   unsigned vec;   ///< forward_params::vec bits, and kVecDout: 16-byte pieces
-  unsigned vec8;  ///< the same for 8-byte pieces
+  unsigned vec_small;  ///< the same for pieces of small_piece_bytes
 };
 
 template <class Config, class InT, class OutT, bool Carry>
@@ -208,12 +208,16 @@ class backward_agent {
 
   __device__ void load_stage(int s, const item& it) const {
     const int64_t t0 = first_step(it), L = f_.seqlen;
-    const auto piece = [&](unsigned bit) { return p_.vec & bit ? 16 : p_.vec8 & bit ? 8 : 0; };
+    // 16 bytes, small_piece_bytes<T>, or 0 (element by element)
+    const auto piece = [&](unsigned bit, auto t) {
+      using T = decltype(t);
+      return p_.vec & bit ? 16 : p_.vec_small & bit ? small_piece_bytes<T>() : 0;
+    };
     auto seq = [&](int64_t off, const auto& x, unsigned bit) {
       using T = typename std::remove_const<typename std::remove_pointer<decltype(x.data)>::type>::type;
       T* dst = stage<T>(s, off);
       load_rows<kTime, kThreads>(dst, kTime, x.data + b_ * x.batch_stride + d0_ * x.dim_stride,
-                                 x.dim_stride, rows_valid_, t0, L, piece(bit));
+                                 x.dim_stride, rows_valid_, t0, L, piece(bit, T{}));
       for (int i = rows_valid_ * kTime + tid_; i < kRows * kTime; i += kThreads)
         dst[i] = from_float<T>(0.f);
     };
@@ -227,11 +231,11 @@ class backward_agent {
     if (f_.B.data && !Carry)
       load_rows<kTime, kThreads>(stage<InT>(s, l_.raw_B), l_.raw_bc_pitch,
                                  f_.B.data + b_ * f_.B.batch_stride + g_ * f_.B.group_stride,
-                                 f_.B.state_stride, ds, t0, L, piece(kVecB));
+                                 f_.B.state_stride, ds, t0, L, piece(kVecB, InT{}));
     if (f_.C.data && !it.forward)  // the recompute pass needs no C
       load_rows<kTime, kThreads>(stage<InT>(s, l_.raw_C), l_.raw_bc_pitch,
                                  f_.C.data + b_ * f_.C.batch_stride + g_ * f_.C.group_stride,
-                                 f_.C.state_stride, ds, t0, L, piece(kVecC));
+                                 f_.C.state_stride, ds, t0, L, piece(kVecC, InT{}));
     copy_commit();
   }
 

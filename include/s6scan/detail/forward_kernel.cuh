@@ -34,10 +34,23 @@
 
 namespace s6scan::detail {
 
-/// @brief Bits of forward_params::vec (and vec8): which tensors may be moved in 16-byte (8-byte)
-///        pieces: base pointer and every stride but the unit one aligned to that. Inputs are
-///        loaded in either; the output is stored in 16-byte pieces or element by element.
+/// @brief Bits of forward_params::vec (and vec_small): which tensors may be moved in 16-byte
+///        pieces (in small pieces, small_piece_bytes): base pointer and every stride but the unit
+///        one aligned to that. Inputs are loaded in either; the output is stored in 16-byte pieces
+///        or element by element.
 enum : unsigned { kVecU = 1, kVecDelta = 2, kVecZ = 4, kVecB = 8, kVecC = 16, kVecOut = 32 };
+
+/// @brief The smaller piece a row of T is loaded in when it is not 16-byte aligned: 8 bytes for
+///        16-bit types (seqlen % 4 == 0, such as VMamba stage 3's 196), 4 for float32 (any
+///        seqlen, such as VMamba stage 4's 49; float32 rows 8-byte aligned take 4-byte pieces too).
+///
+/// One small size per type keeps load_rows at two cp.async sizes per instantiation: a third (4
+/// bytes beside 8 for every type) slowed the 16-bit dstate-1 kernels by 2-7% (H200, stage 3 and
+/// stage 4 at dstate 1; bench/NOTES.md), whose loads did not use it.
+template <class T>
+S6SCAN_HOST_DEVICE constexpr int small_piece_bytes() {
+  return sizeof(T) >= 4 ? 4 : 8;
+}
 
 /// @brief Everything the kernel reads: the caller's arguments and what the host derived from them.
 template <class InT, class OutT>
@@ -54,15 +67,16 @@ struct forward_params {
   int segment_chunks;   ///< checkpoint chunks per time segment
   int num_segments;     ///< 1 when time is not split
   unsigned vec;         ///< kVec* bits: 16-byte pieces
-  unsigned vec8;        ///< kVec* bits: 8-byte loads (rows of 16-bit types with seqlen % 4 == 0)
+  unsigned vec_small;   ///< kVec* bits: loads in small_piece_bytes pieces
 };
 
 /// @brief log2 of a power of two.
 S6SCAN_HOST_DEVICE constexpr int ilog2(int x) { return x > 1 ? 1 + ilog2(x / 2) : 0; }
 
 /// @brief Copies rows [0, rows) x steps [t0, t0 + Time) of a row-strided tensor into a shared tile
-///        of `pitch` elements per row, in `piece`-byte copies (16 or 8 with cp.async; 0: element by
-///        element); steps past `len` read as zero. Used by the forward and the backward.
+///        of `pitch` elements per row, in `piece`-byte copies (16 or small_piece_bytes<T> with
+///        cp.async; 0: element by element); steps past `len` read as zero. Used by the forward
+///        and the backward.
 ///
 /// The two piece sizes share one loop (a power-of-two number of elements each, so the indices are
 /// shifts): a loop for each let the compiler keep both loops' indices live across the scan, which
@@ -84,7 +98,7 @@ __device__ void load_rows(T* dst, int pitch, const T* src, int64_t row_stride, i
       T* d = dst + r * pitch + j;
       const T* g = n > 0 ? src + r * row_stride + t : src;
       if (piece == 16) copy_zfill<16>(d, g, n * int(sizeof(T)));
-      else copy_zfill<8>(d, g, n * int(sizeof(T)));
+      else copy_zfill<small_piece_bytes<T>()>(d, g, n * int(sizeof(T)));
     }
   } else {
     for (int i = threadIdx.x; i < rows * Time; i += Threads) {
@@ -203,9 +217,10 @@ class forward_agent {
     return reinterpret_cast<T*>(smem_ + s * l_.stage_bytes + offset);
   }
 
-  // The piece size a tensor moves in: 16 or 8 bytes, or 0 (element by element).
+  // The piece size a tensor of InT moves in: 16 bytes, small_piece_bytes, or 0 (element by
+  // element).
   __device__ int piece_bytes(unsigned bit) const {
-    return p_.vec & bit ? 16 : p_.vec8 & bit ? 8 : 0;
+    return p_.vec & bit ? 16 : p_.vec_small & bit ? small_piece_bytes<InT>() : 0;
   }
 
   __device__ void load_stage(int s, int64_t t0) const {

@@ -46,18 +46,21 @@ __device__ __forceinline__ float sigmoid(float x) {
 }
 
 /// @brief Copies `src_bytes` (0 to Bytes) from global to shared memory and zero-fills the rest of
-///        the Bytes (16 or 8; both addresses aligned to it); asynchronous on sm_80 and later, a
+///        the Bytes (16, 8 or 4; both addresses aligned to it); asynchronous on sm_80 and later, a
 ///        plain copy before.
 template <int Bytes>
 __device__ __forceinline__ void copy_zfill(void* smem_dst, const void* gmem_src, int src_bytes) {
-  static_assert(Bytes == 16 || Bytes == 8, "cp.async moves 16 or 8 bytes here");
+  static_assert(Bytes == 16 || Bytes == 8 || Bytes == 4, "cp.async moves 16, 8 or 4 bytes");
 #if __CUDA_ARCH__ >= 800
   const auto dst = static_cast<uint32_t>(__cvta_generic_to_shared(smem_dst));
   if constexpr (Bytes == 16)  // .cg (L2 only) exists for 16-byte copies alone
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(gmem_src),
                  "r"(src_bytes));
-  else
+  else if constexpr (Bytes == 8)
     asm volatile("cp.async.ca.shared.global [%0], [%1], 8, %2;\n" ::"r"(dst), "l"(gmem_src),
+                 "r"(src_bytes));
+  else
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(dst), "l"(gmem_src),
                  "r"(src_bytes));
 #else
   unsigned char b[Bytes] = {};
