@@ -60,23 +60,33 @@ struct alignas(N * sizeof(T) >= 16 ? 16 : N * sizeof(T)) run_of {
 };
 
 /// @brief Copies rows [0, rows) x steps [0, min(Time, left)) of a shared tile (rows Time elements
-///        apart) to a row-strided tensor, coalesced: in 16-byte pieces when `vec16` (dst and its
-///        row stride aligned to 16 bytes), else element by element.
+///        apart) to a row-strided tensor, coalesced: in `piece`-byte pieces (16 or
+///        small_piece_bytes<T>: dst and its row stride aligned to that), or element by element
+///        (piece 0, or a piece longer than the tile's row).
+///
+/// The element loop took about a sixth of the dstate-1 backward's instructions at VMamba stage 3
+/// (bfloat16 rows of 392 bytes; ncu, H200), mostly 64-bit index arithmetic per element.
 template <int Time, int Threads, class T>
 __device__ void store_rows(T* dst, int64_t row_stride, const T* src, int rows, int64_t left,
-                           bool vec16) {
-  constexpr int kPer = 16 / int(sizeof(T));
-  if (Time % kPer == 0 && vec16) {
-    constexpr int kPieces = Time % kPer == 0 ? Time / kPer : 1;
-    for (int i = threadIdx.x; i < rows * kPieces; i += Threads) {
-      const int r = i / kPieces, j = i % kPieces * kPer;
+                           int piece) {
+  constexpr int kLogTime = ilog2(Time);
+  if (piece != 0 && piece <= Time * int(sizeof(T))) {
+    const int per_log = ilog2(piece / int(sizeof(T)));  // elements per piece
+    const int chunks_log = kLogTime - per_log;           // pieces per row
+    const int per = 1 << per_log;
+    for (int i = threadIdx.x; i < rows << chunks_log; i += Threads) {
+      const int r = i >> chunks_log, j = (i & ((1 << chunks_log) - 1)) << per_log;
       if (j >= left) continue;
       T* d = dst + r * row_stride + j;
       const T* s = src + r * Time + j;
-      if (j + kPer <= left)
-        *reinterpret_cast<uint4*>(d) = *reinterpret_cast<const uint4*>(s);
-      else
+      if (j + per > left)
         for (int e = 0; j + e < left; ++e) d[e] = s[e];
+      else if (piece == 16)
+        *reinterpret_cast<uint4*>(d) = *reinterpret_cast<const uint4*>(s);
+      else if constexpr (small_piece_bytes<T>() == 8)
+        *reinterpret_cast<uint2*>(d) = *reinterpret_cast<const uint2*>(s);
+      else
+        *reinterpret_cast<unsigned*>(d) = *reinterpret_cast<const unsigned*>(s);
     }
   } else {
     for (int i = threadIdx.x; i < rows * Time; i += Threads) {
@@ -946,7 +956,9 @@ class backward_agent {
     auto put = [&](const seq_tensor<InT>& x, int64_t off, unsigned bit) {
       store_rows<kTime, kThreads>(x.data + b_ * x.batch_stride + d0_ * x.dim_stride + t0,
                                   x.dim_stride, stage<const InT>(s, off), rows_valid_, left,
-                                  (p_.vec & bit) != 0);
+                                  p_.vec & bit         ? 16
+                                  : p_.vec_small & bit ? small_piece_bytes<InT>()
+                                                       : 0);
     };
     put(a_.du, l_.raw_u, kVecGradU);
     put(a_.ddelta, l_.raw_delta, kVecGradDelta);
