@@ -59,40 +59,52 @@ struct alignas(N * sizeof(T) >= 16 ? 16 : N * sizeof(T)) run_of {
   T e[N];
 };
 
+/// @brief An unsigned word of 4, 8 or 16 bytes, to move a piece of a row in one access.
+template <int Bytes>
+using word_of = std::conditional_t<Bytes == 16, uint4, std::conditional_t<Bytes == 8, uint2, unsigned>>;
+
+/// @brief store_rows in pieces of Per elements (Per * sizeof(T) is 16 or small_piece_bytes<T>;
+///        dst and its row stride are aligned to it). A row's last piece may be partly past
+///        `left`; its valid elements are stored one by one.
+template <int Time, int Threads, int Per, class T>
+__device__ void store_pieces(T* dst, int64_t row_stride, const T* src, int rows, int64_t left) {
+  using word = word_of<Per * int(sizeof(T))>;
+  constexpr int kPerLog = ilog2(Per), kChunksLog = ilog2(Time) - kPerLog;
+  for (int i = threadIdx.x; i < rows << kChunksLog; i += Threads) {
+    const auto [r, j] = piece_at(i, kChunksLog, kPerLog);
+    if (j >= left) continue;
+    T* d = dst + r * row_stride + j;
+    const T* s = src + r * Time + j;
+    if (j + Per <= left)
+      *reinterpret_cast<word*>(d) = *reinterpret_cast<const word*>(s);
+    else
+      for (int e = 0; j + e < left; ++e) d[e] = s[e];
+  }
+}
+
 /// @brief Copies rows [0, rows) x steps [0, min(Time, left)) of a shared tile (rows Time elements
 ///        apart) to a row-strided tensor, coalesced: in `piece`-byte pieces (16 or
 ///        small_piece_bytes<T>: dst and its row stride aligned to that), or element by element
 ///        (piece 0, or a piece longer than the tile's row).
 ///
 /// The element loop took about a sixth of the dstate-1 backward's instructions at VMamba stage 3
-/// (bfloat16 rows of 392 bytes; ncu, H200), mostly 64-bit index arithmetic per element.
+/// (bfloat16 rows of 392 bytes; ncu, H200), mostly 64-bit index arithmetic per element. Each
+/// piece size has its own loop with compile-time indices: one loop over a runtime size cost the
+/// aligned 16-bit case (VMamba stage 2, dstate 1) 1-1.5% of its fwd+bwd time (bench/NOTES.md).
 template <int Time, int Threads, class T>
 __device__ void store_rows(T* dst, int64_t row_stride, const T* src, int rows, int64_t left,
                            int piece) {
-  constexpr int kLogTime = ilog2(Time);
-  if (piece != 0 && piece <= Time * int(sizeof(T))) {
-    const int per_log = ilog2(piece / int(sizeof(T)));  // elements per piece
-    const int chunks_log = kLogTime - per_log;           // pieces per row
-    const int per = 1 << per_log;
-    for (int i = threadIdx.x; i < rows << chunks_log; i += Threads) {
-      const int r = i >> chunks_log, j = (i & ((1 << chunks_log) - 1)) << per_log;
-      if (j >= left) continue;
-      T* d = dst + r * row_stride + j;
-      const T* s = src + r * Time + j;
-      if (j + per > left)
-        for (int e = 0; j + e < left; ++e) d[e] = s[e];
-      else if (piece == 16)
-        *reinterpret_cast<uint4*>(d) = *reinterpret_cast<const uint4*>(s);
-      else if constexpr (small_piece_bytes<T>() == 8)
-        *reinterpret_cast<uint2*>(d) = *reinterpret_cast<const uint2*>(s);
-      else
-        *reinterpret_cast<unsigned*>(d) = *reinterpret_cast<const unsigned*>(s);
-    }
-  } else {
-    for (int i = threadIdx.x; i < rows * Time; i += Threads) {
-      const int r = i / Time, j = i % Time;
-      if (j < left) dst[r * row_stride + j] = src[r * Time + j];
-    }
+  constexpr int kBytes = Time * int(sizeof(T)), kSmall = small_piece_bytes<T>();
+  if constexpr (kBytes >= 16) {
+    if (piece == 16) return store_pieces<Time, Threads, 16 / int(sizeof(T))>(dst, row_stride, src, rows, left);
+  }
+  if constexpr (kBytes >= kSmall) {
+    if (piece == kSmall)
+      return store_pieces<Time, Threads, kSmall / int(sizeof(T))>(dst, row_stride, src, rows, left);
+  }
+  for (int i = threadIdx.x; i < rows * Time; i += Threads) {
+    const int r = i / Time, j = i % Time;
+    if (j < left) dst[r * row_stride + j] = src[r * Time + j];
   }
 }
 
@@ -218,16 +230,11 @@ class backward_agent {
 
   __device__ void load_stage(int s, const item& it) const {
     const int64_t t0 = first_step(it), L = f_.seqlen;
-    // 16 bytes, small_piece_bytes<T>, or 0 (element by element)
-    const auto piece = [&](unsigned bit, auto t) {
-      using T = decltype(t);
-      return p_.vec & bit ? 16 : p_.vec_small & bit ? small_piece_bytes<T>() : 0;
-    };
     auto seq = [&](int64_t off, const auto& x, unsigned bit) {
       using T = typename std::remove_const<typename std::remove_pointer<decltype(x.data)>::type>::type;
       T* dst = stage<T>(s, off);
       load_rows<kTime, kThreads>(dst, kTime, x.data + b_ * x.batch_stride + d0_ * x.dim_stride,
-                                 x.dim_stride, rows_valid_, t0, L, piece(bit, T{}));
+                                 x.dim_stride, rows_valid_, t0, L, piece_for<T>(p_, bit));
       for (int i = rows_valid_ * kTime + tid_; i < kRows * kTime; i += kThreads)
         dst[i] = from_float<T>(0.f);
     };
@@ -241,11 +248,11 @@ class backward_agent {
     if (f_.B.data && !Carry)
       load_rows<kTime, kThreads>(stage<InT>(s, l_.raw_B), l_.raw_bc_pitch,
                                  f_.B.data + b_ * f_.B.batch_stride + g_ * f_.B.group_stride,
-                                 f_.B.state_stride, ds, t0, L, piece(kVecB, InT{}));
+                                 f_.B.state_stride, ds, t0, L, piece_for<InT>(p_, kVecB));
     if (f_.C.data && !it.forward)  // the recompute pass needs no C
       load_rows<kTime, kThreads>(stage<InT>(s, l_.raw_C), l_.raw_bc_pitch,
                                  f_.C.data + b_ * f_.C.batch_stride + g_ * f_.C.group_stride,
-                                 f_.C.state_stride, ds, t0, L, piece(kVecC, InT{}));
+                                 f_.C.state_stride, ds, t0, L, piece_for<InT>(p_, kVecC));
     copy_commit();
   }
 
@@ -956,9 +963,7 @@ class backward_agent {
     auto put = [&](const seq_tensor<InT>& x, int64_t off, unsigned bit) {
       store_rows<kTime, kThreads>(x.data + b_ * x.batch_stride + d0_ * x.dim_stride + t0,
                                   x.dim_stride, stage<const InT>(s, off), rows_valid_, left,
-                                  p_.vec & bit         ? 16
-                                  : p_.vec_small & bit ? small_piece_bytes<InT>()
-                                                       : 0);
+                                  piece_for<InT>(p_, bit));
     };
     put(a_.du, l_.raw_u, kVecGradU);
     put(a_.ddelta, l_.raw_delta, kVecGradDelta);

@@ -52,6 +52,15 @@ S6SCAN_HOST_DEVICE constexpr int small_piece_bytes() {
   return sizeof(T) >= 4 ? 4 : 8;
 }
 
+/// @brief The piece size a tensor of T moves in, from its bit in the params' (forward_params or
+///        backward_params) `vec` and `vec_small` masks: 16 bytes, small_piece_bytes<T>, or 0
+///        (element by element). The params go by reference: `vec_small` is read only when the
+///        16-byte bit is clear (passing both masks by value changed the forward's registers).
+template <class T, class Params>
+__device__ __forceinline__ int piece_for(const Params& p, unsigned bit) {
+  return p.vec & bit ? 16 : p.vec_small & bit ? small_piece_bytes<T>() : 0;
+}
+
 /// @brief Everything the kernel reads: the caller's arguments and what the host derived from them.
 template <class InT, class OutT>
 struct forward_params {
@@ -73,6 +82,15 @@ struct forward_params {
 /// @brief log2 of a power of two.
 S6SCAN_HOST_DEVICE constexpr int ilog2(int x) { return x > 1 ? 1 + ilog2(x / 2) : 0; }
 
+/// @brief Piece i of a tile cut into rows of 2^chunks_log pieces of 2^per_log elements: its row
+///        and its first element in the row (load_rows and store_rows walk tiles this way).
+struct row_piece {
+  int r, j;
+};
+__device__ __forceinline__ row_piece piece_at(int i, int chunks_log, int per_log) {
+  return {i >> chunks_log, (i & ((1 << chunks_log) - 1)) << per_log};
+}
+
 /// @brief Copies rows [0, rows) x steps [t0, t0 + Time) of a row-strided tensor into a shared tile
 ///        of `pitch` elements per row, in `piece`-byte copies (16 or small_piece_bytes<T> with
 ///        cp.async; 0: element by element); steps past `len` read as zero. Used by the forward
@@ -91,7 +109,7 @@ __device__ void load_rows(T* dst, int pitch, const T* src, int64_t row_stride, i
     const int chunks_log = kLogTime - per_log;           // pieces per row
     const int per = 1 << per_log;
     for (int i = threadIdx.x; i < rows << chunks_log; i += Threads) {
-      const int r = i >> chunks_log, j = (i & ((1 << chunks_log) - 1)) << per_log;
+      const auto [r, j] = piece_at(i, chunks_log, per_log);
       const int64_t t = t0 + j;
       const int64_t left = len - t;
       const int n = left <= 0 ? 0 : left >= per ? per : int(left);
@@ -217,11 +235,7 @@ class forward_agent {
     return reinterpret_cast<T*>(smem_ + s * l_.stage_bytes + offset);
   }
 
-  // The piece size a tensor of InT moves in: 16 bytes, small_piece_bytes, or 0 (element by
-  // element).
-  __device__ int piece_bytes(unsigned bit) const {
-    return p_.vec & bit ? 16 : p_.vec_small & bit ? small_piece_bytes<InT>() : 0;
-  }
+  __device__ int piece_bytes(unsigned bit) const { return piece_for<InT>(p_, bit); }
 
   __device__ void load_stage(int s, int64_t t0) const {
     // Rows past the group's end are zero-filled (empty copies), so they scan harmlessly.
