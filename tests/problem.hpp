@@ -42,17 +42,22 @@ inline bool in_shard(long k) {
   return k % shard.second == shard.first;
 }
 
-/// @brief The channels of the edge grids' one-channel-per-group cases: 200, or 40 with
-///        S6SCAN_FEWER_BLOCKS=1. Those cases launch one block per channel and batch (400 blocks of
-///        up to ten chunks), which racecheck takes minutes over; 40 keeps their code paths (one
-///        valid row per block, several chunks) at a fifth of the blocks.
-inline int64_t one_channel_groups() {
-  static const int64_t n = [] {
+/// @brief Whether S6SCAN_FEWER_BLOCKS=1 is set: racecheck runs (it instruments every shared-memory
+///        access, so a case's time grows with its work) ask the tests' biggest cases to shrink
+///        while keeping their code paths.
+inline bool fewer_blocks() {
+  static const bool on = [] {
     const char* s = std::getenv("S6SCAN_FEWER_BLOCKS");
-    return s && std::strcmp(s, "1") == 0 ? int64_t(40) : int64_t(200);
+    return s && std::strcmp(s, "1") == 0;
   }();
-  return n;
+  return on;
 }
+
+/// @brief The channels of the edge grids' one-channel-per-group cases: 200, or 40 with
+///        fewer_blocks(). Those cases launch one block per channel and batch (400 blocks of up to
+///        ten chunks), which racecheck takes minutes over; 40 keeps their code paths (one valid row
+///        per block, several chunks) at a fifth of the blocks.
+inline int64_t one_channel_groups() { return fewer_blocks() ? 40 : 200; }
 
 /// @brief Counts calls; each call is the next case number for in_shard.
 inline bool next_case_in_shard() {
