@@ -397,26 +397,27 @@ class backward_agent {
     return v;
   }
 
-  // Sums one step's dC (v[0, kStates)) and dB (v[kStates, 2 kStates)) terms over the channels of
-  // this warp and stores them in the warp's slice of the `red` buffer. Reduce-scatter: each round
-  // pairs the lanes of two halves of the warp's channels; each lane keeps the half of its values
-  // that its channel bit selects and adds its partner's copy of that half. Once every lane holds
-  // one value, the remaining channel bits are summed outright and the lowest channel of each set
-  // stores the sum.
-  __device__ void reduce_step_terms(float (&v)[2 * kStates], int j) const {
+  // Sums V values over the channels of this warp, a reduce-scatter: each round pairs the lanes of
+  // two halves of the warp's channels; each lane keeps the half of its values that its channel
+  // bit selects and adds its partner's copy of that half. Once every lane holds V / 2^rounds
+  // values, the remaining channel bits are summed outright, and the lowest channel of each set
+  // calls put(index, sum) for each of its values (index: the value's place in v).
+  template <int V, class Put>
+  __device__ void reduce_scatter(float (&v)[V], Put&& put) const {
     constexpr int kRowsPerWarp = 32 / kLanes;
     constexpr int kRowBits = ilog2(kRowsPerWarp);
-    constexpr int kScatter = kRowBits < ilog2(2 * kStates) ? kRowBits : ilog2(2 * kStates);
-    constexpr int kLeft = (2 * kStates) >> kScatter;  // values per lane after the scatter
-    const int wrow = (tid_ % 32) / kLanes;            // this channel within the warp
-    int first = 0;                                     // the index of v[0] after the scatter
+    constexpr int kScatter = kRowBits < ilog2(V) ? kRowBits : ilog2(V);
+    constexpr int kLeft = V >> kScatter;  // values per lane after the scatter
+    const int wrow = (tid_ % 32) / kLanes;  // this channel within the warp
+    int first = 0;                          // the index of v[0] after the scatter
 #pragma unroll
     for (int round = 0; round < kScatter; ++round) {
       const int bit = kRowBits - 1 - round;
-      const int half = (2 * kStates) >> (round + 1);
+      const int half = V >> (round + 1);
       const bool upper = (wrow >> bit) & 1;
 #pragma unroll
-      for (int k = 0; k < half; ++k) {
+      for (int k = 0; k < V / 2; ++k) {  // (a constant trip count: `k < half` was unrolled
+        if (k >= half) break;               // only 4 times at V = 32, and v went to local memory)
         const float keep = upper ? v[k + half] : v[k];
         const float send = upper ? v[k] : v[k + half];
         v[k] = keep + __shfl_xor_sync(0xffffffffu, send, kLanes << bit);
@@ -427,12 +428,35 @@ class backward_agent {
     for (int bit = kRowBits - 1 - kScatter; bit >= 0; --bit)
       v[0] += __shfl_xor_sync(0xffffffffu, v[0], kLanes << bit);
     if (wrow & ((1 << (kRowBits - kScatter)) - 1)) return;
-    float* red = at<float>(l_.red) + (tid_ / 32) * 2 * l_.npad * l_.red_pitch + j;
 #pragma unroll
-    for (int k = 0; k < kLeft; ++k) {
-      const int idx = first + k, c = idx / kStates, n = first_state_ + idx % kStates;
-      if (n < l_.npad) red[(c * l_.npad + n) * l_.red_pitch] = v[k];
-    }
+    for (int k = 0; k < kLeft; ++k) put(first + k, v[k]);
+  }
+
+  // This warp's slice of the `red` buffer: [kind][state][step], rows red_pitch floats apart.
+  __device__ float* warp_red() const {
+    return at<float>(l_.red) + (tid_ / 32) * 2 * l_.npad * l_.red_pitch;
+  }
+
+  // Sums one step's dC (v[0, kStates)) and dB (v[kStates, 2 kStates)) terms over the channels of
+  // this warp and stores them in the warp's slice of the `red` buffer.
+  __device__ void reduce_step_terms(float (&v)[2 * kStates], int j) const {
+    float* red = warp_red() + j;
+    reduce_scatter(v, [&](int idx, float x) {
+      const int c = idx / kStates, n = first_state_ + idx % kStates;
+      if (n < l_.npad) red[(c * l_.npad + n) * l_.red_pitch] = x;
+    });
+  }
+
+  // One lane per channel: sums a whole tile's dC and dB terms (v[(kind * kStates + n) * kTime + j])
+  // over the warp's channels in one reduce-scatter and stores them in the warp's slice of `red`.
+  // At dstate 1 (32 values, 32 channels) that is 31 shuffles per tile where a reduction per step
+  // took 5 per step, and every lane stores one sum.
+  __device__ void reduce_tile_terms(float (&v)[2 * kStates * kTime]) const {
+    float* red = warp_red();
+    reduce_scatter(v, [&](int idx, float x) {
+      const int c = idx / (kStates * kTime), n = first_state_ + idx / kTime % kStates;
+      if (n < l_.npad) red[(c * l_.npad + n) * l_.red_pitch + idx % kTime] = x;
+    });
   }
 
   // One channel per warp (kByKind): stores one kind of this lane's terms of step j.
@@ -879,7 +903,7 @@ class backward_agent {
 
   // Pass 2 of one tile: recomputes its states, then runs the adjoint backwards through them,
   // finishing du, ddelta and dz per step (written over u, delta and z in the stage, for
-  // own_store) and summing the dB/dC terms over the block's channels (reduce_step_terms).
+  // own_store) and summing the dB/dC terms over the block's channels (reduce_tile_terms).
   __device__ void own_adjoint(int s, const item& it) {
     InT* ru = stage<InT>(s, l_.raw_u) + row_ * kTime;
     InT* rd = stage<InT>(s, l_.raw_delta) + row_ * kTime;
@@ -896,6 +920,7 @@ class backward_agent {
     for (int n = 0; n < kStates; ++n) h_[n] = tile_start(it.tile, n);
     float hist[kTime][kStates];  // the state before each step of the tile
     float steps[kTime];
+    float terms[2 * kStates * kTime];  // the tile's dC terms, then its dB terms (reduce_tile_terms)
     own_recompute(s, it, [&](int j, float dt) {
       steps[j] = dt;
 #pragma unroll
@@ -923,16 +948,15 @@ class backward_agent {
         own_bc(rB, Bp_, j, b);
         own_bc(rC, Cp_, j, cv);
         float gu = 0.f, ga = 0.f, y = 0.f;
-        float terms[2 * kStates];  // dC terms, then dB terms
 #pragma unroll
         for (int n = 0; n < kStates; ++n) {
           const float h_after = j == kTime - 1 ? h_[n] : hist[j + 1][n];
           y = fmaf(cv[n], h_after, y);
-          terms[n] = dy * h_after;
+          terms[n * kTime + j] = dy * h_after;
           if (!var_C) accC_[n] = fmaf(dy, h_after, accC_[n]);
           dh_[n] = fmaf(cv[n], dy, dh_[n]);
           const float decay = ex2(dt * a2_[n]);
-          terms[kStates + n] = dh_[n] * du;
+          terms[(kStates + n) * kTime + j] = dh_[n] * du;
           if (!var_B) accB_[n] = fmaf(dh_[n], du, accB_[n]);
           gu = fmaf(dh_[n], b[n], gu);
           const float x = dh_[n] * (decay * hist[j][n]);
@@ -940,7 +964,6 @@ class backward_agent {
           accA_[n] = fmaf(x, dt, accA_[n]);
           dh_[n] *= decay;
         }
-        if (var_B || var_C) reduce_step_terms(terms, j);
         constexpr float kLn2 = 0.6931471805599453f;
         const float g_delta = fmaf(uf, gu, kLn2 * ga) * sg;
         accBias_ += g_delta;
@@ -955,6 +978,7 @@ class backward_agent {
       *reinterpret_cast<run_of<InT, kRun>*>(rd + c) = gd_out;
       if (want_dz) *reinterpret_cast<run_of<InT, kRun>*>(rz + c) = gz_out;
     }
+    if (var_B || var_C) reduce_tile_terms(terms);
   }
 
   // The tile's du, ddelta and dz (own_adjoint left them in the stage) to global memory.
