@@ -61,7 +61,8 @@ struct alignas(N * sizeof(T) >= 16 ? 16 : N * sizeof(T)) run_of {
 
 /// @brief An unsigned word of 4, 8 or 16 bytes, to move a piece of a row in one access.
 template <int Bytes>
-using word_of = std::conditional_t<Bytes == 16, uint4, std::conditional_t<Bytes == 8, uint2, unsigned>>;
+using word_of =
+    std::conditional_t<Bytes == 16, uint4, std::conditional_t<Bytes == 8, uint2, unsigned>>;
 
 /// @brief store_rows in pieces of Per elements (Per * sizeof(T) is 16 or small_piece_bytes<T>;
 ///        dst and its row stride are aligned to it). A row's last piece may be partly past
@@ -96,7 +97,8 @@ __device__ void store_rows(T* dst, int64_t row_stride, const T* src, int rows, i
                            int piece) {
   constexpr int kBytes = Time * int(sizeof(T)), kSmall = small_piece_bytes<T>();
   if constexpr (kBytes >= 16) {
-    if (piece == 16) return store_pieces<Time, Threads, 16 / int(sizeof(T))>(dst, row_stride, src, rows, left);
+    if (piece == 16)
+      return store_pieces<Time, Threads, 16 / int(sizeof(T))>(dst, row_stride, src, rows, left);
   }
   if constexpr (kBytes >= kSmall) {
     if (piece == kSmall)
@@ -415,9 +417,11 @@ class backward_agent {
       const int bit = kRowBits - 1 - round;
       const int half = V >> (round + 1);
       const bool upper = (wrow >> bit) & 1;
+      // A constant trip count: with `k < half` the loop was unrolled only 4 times at V = 32, so v
+      // was indexed at run time and went to local memory.
 #pragma unroll
-      for (int k = 0; k < V / 2; ++k) {  // (a constant trip count: `k < half` was unrolled
-        if (k >= half) break;               // only 4 times at V = 32, and v went to local memory)
+      for (int k = 0; k < V / 2; ++k) {
+        if (k >= half) break;
         const float keep = upper ? v[k + half] : v[k];
         const float send = upper ? v[k] : v[k + half];
         v[k] = keep + __shfl_xor_sync(0xffffffffu, send, kLanes << bit);
