@@ -207,6 +207,12 @@ S6SCAN_HOST_DEVICE constexpr int backward_part_red_pitch(int in_bytes) {
   return 32 * 4 * backward_part_kinds(in_bytes) + 4;
 }
 
+/// @brief Several channels per warp: the floats between the red buffer's rows of one (kind, state),
+///        time_tile steps and one more, odd, so that one step's terms of consecutive states hit
+///        distinct banks. A constant, so that the kernel's stores of a step's sums have immediate
+///        offsets from one address per lane.
+S6SCAN_HOST_DEVICE constexpr int backward_step_red_pitch(int time_tile) { return time_tile + 1; }
+
 /// @brief In parts, the vector of 4 states that a lane of `vecs` such vectors keeps in place of
 ///        its vector q is q ^ part_swizzle(lane, vecs): the eight lanes of a quarter-warp, reading
 ///        one vector each, then hit eight different 16-byte bank groups (runs of 8 states 32
@@ -303,7 +309,7 @@ S6SCAN_HOST_DEVICE inline backward_smem_layout make_backward_smem_layout(
     l.red_pitch = parts ? backward_part_red_pitch(in_bytes) : static_cast<int>(npad) + 4;
     l.red = o; o += var_B || var_C ? align16(warps * time_tile * l.red_pitch * 4) : 0;
   } else {
-    l.red_pitch = time_tile + 1;  // odd: one step's terms of consecutive states hit distinct banks
+    l.red_pitch = backward_step_red_pitch(time_tile);
     l.red = o; o += var_B || var_C ? align16(warps * 2 * npad * l.red_pitch * 4) : 0;
   }
   l.total = o;

@@ -152,6 +152,7 @@ class backward_agent {
   // One channel per warp with whole 4-state vectors: reduce_bc_terms reads float4s (the rows are
   // npad + 4 floats, or kPartRedPitch, apart) and a thread keeps one step.
   static constexpr bool kVecReduce = kByKind && kStates % 4 == 0 && kThreads % kTime == 0;
+  static constexpr int kRedPitch = backward_step_red_pitch(kTime);  // several channels per warp
   static constexpr int kRun = 16 / int(sizeof(InT)) < kTime ? 16 / int(sizeof(InT)) : kTime;
   using svec = float_vec<kStateVec>;
 
@@ -183,7 +184,7 @@ class backward_agent {
   float accA_[kStates];
   float accB_[kStates];  // constant B's gradient; unused for a varying B, and in parts (acc_slot)
   float accC_[kStates];
-  float accD_ = 0.f, accBias_ = 0.f;  // lane 0 of each row
+  float accD_ = 0.f, accBias_ = 0.f;  // per lane; finish adds up a channel's lanes
   // In parts (kParts > 1), each tile's first state: (tiles, states) in run()'s local array. (An
   // array member indexed by tile put the whole agent in local memory.)
   float* starts_ = nullptr;
@@ -399,24 +400,22 @@ class backward_agent {
     return v;
   }
 
-  // Sums V values over the channels of this warp, a reduce-scatter: each round pairs the lanes of
-  // two halves of the warp's channels; each lane keeps the half of its values that its channel
-  // bit selects and adds its partner's copy of that half. Once every lane holds V / 2^rounds
-  // values, the remaining channel bits are summed outright, and the lowest channel of each set
-  // calls put(index, sum) for each of its values (index: the value's place in v).
-  template <int V, class Put>
-  __device__ void reduce_scatter(float (&v)[V], Put&& put) const {
-    constexpr int kRowsPerWarp = 32 / kLanes;
-    constexpr int kRowBits = ilog2(kRowsPerWarp);
-    constexpr int kScatter = kRowBits < ilog2(V) ? kRowBits : ilog2(V);
-    constexpr int kLeft = V >> kScatter;  // values per lane after the scatter
-    const int wrow = (tid_ % 32) / kLanes;  // this channel within the warp
-    int first = 0;                          // the index of v[0] after the scatter
+  // Sums v over the lanes that differ only in lane bits [Shift, Shift + Bits), a reduce-scatter
+  // over units of W consecutive values: each round pairs the lanes of two halves of those lanes
+  // (the top bit first); each keeps the half of its units that its bit selects and adds its
+  // partner's copy of that half. Once a lane keeps one unit, the remaining bits are summed
+  // outright. Afterwards v[0, W * held_units) holds the sums of the units from
+  // scatter_first(lane) on; a lane whose remaining bits are not all zero holds copies.
+  template <int Shift, int Bits, int W, int V>
+  __device__ void scatter_sum(float (&v)[V]) const {
+    constexpr int kUnits = V / W;
+    constexpr int kScatter = Bits < ilog2(kUnits) ? Bits : ilog2(kUnits);
+    const int lane = tid_ % 32;
 #pragma unroll
     for (int round = 0; round < kScatter; ++round) {
-      const int bit = kRowBits - 1 - round;
-      const int half = V >> (round + 1);
-      const bool upper = (wrow >> bit) & 1;
+      const int bit = Shift + Bits - 1 - round;
+      const int half = (kUnits >> (round + 1)) * W;
+      const bool upper = (lane >> bit) & 1;
       // A constant trip count: with `k < half` the loop was unrolled only 4 times at V = 32, so v
       // was indexed at run time and went to local memory.
 #pragma unroll
@@ -424,16 +423,40 @@ class backward_agent {
         if (k >= half) break;
         const float keep = upper ? v[k + half] : v[k];
         const float send = upper ? v[k] : v[k + half];
-        v[k] = keep + __shfl_xor_sync(0xffffffffu, send, kLanes << bit);
+        v[k] = keep + __shfl_xor_sync(0xffffffffu, send, 1 << bit);
       }
-      first += upper ? half : 0;
     }
 #pragma unroll
-    for (int bit = kRowBits - 1 - kScatter; bit >= 0; --bit)
-      v[0] += __shfl_xor_sync(0xffffffffu, v[0], kLanes << bit);
-    if (wrow & ((1 << (kRowBits - kScatter)) - 1)) return;
+    for (int bit = Shift + Bits - 1 - kScatter; bit >= Shift; --bit)
 #pragma unroll
-    for (int k = 0; k < kLeft; ++k) put(first + k, v[k]);
+      for (int w = 0; w < W; ++w) v[w] += __shfl_xor_sync(0xffffffffu, v[w], 1 << bit);
+  }
+  // The units a lane holds after scatter_sum<Shift, Bits, W>: V / W halved Bits times, at least 1.
+  template <int Bits, int W, int V>
+  __host__ __device__ static constexpr int held_units() {
+    return (V / W) >> Bits > 0 ? (V / W) >> Bits : 1;
+  }
+  // The first unit `lane` holds after scatter_sum<Shift, Bits, W> of V values (the scattered,
+  // top, bits of its field times held_units), or -1 where a lower lane holds the same sums.
+  template <int Shift, int Bits, int W, int V>
+  __device__ static int scatter_first(int lane) {
+    constexpr int kScatter = Bits < ilog2(V / W) ? Bits : ilog2(V / W);
+    const int field = (lane >> Shift) & ((1 << Bits) - 1);
+    if (field & ((1 << (Bits - kScatter)) - 1)) return -1;
+    return (field >> (Bits - kScatter)) * held_units<Bits, W, V>();
+  }
+
+  // Sums V values over the channels of this warp (scatter_sum over the channel bits of the lane
+  // index), and the lowest channel of each set calls put(index, sum) for each of its values
+  // (index: the value's place in v).
+  template <int V, class Put>
+  __device__ void reduce_scatter(float (&v)[V], Put&& put) const {
+    constexpr int kRowBits = ilog2(32 / kLanes);
+    scatter_sum<ilog2(kLanes), kRowBits, 1>(v);
+    const int first = scatter_first<ilog2(kLanes), kRowBits, 1, V>(tid_ % 32);
+    if (first < 0) return;
+#pragma unroll
+    for (int k = 0; k < held_units<kRowBits, 1, V>(); ++k) put(first + k, v[k]);
   }
 
   // This warp's slice of the `red` buffer: [kind][state][step], rows red_pitch floats apart.
@@ -441,14 +464,26 @@ class backward_agent {
     return at<float>(l_.red) + (tid_ / 32) * 2 * l_.npad * l_.red_pitch;
   }
 
+  // Several channels per warp: where this lane leaves its sums of a step's dC and dB terms in
+  // the warp's slice of the `red` buffer (reduce_step_terms; step j at slot + j), or null where it
+  // leaves none. Its sums are held_units consecutive values of one kind, dC's (v[0, kStates))
+  // or dB's (v[kStates, 2 kStates)), of this lane's states.
+  __device__ float* step_terms_slot() const {
+    constexpr int kRowBits = ilog2(32 / kLanes);
+    const int first = scatter_first<ilog2(kLanes), kRowBits, 1, 2 * kStates>(tid_ % 32);
+    if (first < 0 || first_state_ >= l_.npad) return nullptr;
+    const int kind = first / kStates, n = first_state_ + first % kStates;
+    return warp_red() + (kind * l_.npad + n) * kRedPitch;
+  }
+
   // Sums one step's dC (v[0, kStates)) and dB (v[kStates, 2 kStates)) terms over the channels of
-  // this warp and stores them in the warp's slice of the `red` buffer.
-  __device__ void reduce_step_terms(float (&v)[2 * kStates], int j) const {
-    float* red = warp_red() + j;
-    reduce_scatter(v, [&](int idx, float x) {
-      const int c = idx / kStates, n = first_state_ + idx % kStates;
-      if (n < l_.npad) red[(c * l_.npad + n) * l_.red_pitch] = x;
-    });
+  // this warp and stores them at `slot` (step_terms_slot) + j, a value's state kRedPitch apart.
+  __device__ void reduce_step_terms(float (&v)[2 * kStates], float* slot, int j) const {
+    constexpr int kRowBits = ilog2(32 / kLanes);
+    scatter_sum<ilog2(kLanes), kRowBits, 1>(v);
+    if (slot == nullptr) return;
+#pragma unroll
+    for (int k = 0; k < held_units<kRowBits, 1, 2 * kStates>(); ++k) slot[k * kRedPitch + j] = v[k];
   }
 
   // One lane per channel: sums a whole tile's dC and dB terms (v[(kind * kStates + n) * kTime + j])
@@ -517,15 +552,18 @@ class backward_agent {
   // gather over the parts before the lanes add them up.
   __device__ void adjoint_parts(int s, const item& it) {
     const int P = l_.tile_pitch;
-    const auto [ur, dtr, dur, dyr, sgr] = channel_rows(s);
+    const rows r = channel_rows(s);
+    const float *dtr = r.dt, *dur = r.du, *dyr = r.dy;
     float* yr = at<float>(l_.y) + row_ * P;
     const bool has_z = f_.z.data != nullptr;
     const bool var_B = f_.B.data != nullptr, var_C = f_.C.data != nullptr;
     static_assert(kStateVec == 4, "parts are one 4-state vector of B and C");
 
-    float gus[kTime], gas[kTime];  // this lane's per-step sums over the parts so far
+    // This lane's per-step sums over the parts so far (finish_steps): the u gradient's, and
+    // sum_n dh a2 decay h.
+    float sums[2 * kTime];
 #pragma unroll
-    for (int j = 0; j < kTime; ++j) gus[j] = gas[j] = 0.f;
+    for (int j = 0; j < 2 * kTime; ++j) sums[j] = 0.f;
 #pragma unroll
     for (int p = 0; p < kParts; ++p) {
       // The previous part's terms, summed before this part's take the buffer.
@@ -584,14 +622,13 @@ class backward_agent {
           const float h_after = j == kTime - 1 ? h[e] : hist[j + 1][e];
           if (!var_C) accC[e] = fmaf(dy, h_after, accC[e]);
           dh_[n] = fmaf(c, dy, dh_[n]);
-          const float decay = ex2(dt * a2_[n]);
           terms[e] = dh_[n] * du;
           if (!var_B) accB[e] = fmaf(dh_[n], du, accB[e]);
-          gus[j] = fmaf(dh_[n], b, gus[j]);
-          const float x = dh_[n] * (decay * hist[j][e]);
-          gas[j] = fmaf(x, a2_[n], gas[j]);
+          sums[2 * j] = fmaf(dh_[n], b, sums[2 * j]);
+          dh_[n] *= ex2(dt * a2_[n]);
+          const float x = dh_[n] * hist[j][e];  // dh decay h (dh has this step's decay now)
+          sums[2 * j + 1] = fmaf(x, a2_[n], sums[2 * j + 1]);
           accA_[n] = fmaf(x, dt, accA_[n]);
-          dh_[n] *= decay;
         }
         if (var_B) store_part_terms(terms, kPartKinds - 1, j);
       }
@@ -601,29 +638,43 @@ class backward_agent {
         if (!var_C) *acc_slot(0, p * 4 + e) = accC[e];
       }
     }
+    finish_steps<2>(sums, r);
+  }
+
+  // Sums the lanes' per-step sums of a tile over the lanes of each channel (one scatter_sum) and
+  // finishes each step on the lane that holds it: v[j * W + w] is step j's u-gradient sum
+  // (w = 0), sum_n dh a2 decay h (1) and, for W = 3, y (2). The step's gradient goes to the gd
+  // tile and into the ddelta_bias sum (finish adds the lanes' sums), the u gradient before its
+  // last terms to the gu tile, y to the y tile; store_tile finishes them. The step's gradient is
+  // sum_n dh (B u + A decay h) = u * (the u gradient's sum) + ln 2 * sum_n dh a2 decay h, which
+  // saves two operations per state.
+  template <int W, int V>
+  __device__ void finish_steps(float (&v)[V], const rows& r) {
+    constexpr int kLaneBits = ilog2(kLanes);
+    scatter_sum<0, kLaneBits, W>(v);
+    const int first = scatter_first<0, kLaneBits, W, V>(tid_ % 32);
+    if (first < 0) return;
+    const int P = l_.tile_pitch;
 #pragma unroll
-    for (int j = kTime - 1; j >= 0; --j) {
-      const float gu = lane_sum(gus[j]), ga = lane_sum(gas[j]);
-      if (lane_ == 0) {
-        constexpr float kLn2 = 0.6931471805599453f;
-        const float u = to_float(ur[j]);
-        const float g_delta = fmaf(u, gu, kLn2 * ga) * sgr[j];
-        at<float>(l_.gu)[row_ * P + j] = gu;
-        at<float>(l_.gd)[row_ * P + j] = g_delta;
-        accBias_ += g_delta;
-        accD_ = fmaf(dyr[j], u, accD_);
-      }
+    for (int k = 0; k < held_units<kLaneBits, W, V>(); ++k) {
+      constexpr float kLn2 = 0.6931471805599453f;
+      const int j = first + k, e = row_ * P + j;
+      const float gu = v[k * W], u = to_float(r.u[j]);
+      const float g_delta = fmaf(u, gu, kLn2 * v[k * W + 1]) * r.sg[j];
+      at<float>(l_.gu)[e] = gu;
+      at<float>(l_.gd)[e] = g_delta;
+      if constexpr (W == 3) at<float>(l_.y)[e] = v[k * W + 2];
+      accBias_ += g_delta;
+      accD_ = fmaf(r.dy[j], u, accD_);
     }
   }
 
-  // Pass 2 of one tile: recompute its states, then run the adjoint backwards through them. Per
-  // step, lane 0 of each channel takes the lanes' sums: the step's gradient (to the gd tile, and
-  // into the ddelta_bias sum), the u gradient before its last terms, and y with z; store_tile
-  // finishes them. The step's gradient is sum_n dh (B u + A decay h) = u * (the u gradient's
-  // sum) + ln 2 * sum_n dh a2 decay h, which saves two operations per state.
+  // Pass 2 of one tile: recompute its states, then run the adjoint backwards through them. The
+  // lanes' per-step sums (the u gradient's, the step gradient's part and y with z) are kept for
+  // the whole tile and summed after it by finish_steps: for 16 lanes per channel that is 16
+  // shuffles per tile where a sum per step took 8 per step (12 with z).
   __device__ void adjoint_tile(int s, const item& it) {
-    const int P = l_.tile_pitch;
-    const auto [ur, dtr, dur, dyr, sgr] = channel_rows(s);
+    const rows r = channel_rows(s);
     const bool has_z = f_.z.data != nullptr;
     const bool var_B = f_.B.data != nullptr, var_C = f_.C.data != nullptr;
 
@@ -633,28 +684,21 @@ class backward_agent {
     float hist[kTime][kStates];  // the state before each step of the tile
 #pragma unroll
     for (int j = 0; j < kTime; ++j) {
-      const float dt = dtr[j], du = dur[j];
+      const float dt = r.dt[j], du = r.du[j];
       const typename svec::type *bp, *cp;
       bc_at(j, bp, cp);
-      float y = 0.f;
 #pragma unroll
       for (int q = 0; q < kStates / kStateVec; ++q) {
         const auto bv = bp[q];
-        const auto cv = cp[q];
 #pragma unroll
         for (int e = 0; e < kStateVec; ++e) {
           const int n = q * kStateVec + e;
           hist[j][n] = h_[n];
           h_[n] = fmaf(ex2(dt * a2_[n]), h_[n], du * svec::get(bv, e));
-          y = fmaf(svec::get(cv, e), h_[n], y);
         }
       }
-      if (has_z) {  // dz needs the whole y of this step
-        y = lane_sum(y);
-        if (lane_ == 0) at<float>(l_.y)[row_ * P + j] = y;
-      }
       if (kByKind && var_C) {
-        const float dy = dyr[j];
+        const float dy = r.dy[j];
         float terms[kStates];
 #pragma unroll
         for (int n = 0; n < kStates; ++n) terms[n] = dy * h_[n];
@@ -667,13 +711,14 @@ class backward_agent {
       __syncthreads();
     }
 
+    float sums[3 * kTime];  // per step: the u gradient's sum, sum_n dh a2 decay h, y
+    float* const slot = !kByKind && (var_B || var_C) ? step_terms_slot() : nullptr;
 #pragma unroll
     for (int j = kTime - 1; j >= 0; --j) {
-      const float dt = dtr[j], du = dur[j], dy = dyr[j];
-      const float u = to_float(ur[j]);
+      const float dt = r.dt[j], du = r.du[j], dy = r.dy[j];
       const typename svec::type *bp, *cp;
       bc_at(j, bp, cp);
-      float gu = 0.f, ga = 0.f;
+      float gu = 0.f, ga = 0.f, y = 0.f;
       float terms[2 * kStates];  // dC terms, then dB terms
 #pragma unroll
       for (int q = 0; q < kStates / kStateVec; ++q) {
@@ -685,17 +730,16 @@ class backward_agent {
           const float b = svec::get(bv, e), c = svec::get(cv, e);
           const float h_after = j == kTime - 1 ? h_[n] : hist[j + 1][n];
           terms[n] = dy * h_after;
+          if (has_z) y = fmaf(c, h_after, y);
           if (!var_C) accC_[n] = fmaf(dy, h_after, accC_[n]);
           dh_[n] = fmaf(c, dy, dh_[n]);
-          const float decay = ex2(dt * a2_[n]);
-          const float ah = decay * hist[j][n];
           terms[kStates + n] = dh_[n] * du;
           if (!var_B) accB_[n] = fmaf(dh_[n], du, accB_[n]);
           gu = fmaf(dh_[n], b, gu);
-          const float x = dh_[n] * ah;
+          dh_[n] *= ex2(dt * a2_[n]);
+          const float x = dh_[n] * hist[j][n];  // dh decay h (dh has this step's decay now)
           ga = fmaf(x, a2_[n], ga);
           accA_[n] = fmaf(x, dt, accA_[n]);
-          dh_[n] *= decay;
         }
       }
       if (kByKind) {
@@ -706,18 +750,19 @@ class backward_agent {
           store_terms(bterms, j);
         }
       } else if (var_B || var_C) {
-        reduce_step_terms(terms, j);
+        reduce_step_terms(terms, slot, j);
       }
-      gu = lane_sum(gu);
-      ga = lane_sum(ga);
-      if (lane_ == 0) {
-        constexpr float kLn2 = 0.6931471805599453f;
-        const float g_delta = fmaf(u, gu, kLn2 * ga) * sgr[j];
-        at<float>(l_.gu)[row_ * P + j] = gu;
-        at<float>(l_.gd)[row_ * P + j] = g_delta;
-        accBias_ += g_delta;
-        accD_ = fmaf(dy, u, accD_);
-      }
+      sums[3 * j] = gu;
+      sums[3 * j + 1] = ga;
+      sums[3 * j + 2] = y;
+    }
+    if (has_z) {
+      finish_steps<3>(sums, r);
+    } else {
+      float v[2 * kTime];
+#pragma unroll
+      for (int j = 0; j < kTime; ++j) v[2 * j] = sums[3 * j], v[2 * j + 1] = sums[3 * j + 1];
+      finish_steps<2>(v, r);
     }
   }
 
@@ -734,7 +779,7 @@ class backward_agent {
     const int64_t base =
         ((b_ * f_.groups + g_) * p_.w.blocks_per_group + cb_) * N * window_steps + t0 - window_t0;
     const float* red = at<const float>(l_.red);
-    const int RP = kParts > 1 ? kPartRedPitch : l_.red_pitch;
+    const int RP = kParts > 1 ? kPartRedPitch : kByKind ? l_.red_pitch : kRedPitch;
     const int warp_stride = kByKind ? kTime * RP : 2 * l_.npad * RP;
     if constexpr (kVecReduce) {
       // A thread sums one step of 4 states, a float4 of each warp's row: in parts, one lane's 4
@@ -1077,6 +1122,8 @@ class backward_agent {
   // of each). The full pass: the adjoint at the start of the launch's chunks (segment 0) to the
   // next launch or out as dinitial_state, and this segment's sums.
   __device__ void finish() const {
+    // The lanes' parts of the D and delta_bias gradients (the lanes that finished steps).
+    const float accD = lane_sum(accD_), accBias = lane_sum(accBias_);
     if (row_ >= rows_valid_) return;
     const int64_t d = d0_ + row_;
     const bool first_launch = p_.chunk_end == p_.w.num_chunks;
@@ -1110,8 +1157,8 @@ class backward_agent {
       if (!f_.C.data) put(p_.w.acc_C + at, kParts > 1 ? *acc_slot(0, n) : accC_[n]);
     }
     if (lane_ == 0) {
-      put(p_.w.acc_D + seg_bd + bd, accD_);
-      put(p_.w.acc_bias + seg_bd + bd, accBias_);
+      put(p_.w.acc_D + seg_bd + bd, accD);
+      put(p_.w.acc_bias + seg_bd + bd, accBias);
     }
   }
 
