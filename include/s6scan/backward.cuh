@@ -84,18 +84,11 @@ template <class Config, class InT, class OutT>
   const auto fp = make_forward_params<Config>(probe, nullptr);
   p.vec = fp.vec;
   p.vec_small = fp.vec_small;
-  const std::initializer_list<int64_t> dout_strides = {a.dout.batch_stride, a.dout.dim_stride};
-  if (rows_aligned<16>(a.dout.data, dout_strides)) p.vec |= kVecDout;
-  if (rows_aligned<small_piece_bytes<OutT>()>(a.dout.data, dout_strides)) p.vec_small |= kVecDout;
+  set_piece_bits(p, a.dout.data, {a.dout.batch_stride, a.dout.dim_stride}, kVecDout);
   // The gradients one lane per channel stores in 16-byte or small pieces.
-  constexpr int kSmall = small_piece_bytes<InT>();
-  const auto grad = [&](const InT* g, std::initializer_list<int64_t> strides, unsigned bit) {
-    if (rows_aligned<16>(g, strides)) p.vec |= bit;
-    if (rows_aligned<kSmall>(g, strides)) p.vec_small |= bit;
-  };
-  grad(a.du.data, {a.du.batch_stride, a.du.dim_stride}, kVecGradU);
-  grad(a.ddelta.data, {a.ddelta.batch_stride, a.ddelta.dim_stride}, kVecGradDelta);
-  grad(a.dz.data, {a.dz.batch_stride, a.dz.dim_stride}, kVecGradZ);
+  set_piece_bits(p, a.du.data, {a.du.batch_stride, a.du.dim_stride}, kVecGradU);
+  set_piece_bits(p, a.ddelta.data, {a.ddelta.batch_stride, a.ddelta.dim_stride}, kVecGradDelta);
+  set_piece_bits(p, a.dz.data, {a.dz.batch_stride, a.dz.dim_stride}, kVecGradZ);
 
   // Segments of whole chunks; every launch (window) uses the same length, so the first, which is
   // the longest, has the most, and its per-segment sums cover every later one's.

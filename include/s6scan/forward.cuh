@@ -50,6 +50,15 @@ bool rows_aligned(const T* p, std::initializer_list<int64_t> strides) {
   return true;
 }
 
+/// @brief Sets `bit` in the params' (forward_params or backward_params) `vec` where rows of T at
+///        `ptr` with these strides move in 16-byte pieces, and in `vec_small` where they move in
+///        small_piece_bytes<T> pieces (piece_for reads them). A null tensor sets neither.
+template <class T, class Params>
+void set_piece_bits(Params& p, const T* ptr, std::initializer_list<int64_t> strides, unsigned bit) {
+  if (ptr == nullptr) return;
+  if (rows_aligned<16>(ptr, strides)) p.vec |= bit;
+  if (rows_aligned<small_piece_bytes<T>()>(ptr, strides)) p.vec_small |= bit;
+}
 
 template <class Config, class InT, class OutT>
 forward_params<InT, OutT> make_forward_params(const forward_args<InT, OutT>& a, void* workspace) {
@@ -68,25 +77,13 @@ forward_params<InT, OutT> make_forward_params(const forward_args<InT, OutT>& a, 
   p.segment_tiles = p.num_tiles;
   p.segment_chunks = int(p.num_chunks);
   p.num_segments = 1;
-  // Each tensor's bit for 16-byte pieces (small: pieces of small_piece_bytes of its type).
-  const auto bits = [&](bool small) {
-    const auto fits = [&](const auto* p, std::initializer_list<int64_t> strides) {
-      using T = std::remove_cv_t<std::remove_pointer_t<decltype(p)>>;
-      return small ? rows_aligned<small_piece_bytes<T>()>(p, strides) : rows_aligned<16>(p, strides);
-    };
-    unsigned v = 0;
-    if (fits(a.u.data, {a.u.batch_stride, a.u.dim_stride})) v |= kVecU;
-    if (fits(a.delta.data, {a.delta.batch_stride, a.delta.dim_stride})) v |= kVecDelta;
-    if (a.z.data && fits(a.z.data, {a.z.batch_stride, a.z.dim_stride})) v |= kVecZ;
-    if (a.B.data && fits(a.B.data, {a.B.batch_stride, a.B.group_stride, a.B.state_stride}))
-      v |= kVecB;
-    if (a.C.data && fits(a.C.data, {a.C.batch_stride, a.C.group_stride, a.C.state_stride}))
-      v |= kVecC;
-    if (fits(a.out.data, {a.out.batch_stride, a.out.dim_stride})) v |= kVecOut;
-    return v;
-  };
-  p.vec = bits(false);
-  p.vec_small = bits(true);
+  // Each tensor's bits for 16-byte and small pieces.
+  set_piece_bits(p, a.u.data, {a.u.batch_stride, a.u.dim_stride}, kVecU);
+  set_piece_bits(p, a.delta.data, {a.delta.batch_stride, a.delta.dim_stride}, kVecDelta);
+  set_piece_bits(p, a.z.data, {a.z.batch_stride, a.z.dim_stride}, kVecZ);
+  set_piece_bits(p, a.B.data, {a.B.batch_stride, a.B.group_stride, a.B.state_stride}, kVecB);
+  set_piece_bits(p, a.C.data, {a.C.batch_stride, a.C.group_stride, a.C.state_stride}, kVecC);
+  set_piece_bits(p, a.out.data, {a.out.batch_stride, a.out.dim_stride}, kVecOut);
   return p;
 }
 
