@@ -153,6 +153,8 @@ class backward_agent {
   // npad + 4 floats, or kPartRedPitch, apart) and a thread keeps one step.
   static constexpr bool kVecReduce = kByKind && kStates % 4 == 0 && kThreads % kTime == 0;
   static constexpr int kRedPitch = backward_step_red_pitch(kTime);  // several channels per warp
+  // The lane index's bits: a channel's lanes (low), the warp's channels (high).
+  static constexpr int kLaneBits = ilog2(kLanes), kRowBits = ilog2(32 / kLanes);
   static constexpr int kRun = 16 / int(sizeof(InT)) < kTime ? 16 / int(sizeof(InT)) : kTime;
   using svec = float_vec<kStateVec>;
 
@@ -451,9 +453,8 @@ class backward_agent {
   // (index: the value's place in v).
   template <int V, class Put>
   __device__ void reduce_scatter(float (&v)[V], Put&& put) const {
-    constexpr int kRowBits = ilog2(32 / kLanes);
-    scatter_sum<ilog2(kLanes), kRowBits, 1>(v);
-    const int first = scatter_first<ilog2(kLanes), kRowBits, 1, V>(tid_ % 32);
+    scatter_sum<kLaneBits, kRowBits, 1>(v);
+    const int first = scatter_first<kLaneBits, kRowBits, 1, V>(tid_ % 32);
     if (first < 0) return;
 #pragma unroll
     for (int k = 0; k < held_units<kRowBits, 1, V>(); ++k) put(first + k, v[k]);
@@ -469,8 +470,7 @@ class backward_agent {
   // leaves none. Its sums are held_units consecutive values of one kind, dC's (v[0, kStates))
   // or dB's (v[kStates, 2 kStates)), of this lane's states.
   __device__ float* step_terms_slot() const {
-    constexpr int kRowBits = ilog2(32 / kLanes);
-    const int first = scatter_first<ilog2(kLanes), kRowBits, 1, 2 * kStates>(tid_ % 32);
+    const int first = scatter_first<kLaneBits, kRowBits, 1, 2 * kStates>(tid_ % 32);
     if (first < 0 || first_state_ >= l_.npad) return nullptr;
     const int kind = first / kStates, n = first_state_ + first % kStates;
     return warp_red() + (kind * l_.npad + n) * kRedPitch;
@@ -479,8 +479,7 @@ class backward_agent {
   // Sums one step's dC (v[0, kStates)) and dB (v[kStates, 2 kStates)) terms over the channels of
   // this warp and stores them at `slot` (step_terms_slot) + j, a value's state kRedPitch apart.
   __device__ void reduce_step_terms(float (&v)[2 * kStates], float* slot, int j) const {
-    constexpr int kRowBits = ilog2(32 / kLanes);
-    scatter_sum<ilog2(kLanes), kRowBits, 1>(v);
+    scatter_sum<kLaneBits, kRowBits, 1>(v);
     if (slot == nullptr) return;
 #pragma unroll
     for (int k = 0; k < held_units<kRowBits, 1, 2 * kStates>(); ++k) slot[k * kRedPitch + j] = v[k];
@@ -650,7 +649,6 @@ class backward_agent {
   // saves two operations per state.
   template <int W, int V>
   __device__ void finish_steps(float (&v)[V], const rows& r) {
-    constexpr int kLaneBits = ilog2(kLanes);
     scatter_sum<0, kLaneBits, W>(v);
     const int first = scatter_first<0, kLaneBits, W, V>(tid_ % 32);
     if (first < 0) return;
