@@ -124,8 +124,9 @@ inline constexpr int kBackwardSplitThreadsPerSM = 1024;
 ///     time: VMamba stage 1, 192 channels per group, takes 2.45 ms at 128 x 1 and 1.43 at 192);
 ///   - the blocks cover at least 7/8 of the SMs (long32k, 2048 channels: 10.1 ms at 128 x 1,
 ///     16 blocks, against 5.42 ms for 64 blocks of 32 x 4).
-/// Two lanes of 8 states give twice the warps of one lane of 16 for one more shuffle per step
-/// and a softplus per lane; they win except at VMamba stage 1, where 192 x 1 fits its groups.
+/// Two lanes of 8 states give twice the warps of one lane of 16 for one shuffle per step (they
+/// share the softplus and the gate, a step each); they win except at VMamba stage 1, where
+/// 192 x 1 fits its groups.
 ///
 /// `can_split`: the call may split time (forward_time_segments; it has a workspace). Where no
 /// such row has blocks enough without it, 128 rows of 2 lanes split do.

@@ -11,9 +11,10 @@
 //      the lanes of one channel add their parts of y with warp shuffles
 //   4. epilogue: y + D * u, the z gate, conversion, coalesced stores
 // With one or two lanes per channel (MaxDState / StatesPerThread <= 2) the threads that own a
-// channel do steps 2-4 for it in one pass over its raw rows (two lanes both compute the softplus
-// and add their parts of y with one shuffle per step), writing the outputs to an output tile in
-// the stage: no float tiles, and no barriers between the softplus, the scan and the gate.
+// channel do steps 2-4 for it in one pass over its raw rows (two lanes take the steps in pairs:
+// each computes one step's softplus and output, and they swap the steps and their parts of y
+// with one shuffle each), writing the outputs to an output tile in the stage: no float tiles,
+// and no barriers between the softplus, the scan and the gate.
 // Steps past seqlen have delta = 0, so they leave the state unchanged.
 //
 // Time split (when the channels alone give too few blocks; forward.cuh decides): the sequence is
@@ -357,9 +358,10 @@ class forward_agent {
   }
 
   // One or two lanes per channel (kOwnRows): this thread's channel through the tile, from its raw
-  // rows of stage s to its row of the stage's output tile (written by lane 0). Without branches
-  // inside a 16-byte piece (HasZ is a template argument, the rest are selects), so that its steps
-  // are scheduled together.
+  // rows of stage s to its row of the stage's output tile. Without branches inside a 16-byte
+  // piece (HasZ is a template argument, the rest are selects), so that its steps are scheduled
+  // together. One lane writes the output tile in 16-byte pieces; two lanes share a channel's
+  // per-step work in pairs of steps (own_pair).
   template <bool HasZ>
   __device__ void scan_own_row(int s, int64_t t0) {
     constexpr int kV = kInVec;  // steps per 16-byte piece of a raw row
@@ -369,37 +371,70 @@ class forward_agent {
     const InT* rz = stage<const InT>(s, l_.raw_z) + row_ * SP;
     OutT* ro = stage<OutT>(s, l_.out) + row_ * l_.out_pitch;
     const int64_t left = a_.seqlen - t0;  // steps of this tile inside the sequence
-    union piece {
-      uint4 v;
-      InT e[kV];
-    };
 #pragma unroll 1
     for (int c = 0; c < kTime; c += kV) {
-      piece u, d, z;
+      raw_piece u, d, z;
       u.v = *reinterpret_cast<const uint4*>(ru + c);
       d.v = *reinterpret_cast<const uint4*>(rd + c);
       if constexpr (HasZ && !Carry) z.v = *reinterpret_cast<const uint4*>(rz + c);
-      union {
-        uint4 v[(kV * sizeof(OutT) + 15) / 16];
-        OutT e[kV];
-      } o;
+      if constexpr (kLanes == 2) {
+        if (left >= kTime) {  // no step of the tile is past the sequence: no bounds tests
 #pragma unroll
-      for (int j = 0; j < kV; ++j) {
-        const float uf = to_float(u.e[j]);
-        const float dt = c + j < left ? step_of(to_float(d.e[j]), bias_) : 0.f;
-        float y = advance(c + j, dt, dt * uf);
-        if constexpr (Carry) continue;
-        if constexpr (kLanes == 2) y += __shfl_xor_sync(0xffffffffu, y, 1);
-        float v = fmaf(D_, uf, y);
-        if constexpr (HasZ) v *= silu(to_float(z.e[j]));
-        o.e[j] = from_float<OutT>(v);
-      }
-      if (!Carry && lane_ == 0) {
+          for (int j = 0; j < kV; j += 2) own_pair<HasZ, true>(u, d, z, c + j, j, kTime, ro);
+        } else {
 #pragma unroll
-        for (int k = 0; k < int(sizeof(o.v) / 16); ++k)
-          reinterpret_cast<uint4*>(ro + c)[k] = o.v[k];
+          for (int j = 0; j < kV; j += 2) own_pair<HasZ, false>(u, d, z, c + j, j, int(left), ro);
+        }
+      } else {
+        union {
+          uint4 v[(kV * sizeof(OutT) + 15) / 16];
+          OutT e[kV];
+        } o;
+#pragma unroll
+        for (int j = 0; j < kV; ++j) {
+          const float uf = to_float(u.e[j]);
+          const float dt = c + j < left ? step_of(to_float(d.e[j]), bias_) : 0.f;
+          float y = advance(c + j, dt, dt * uf);
+          if constexpr (Carry) continue;
+          float v = fmaf(D_, uf, y);
+          if constexpr (HasZ) v *= silu(to_float(z.e[j]));
+          o.e[j] = from_float<OutT>(v);
+        }
+        if (!Carry) {
+#pragma unroll
+          for (int k = 0; k < int(sizeof(o.v) / 16); ++k)
+            reinterpret_cast<uint4*>(ro + c)[k] = o.v[k];
+        }
       }
     }
+  }
+
+  union raw_piece {  // a 16-byte piece of a raw row
+    uint4 v;
+    InT e[kInVec];
+  };
+
+  // Two lanes per channel: steps t and t + 1 of the tile (elements j and j + 1 of the pieces).
+  // Each lane computes the step (softplus) and the output (D u, the gate, the store) of one of the
+  // two, lane 0 the first, and they swap steps with one shuffle, so neither computes both; both
+  // advance their states through both steps, and one more shuffle gives each lane the other's
+  // part of y for the step it finishes. `left`: the tile's steps inside the sequence.
+  template <bool HasZ, bool Whole>
+  __device__ void own_pair(const raw_piece& u, const raw_piece& d, const raw_piece& z, int t, int j,
+                           int left, OutT* ro) {
+    const bool second = lane_ != 0;
+    const float u0 = to_float(u.e[j]), u1 = to_float(u.e[j + 1]);
+    const float raw = second ? to_float(d.e[j + 1]) : to_float(d.e[j]);
+    const float mine = Whole || t + lane_ < left ? step_of(raw, bias_) : 0.f;
+    const float other = __shfl_xor_sync(0xffffffffu, mine, 1);
+    const float dt0 = second ? other : mine, dt1 = second ? mine : other;
+    const float y0 = advance(t, dt0, dt0 * u0);
+    const float y1 = advance(t + 1, dt1, dt1 * u1);
+    if constexpr (Carry) return;
+    const float y = (second ? y1 : y0) + __shfl_xor_sync(0xffffffffu, second ? y0 : y1, 1);
+    float v = fmaf(D_, second ? u1 : u0, y);
+    if constexpr (HasZ) v *= silu(second ? to_float(z.e[j + 1]) : to_float(z.e[j]));
+    ro[t + lane_] = from_float<OutT>(v);
   }
 
   // kOwnRows: the stage's output tile to global memory, coalesced.
