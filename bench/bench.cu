@@ -340,9 +340,12 @@ using study_dstate_64 = config_list<forward_config<64, 2, 32, 4>, forward_config
                                     forward_config<64, 32, 32, 16>, forward_config<64, 64, 32, 16>>;
 // float32 at dstate 16, when --dtypes names it: its raw tiles take twice the shared memory, so
 // the rows that read their own channels fit fewer blocks per SM.
+// TimeTile 16 halves the raw tiles, so that two blocks of the wider rows fit.
 using study_dstate_16_f32 = config_list<forward_config<16, 32, 32, 4>, forward_config<16, 64, 32, 8>,
                                         forward_config<16, 96, 32, 8>, forward_config<16, 128, 32, 8>,
-                                        forward_config<16, 128, 32, 16>, forward_config<16, 192, 32, 16>>;
+                                        forward_config<16, 128, 32, 16>, forward_config<16, 192, 32, 16>,
+                                        forward_config<16, 64, 16, 8>, forward_config<16, 96, 16, 8>,
+                                        forward_config<16, 128, 16, 8>, forward_config<16, 192, 16, 16>>;
 
 // One configuration with `segments` time segments (0: as forward<Config> decides), in T.
 template <class Config, class T = __nv_bfloat16>
@@ -351,9 +354,9 @@ void study_config(const case_shape& s, const ceilings& c, int reps, int64_t l2_b
   const auto forward = [segments](const s6scan::forward_args<T>& a, void* ws, size_t bytes) {
     return s6scan::detail::forward_segmented<Config>(a, ws, bytes, nullptr, segments);
   };
-  std::printf("%-16s %-8s MaxDState %3d NRows %3d lanes %2d threads %4d segments ", s.name,
-              s6scan::type_name<T>(), Config::kMaxDState, Config::kRows, Config::kLanesPerRow,
-              Config::kThreads);
+  std::printf("%-16s %-8s MaxDState %3d NRows %3d TimeTile %2d lanes %2d threads %4d segments ",
+              s.name, s6scan::type_name<T>(), Config::kMaxDState, Config::kRows,
+              Config::kTimeTile, Config::kLanesPerRow, Config::kThreads);
   if (segments > 0) std::printf("%4d: ", segments);
   else std::printf("auto: ");
   // The launcher's own checks on this device, with stand-in pointers (nothing is launched).
