@@ -332,7 +332,9 @@ using study_dstate_16 = config_list<forward_config<32, 1, 32, 1>, forward_config
                                     forward_config<16, 64, 32, 16>, forward_config<16, 128, 32, 16>,
                                     forward_config<16, 256, 32, 16>, forward_config<16, 192, 32, 16>,
                                     forward_config<16, 64, 32, 8>, forward_config<16, 96, 32, 8>,
-                                    forward_config<16, 128, 32, 8>, forward_config<16, 192, 32, 8>>;
+                                    forward_config<16, 128, 32, 8>, forward_config<16, 192, 32, 8>,
+                                    forward_config<16, 96, 16, 8>, forward_config<16, 128, 16, 8>,
+                                    forward_config<16, 192, 16, 16>>;
 using study_dstate_128 = config_list<forward_config<256, 16, 16, 16>, forward_config<128, 8, 16, 16>,
                                      forward_config<128, 16, 16, 16>, forward_config<128, 32, 16, 16>>;
 using study_dstate_64 = config_list<forward_config<64, 2, 32, 4>, forward_config<64, 8, 32, 4>,
@@ -411,7 +413,8 @@ void backward_split_study(const case_shape& s, const ceilings& c, int reps, int6
     std::fflush(stdout);
   }
 }
-using split_study_16 = config_list<s6scan::default_config_16, s6scan::default_config_16_rows128x2,
+using split_study_16 = config_list<s6scan::default_config_16,
+                                   s6scan::default_config_16_rows128x2<__nv_bfloat16>,
                                    forward_config<16, 128, 32, 16>>;
 
 // The backward study (--backward-study): the default forward, then explicit backward

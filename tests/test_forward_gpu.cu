@@ -160,7 +160,7 @@ TEMPLATE_TEST_CASE("forward: explicit configurations outside the default set", "
     }
     // Two lanes of eight states, each reading its channel's raw rows (a row of the default set):
     // the second lane's states partly padding (13), all padding (5), and with constant B and C.
-    using two_lanes = s6scan::default_config_16_rows96x2;
+    using two_lanes = s6scan::default_config_16_rows96x2<InT>;
     for (int64_t dstate : {13, 5}) {
       problem<InT, OutT> p(2, 2 * 70, seqlen, dstate, 2, all, rng);
       run_case(p, config_launch<two_lanes, InT, OutT>, true);
@@ -219,14 +219,14 @@ TEMPLATE_TEST_CASE("forward: every configuration of the tuning table", "[gpu][fo
       const int64_t d16 = seqlen % 2 ? 16 : 7;
       {
         problem<InT, OutT> p(2, 2 * (96 + 40), seqlen, d16, 2, o, rng);
-        run_case(p, config_launch<s6scan::default_config_16_rows96x2, InT, OutT>, true);
+        run_case(p, config_launch<s6scan::default_config_16_rows96x2<InT>, InT, OutT>, true);
       }
       {
         problem<InT, OutT> p(2, 2 * (128 + 40), seqlen, d16, 2, o, rng);
-        run_case(p, config_launch<s6scan::default_config_16_rows128x2, InT, OutT>, true);
+        run_case(p, config_launch<s6scan::default_config_16_rows128x2<InT>, InT, OutT>, true);
       }
       {
-        using cfg = s6scan::default_config_16_rows192;
+        using cfg = s6scan::default_config_16_rows192<InT>;
         problem<InT, OutT> p(2, 2 * (192 + 40), seqlen, d16, 2, o, rng);
         if (fits_device<cfg>(p)) run_case(p, config_launch<cfg, InT, OutT>, true);
       }
@@ -269,7 +269,7 @@ TEMPLATE_TEST_CASE("forward: time split across blocks", "[gpu][forward]", S6SCAN
       }
       {
         problem<InT, OutT> p(1, 128 + 40, seqlen, 13, 1, o, rng);
-        run_case(p, segmented_launch<s6scan::default_config_16_rows128x2, 3, InT, OutT>, true);
+        run_case(p, segmented_launch<s6scan::default_config_16_rows128x2<InT>, 3, InT, OutT>, true);
       }
       {
         problem<InT, OutT> p(2, 40, seqlen, 7, 4, o, rng);
@@ -302,32 +302,66 @@ TEMPLATE_TEST_CASE("forward: rows aligned to 8 or 4 bytes but not 16", "[gpu][fo
         run_case(p, default_launch<InT, OutT>, true);
       }
       problem<InT, OutT> p(1, 128 + 40, seqlen, 16, 1, o, rng);
-      run_case(p, config_launch<s6scan::default_config_16_rows128x2, InT, OutT>, false);
+      run_case(p, config_launch<s6scan::default_config_16_rows128x2<InT>, InT, OutT>, false);
       problem<InT, OutT> q(1, 192 + 40, seqlen, 16, 1, o, rng);
-      if (fits_device<s6scan::default_config_16_rows192>(q))
-        run_case(q, config_launch<s6scan::default_config_16_rows192, InT, OutT>, false);
+      if (fits_device<s6scan::default_config_16_rows192<InT>>(q))
+        run_case(q, config_launch<s6scan::default_config_16_rows192<InT>, InT, OutT>, false);
     }
+}
+
+// The configuration the default set picks for `a` on this device: {rows, TimeTile}.
+template <class InT>
+std::array<int, 2> default_pick(const s6scan::forward_args<InT>& a) {
+  std::array<int, 2> picked{0, 0};
+  const s6scan::status s = s6scan::detail::with_default_config(a, false, [&](auto cfg) {
+    picked = {decltype(cfg)::kRows, decltype(cfg)::kTimeTile};
+    return s6scan::forward_can_implement<decltype(cfg)>(a);
+  });
+  INFO(s.message);
+  REQUIRE(s.ok());
+  return picked;
+}
+
+template <class InT>
+s6scan::forward_args<InT> stand_in_args(int64_t batch, int64_t dim, int64_t seqlen,
+                                        int64_t groups, bool z) {
+  s6scan::forward_args<InT> a;
+  a.batch = batch; a.dim = dim; a.seqlen = seqlen; a.dstate = 16; a.groups = groups;
+  a.set_contiguous_strides();
+  const auto stand_in = reinterpret_cast<InT*>(uintptr_t(256));
+  a.u.data = a.delta.data = a.B.data = a.C.data = a.out.data = stand_in;
+  a.A.data = reinterpret_cast<const float*>(stand_in);
+  if (z) a.z.data = stand_in;
+  return a;
 }
 
 TEST_CASE("forward: the default set falls back where a row's shared memory does not fit",
           "[gpu][forward]") {
-  // VMamba stage 1 at dstate 16 takes the 192-row row, which float32 with z cannot fit on the
-  // H200 (236,096 bytes); the default set must run the general row instead of refusing (it does
-  // so already where two blocks do not fit a multiprocessor). Nothing is launched.
-  s6scan::forward_args<float> a;
-  a.batch = 64; a.dim = 768; a.seqlen = 3136; a.dstate = 16; a.groups = 4;
-  a.set_contiguous_strides();
-  const auto stand_in = reinterpret_cast<float*>(uintptr_t(256));
-  a.u.data = a.delta.data = a.B.data = a.C.data = a.A.data = a.z.data = stand_in;
-  a.out.data = stand_in;
-  cudaDeviceProp prop{};
-  CUDA_REQUIRE(cudaGetDeviceProperties(&prop, 0));
-  const auto k = s6scan::shape_of<s6scan::default_config_16_rows192>();
-  if (s6scan::detail::forward_smem_bytes(a, k) > int64_t(prop.sharedMemPerBlockOptin))
-    REQUIRE_FALSE(s6scan::forward_can_implement<s6scan::default_config_16_rows192>(a).ok());
-  const s6scan::status s = s6scan::forward_can_implement(a);
-  INFO(s.message);
-  REQUIRE(s.ok());
+  // The rows that read their own channels' raw rows take TimeTile 16 in float32, 32 in 16-bit
+  // types, and run only where two blocks fit a multiprocessor. VMamba stage 1 at dstate 16 (192
+  // channels per group) takes the 192-row row, whose float32 block (124,480 bytes, 155,200 with
+  // z) does not fit twice on the H200: it must run 96 rows of 2 lanes instead, not refuse and not
+  // fall to the general row. Nothing is launched.
+  int device = 0;
+  CUDA_REQUIRE(cudaGetDevice(&device));
+  s6scan::device_limits limits;
+  REQUIRE(s6scan::detail::current_device_limits(&limits, &device).ok());
+  for (bool z : {false, true}) {
+    const auto a = stand_in_args<float>(64, 768, 3136, 4, z);
+    const auto k = s6scan::shape_of<s6scan::default_config_16_rows192<float>>();
+    const int64_t bytes = s6scan::detail::forward_smem_bytes(a, k);
+    if (bytes > limits.max_shared_memory_per_block_optin)
+      REQUIRE_FALSE(s6scan::forward_can_implement<s6scan::default_config_16_rows192<float>>(a).ok());
+    const std::array<int, 2> picked = default_pick(a);
+    CHECK(picked[1] == 16);
+    if (!s6scan::two_blocks_fit(bytes, limits)) CHECK(picked[0] == 96);
+    const auto h = stand_in_args<__nv_bfloat16>(64, 768, 3136, 4, z);
+    CHECK(default_pick(h)[1] == 32);
+  }
+  // lm (4096 channels, seqlen 2048): 128 rows of 2 lanes in every type, TimeTile 16 in float32.
+  CHECK(default_pick(stand_in_args<float>(8, 4096, 2048, 1, true)) == std::array<int, 2>{128, 16});
+  CHECK(default_pick(stand_in_args<__nv_bfloat16>(8, 4096, 2048, 1, true)) ==
+        std::array<int, 2>{128, 32});
 }
 
 TEST_CASE("forward: dim above 65535", "[gpu][forward]") {

@@ -52,9 +52,9 @@ struct device_limits {
 ///
 /// The default set takes a dstate-16 row whose threads read their own channels' rows only where
 /// two of its blocks fit: one block per multiprocessor stalls it at every barrier and load.
-/// float32 at 128 rows of 2 lanes (127,008 bytes) on the H200: lm 0.987 ms against 0.923 for 32
-/// x 4 lanes; the long sequence, split, 1.728 against 1.497; VMamba stage 1 at 192 x 1 (180,800
-/// bytes) 2.282 against 2.066 (`--nrows-study 1 --dtypes float32`, bench/NOTES.md).
+/// float32 at 128 rows of 2 lanes and TimeTile 32 (a block of 140,320 bytes) on the H200: lm
+/// 0.909 ms against 0.766 at TimeTile 16 (two blocks) and 0.921 for 32 x 4 lanes
+/// (`--nrows-study 1 --dtypes float32` at 883fd46; bench/results/h200_nrows.txt).
 [[nodiscard]] constexpr bool two_blocks_fit(int64_t block_bytes, const device_limits& d) noexcept {
   if (d.max_shared_memory_per_multiprocessor <= 0) return true;
   return 2 * (block_bytes + d.reserved_shared_memory_per_block) <=
