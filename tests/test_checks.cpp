@@ -295,7 +295,7 @@ TEST_CASE("tuning table: the anchor shapes take the rows their measurements chos
   constexpr int kSMs = 132;  // the H200 the table was measured on
   // (batch, dim, groups, seqlen, dstate)
   REQUIRE(forward_tuning_row(8, 4096, 1, 2048, 16, kSMs) == forward_row::dstate16_rows128x2);
-  REQUIRE(forward_tuning_row(64, 768, 4, 3136, 16, kSMs) == forward_row::dstate16_rows192);
+  REQUIRE(forward_tuning_row(64, 768, 4, 3136, 16, kSMs) == forward_row::dstate16_rows96x2);
   REQUIRE(forward_tuning_row(64, 1536, 4, 784, 16, kSMs) == forward_row::dstate16_rows96x2);
   REQUIRE(forward_tuning_row(64, 3072, 4, 196, 16, kSMs) == forward_row::dstate16_rows96x2);
   REQUIRE(forward_tuning_row(64, 6144, 4, 49, 16, kSMs) == forward_row::dstate16_rows96x2);
@@ -376,7 +376,7 @@ TEST_CASE("tuning table: boundaries, small grids and sizes that would overflow",
   REQUIRE(forward_tuning_row(8, 4096, 1, 2048, 65, 132) == forward_row::dstate128);
   REQUIRE(forward_tuning_row(8, 4096, 1, 2048, 129, 132) == forward_row::dstate256);
   // 116 blocks of 128 rows are 7/8 of 132 SMs; 115 are not (and 115 x 128 channels make no
-  // whole 192- or 96-row blocks), while 115 x 96 channels make 115 blocks of 96 rows, not enough
+  // whole 96-row blocks), while 115 x 96 channels make 115 blocks of 96 rows, not enough
   // either, and 116 x 96 enough.
   REQUIRE(forward_tuning_row(1, 116 * 128, 1, 2048, 16, 132) == forward_row::dstate16_rows128x2);
   REQUIRE(forward_tuning_row(1, 115 * 128, 1, 2048, 16, 132) == forward_row::dstate16);

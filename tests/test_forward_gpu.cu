@@ -183,7 +183,7 @@ TEMPLATE_TEST_CASE("forward: explicit configurations outside the default set", "
 }
 
 // Whether Config's shared memory for p fits this device. Where it does not (float32 at 192 rows
-// with z, or at 256 rows, on the H200), the launcher refuses it and the default set falls back.
+// and TimeTile 32 with z, on the H200), the launcher refuses it.
 template <class Config, class InT, class OutT>
 bool fits_device(const problem<InT, OutT>& p) {
   int device = 0, optin = 0;
@@ -215,7 +215,7 @@ TEMPLATE_TEST_CASE("forward: every configuration of the tuning table", "[gpu][fo
         run_case(p, config_launch<s6scan::default_config_1, InT, OutT>, true);
       }
       // Threads reading their channels' raw rows at dstate <= 16: 96 and 128 rows of 2 lanes,
-      // 192 of one, 40 channels past a block; dstate 7 leaves the second lanes all padding.
+      // 40 channels past a block; dstate 7 leaves the second lanes all padding.
       const int64_t d16 = seqlen % 2 ? 16 : 7;
       {
         problem<InT, OutT> p(2, 2 * (96 + 40), seqlen, d16, 2, o, rng);
@@ -224,11 +224,6 @@ TEMPLATE_TEST_CASE("forward: every configuration of the tuning table", "[gpu][fo
       {
         problem<InT, OutT> p(2, 2 * (128 + 40), seqlen, d16, 2, o, rng);
         run_case(p, config_launch<s6scan::default_config_16_rows128x2<InT>, InT, OutT>, true);
-      }
-      {
-        using cfg = s6scan::default_config_16_rows192<InT>;
-        problem<InT, OutT> p(2, 2 * (192 + 40), seqlen, d16, 2, o, rng);
-        if (fits_device<cfg>(p)) run_case(p, config_launch<cfg, InT, OutT>, true);
       }
       for (int64_t dstate : {17, 64}) {
         problem<InT, OutT> p(2, 100, seqlen, dstate, 1, o, rng);
@@ -286,8 +281,8 @@ TEMPLATE_TEST_CASE("forward: time split across blocks", "[gpu][forward]", S6SCAN
 // Rows that are not 16-byte aligned load in small pieces (small_piece_bytes; the output is stored
 // element by element): 8 bytes in 16-bit types (seqlen 12, 196), 4 bytes in float32 (262, 98, 49:
 // VMamba stage 4); element by element in 16-bit types at 98 and 49.
-// Both scan paths: threads reading their channels' raw rows (dstate 1; 128 rows of 2 lanes and
-// 192 of one at dstate 16) and four lanes or more.
+// Both scan paths: threads reading their channels' raw rows (dstate 1; 128 rows of 2 lanes and,
+// outside the default set, 192 of one at dstate 16) and four lanes or more.
 TEMPLATE_TEST_CASE("forward: rows aligned to 8 or 4 bytes but not 16", "[gpu][forward]",
                    S6SCAN_TYPE_PAIRS) {
   using InT = typename TestType::first_type;
@@ -304,8 +299,8 @@ TEMPLATE_TEST_CASE("forward: rows aligned to 8 or 4 bytes but not 16", "[gpu][fo
       problem<InT, OutT> p(1, 128 + 40, seqlen, 16, 1, o, rng);
       run_case(p, config_launch<s6scan::default_config_16_rows128x2<InT>, InT, OutT>, false);
       problem<InT, OutT> q(1, 192 + 40, seqlen, 16, 1, o, rng);
-      if (fits_device<s6scan::default_config_16_rows192<InT>>(q))
-        run_case(q, config_launch<s6scan::default_config_16_rows192<InT>, InT, OutT>, false);
+      using one_lane = forward_config<16, 192, 32, 16>;
+      if (fits_device<one_lane>(q)) run_case(q, config_launch<one_lane, InT, OutT>, false);
     }
 }
 
@@ -335,33 +330,35 @@ s6scan::forward_args<InT> stand_in_args(int64_t batch, int64_t dim, int64_t seql
   return a;
 }
 
-TEST_CASE("forward: the default set falls back where a row's shared memory does not fit",
-          "[gpu][forward]") {
-  // The rows that read their own channels' raw rows take TimeTile 16 in float32, 32 in 16-bit
-  // types, and run only where two blocks fit a multiprocessor. VMamba stage 1 at dstate 16 (192
-  // channels per group) takes the 192-row row, whose float32 block (124,480 bytes, 155,200 with
-  // z) does not fit twice on the H200: it must run 96 rows of 2 lanes instead, not refuse and not
-  // fall to the general row. Nothing is launched.
+TEST_CASE("forward: the default set's dstate-16 rows by input type", "[gpu][forward]") {
+  // The rows that read their own channels' raw rows take TimeTile 16 in float32 and 32 in 16-bit
+  // types (kOwnRowsTimeTile), and run only where two blocks fit a multiprocessor, else 32 x 4.
+  // lm (4096 channels, seqlen 2048) takes 128 rows of 2 lanes; VMamba stage 1 (192 channels per
+  // group) 96. The float32 blocks with z fit twice on the H200 (91,168 and 70,432 bytes; at
+  // TimeTile 32 they took 163,872 and 126,752). Nothing is launched.
   int device = 0;
   CUDA_REQUIRE(cudaGetDevice(&device));
   s6scan::device_limits limits;
   REQUIRE(s6scan::detail::current_device_limits(&limits, &device).ok());
-  for (bool z : {false, true}) {
-    const auto a = stand_in_args<float>(64, 768, 3136, 4, z);
-    const auto k = s6scan::shape_of<s6scan::default_config_16_rows192<float>>();
+  const auto expect = [&](auto a, int rows) {
+    using InT = std::remove_cv_t<std::remove_pointer_t<decltype(a.u.data)>>;
+    const int tile = sizeof(InT) >= 4 ? 16 : 32;
+    const auto k = rows == 128 ? s6scan::shape_of<s6scan::default_config_16_rows128x2<InT>>()
+                               : s6scan::shape_of<s6scan::default_config_16_rows96x2<InT>>();
     const int64_t bytes = s6scan::detail::forward_smem_bytes(a, k);
-    if (bytes > limits.max_shared_memory_per_block_optin)
-      REQUIRE_FALSE(s6scan::forward_can_implement<s6scan::default_config_16_rows192<float>>(a).ok());
-    const std::array<int, 2> picked = default_pick(a);
-    CHECK(picked[1] == 16);
-    if (!s6scan::two_blocks_fit(bytes, limits)) CHECK(picked[0] == 96);
-    const auto h = stand_in_args<__nv_bfloat16>(64, 768, 3136, 4, z);
-    CHECK(default_pick(h)[1] == 32);
+    const bool twice = bytes <= limits.max_shared_memory_per_block_optin &&
+                       s6scan::two_blocks_fit(bytes, limits);
+    if (limits.max_shared_memory_per_multiprocessor >= 233472) CHECK(twice);  // the H200's
+    const std::array<int, 2> want = twice ? std::array<int, 2>{rows, tile}
+                                          : std::array<int, 2>{32, 32};
+    CHECK(default_pick(a) == want);
+  };
+  for (bool z : {false, true}) {
+    expect(stand_in_args<float>(8, 4096, 2048, 1, z), 128);
+    expect(stand_in_args<__nv_bfloat16>(8, 4096, 2048, 1, z), 128);
+    expect(stand_in_args<float>(64, 768, 3136, 4, z), 96);
+    expect(stand_in_args<__nv_bfloat16>(64, 768, 3136, 4, z), 96);
   }
-  // lm (4096 channels, seqlen 2048): 128 rows of 2 lanes in every type, TimeTile 16 in float32.
-  CHECK(default_pick(stand_in_args<float>(8, 4096, 2048, 1, true)) == std::array<int, 2>{128, 16});
-  CHECK(default_pick(stand_in_args<__nv_bfloat16>(8, 4096, 2048, 1, true)) ==
-        std::array<int, 2>{128, 32});
 }
 
 TEST_CASE("forward: dim above 65535", "[gpu][forward]") {

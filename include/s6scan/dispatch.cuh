@@ -15,17 +15,19 @@
 namespace s6scan {
 
 /// @brief TimeTile of the default rows whose threads read their own channels' raw rows: 32 steps
-///        for 16-bit inputs, 16 for float32, whose block then holds the bytes of a 16-bit one.
+///        for 16-bit inputs, 16 for float32, whose block is then about a 16-bit block's size.
 ///
-/// Those rows keep raw tiles of u, delta, z and the output, two stages of each, in shared memory:
-/// at TimeTile 32 a float32 block of 128 rows takes 140,320 bytes and one of 192 rows 198,208, so
-/// one block runs per multiprocessor, which stalls it at every barrier and load. float32 forward
-/// ms on the H200, TimeTile 16 against 32 (`s6scan_bench --nrows-study 1 --dtypes float32` at
-/// 883fd46; bench/results/h200_nrows.txt): lm, 128 x 2, 0.766 against 0.909 (and 0.921 for 32 x 4
-/// lanes, the row float32 took before); lm with z 0.857 against 1.056 (32 x 4: 1.014); long32k,
-/// split, 1.275 against 1.544 (32 x 4: 1.516); VMamba stage 1, 96 x 2, 1.523 against 1.605 (32 x 4:
-/// 2.070; 192 x 1 at TimeTile 16, 124,480 bytes: 1.718); stages 2-4, 96 x 2, 0.750 / 0.408 / 0.329
-/// against 0.823 / 0.478 / 0.371 (at 68,384 bytes three blocks fit instead of two).
+/// Those rows keep raw tiles of u, delta, z and the output, two stages of each, in shared memory.
+/// At TimeTile 32 a float32 block of 128 rows takes 127,008 bytes, so one block runs per
+/// multiprocessor and stalls at every barrier and load; at 16, 70,688. float32 forward ms on the
+/// H200, TimeTile 16 against 32 (`s6scan_bench --nrows-study 1 --dtypes float32` at 883fd46;
+/// bench/results/h200_nrows.txt): lm, 128 x 2, 0.766 against 0.909 (and 0.921 for 32 x 4 lanes,
+/// the row float32 took before); lm with z 0.857 against 1.056 (32 x 4: 1.014); long32k, split,
+/// 1.275 against 1.544 (32 x 4: 1.516); VMamba stages 1-4, 96 x 2 (55,072 bytes against 99,104:
+/// four blocks fit instead of two), 1.523 / 0.750 / 0.408 / 0.329 against 1.605 / 0.823 / 0.478 /
+/// 0.371. bfloat16 keeps 32 (`--nrows-study 1` with 67dc92e's kernels, 16 against 32): lm 0.735
+/// against 0.618, stage 2 0.713 against 0.689; stages 3 and 4 gain 4-5% at 16 (0.442 against
+/// 0.461, 0.320 against 0.338), which would take a second instantiation.
 template <class InT>
 inline constexpr int kOwnRowsTimeTile = sizeof(InT) >= 4 ? 16 : 32;
 
@@ -34,16 +36,14 @@ inline constexpr int kOwnRowsTimeTile = sizeof(InT) >= 4 ? 16 : 32;
 ///
 /// Each thread keeps 16 states (one state when dstate is 1; 4 in the general dstate-16 row, 8 in
 /// its two-lane rows); larger dstate spreads a channel's states over 4, 8 or 16 lanes. The rows
-/// whose threads read their own channels' raw rows (96 and 128 channels of 2 lanes, 192 of one)
-/// depend on the input type through their TimeTile (kOwnRowsTimeTile).
+/// whose threads read their own channels' raw rows (96 and 128 channels of 2 lanes) depend on the
+/// input type through their TimeTile (kOwnRowsTimeTile).
 using default_config_1 = forward_config<1, 64, 32, 1>;
 using default_config_16 = forward_config<16, 32, 32, 4>;
 template <class InT>
 using default_config_16_rows96x2 = forward_config<16, 96, kOwnRowsTimeTile<InT>, 8>;
 template <class InT>
 using default_config_16_rows128x2 = forward_config<16, 128, kOwnRowsTimeTile<InT>, 8>;
-template <class InT>
-using default_config_16_rows192 = forward_config<16, 192, kOwnRowsTimeTile<InT>, 16>;
 using default_config_64 = forward_config<64, 64, 32, 16>;
 using default_config_128 = forward_config<128, 32, 16, 16>;
 using default_config_256 = forward_config<256, 16, 16, 16>;
@@ -90,12 +90,10 @@ inline status default_set_refusal(int64_t dstate, const char* pass) noexcept {
 /// @brief Calls `f(Config{})` with the configuration the tuning table picks for `a` on the current
 ///        device, or returns why none applies.
 ///
-/// A dstate-16 row of one or two lanes is taken only where two of its blocks fit on a
-/// multiprocessor (two_blocks_fit), which also keeps a block under the device's limit. Where they
-/// do not, the 96-row row of 2 lanes takes its place if 96 divides the channels per group and two
-/// of its blocks fit, else the general dstate-16 row. On the H200 that happens to float32 at 192
-/// rows (124,480 bytes a block at TimeTile 16; VMamba stage 1: 96 x 2 1.523 ms against 1.718),
-/// and with z at 128 rows on devices of less shared memory.
+/// A dstate-16 row of one or two lanes falls back to the general dstate-16 row where two of its
+/// blocks do not fit on a multiprocessor (two_blocks_fit), which also covers a block over the
+/// device's limit. On the H200 every such row fits twice in every type (float32 at TimeTile 16;
+/// the largest, 128 rows with z and a float32 output from 16-bit inputs, takes 110,624 bytes).
 /// `can_split`: the call has a workspace, so it may split time (forward_time_segments).
 template <class InT, class OutT, class F>
 [[nodiscard]] status with_default_config(const forward_args<InT, OutT>& a, bool can_split,
@@ -104,15 +102,11 @@ template <class InT, class OutT, class F>
   int device = 0;
   const status s = current_device_limits(&limits, &device);
   if (!s) return s;
-  const auto fits_twice = [&](auto cfg) {
-    const int64_t bytes = forward_smem_bytes(a, shape_of<decltype(cfg)>());
-    return bytes <= limits.max_shared_memory_per_block_optin && two_blocks_fit(bytes, limits);
-  };
   const auto own_rows = [&](auto cfg) {
-    using rows96 = default_config_16_rows96x2<InT>;
-    if (fits_twice(cfg)) return f(cfg);
-    if (a.groups > 0 && a.dim / a.groups % rows96::kRows == 0 && fits_twice(rows96{}))
-      return f(rows96{});
+    using Config = decltype(cfg);
+    const int64_t bytes = forward_smem_bytes(a, shape_of<Config>());
+    if (bytes <= limits.max_shared_memory_per_block_optin && two_blocks_fit(bytes, limits))
+      return f(Config{});
     return f(default_config_16{});
   };
   switch (forward_tuning_row(a.batch, a.dim, a.groups, a.seqlen, a.dstate,
@@ -121,7 +115,6 @@ template <class InT, class OutT, class F>
     case forward_row::dstate16: return f(default_config_16{});
     case forward_row::dstate16_rows96x2: return own_rows(default_config_16_rows96x2<InT>{});
     case forward_row::dstate16_rows128x2: return own_rows(default_config_16_rows128x2<InT>{});
-    case forward_row::dstate16_rows192: return own_rows(default_config_16_rows192<InT>{});
     case forward_row::dstate64: return f(default_config_64{});
     case forward_row::dstate128: return f(default_config_128{});
     case forward_row::dstate256: return f(default_config_256{});

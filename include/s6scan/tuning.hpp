@@ -21,7 +21,6 @@ enum class forward_row {
   dstate16,            ///< forward_config<16, 32, 32, 4>: 32 channels of 4 lanes
   dstate16_rows96x2,   ///< forward_config<16, 96, T, 8>: 96 channels of 2 lanes
   dstate16_rows128x2,  ///< forward_config<16, 128, T, 8>: 128 channels of 2 lanes
-  dstate16_rows192,    ///< forward_config<16, 192, T, 16>: 192 channels, one lane each
                        ///< (T: TimeTile 32, or 16 for float32 inputs; kOwnRowsTimeTile)
   dstate64,            ///< forward_config<64, 64, 32, 16>: 64 channels of 4 lanes
   dstate128,           ///< forward_config<128, 32, 16, 16>: 32 channels of 8 lanes
@@ -125,9 +124,9 @@ inline constexpr int kBackwardSplitThreadsPerSM = 1024;
 ///     time: VMamba stage 1, 192 channels per group, takes 2.45 ms at 128 x 1 and 1.43 at 192);
 ///   - the blocks cover at least 7/8 of the SMs (long32k, 2048 channels: 10.1 ms at 128 x 1,
 ///     16 blocks, against 5.42 ms for 64 blocks of 32 x 4).
-/// Two lanes of 8 states give twice the warps of one lane of 16 for one shuffle per step (they
-/// share the softplus and the gate, a step each); they win except at VMamba stage 1, where
-/// 192 x 1 fits its groups.
+/// Two lanes of 8 states give twice the warps of one lane of 16 for two shuffles per pair of
+/// steps (each lane computes the softplus and the gate of one step of the pair); since 67dc92e
+/// they win everywhere, VMamba stage 1 included, where 192 x 1 had fitted its groups better.
 ///
 /// `can_split`: the call may split time (forward_time_segments; it has a workspace). Where no
 /// such row has blocks enough without it, 128 rows of 2 lanes split do.
@@ -151,12 +150,13 @@ inline constexpr int kBackwardSplitThreadsPerSM = 1024;
     // 64 x 2, 0.756 at 256 x 1, 0.778 at 128 x 1, 0.918 at 32 x 4; with z 0.771 against 0.841 at
     // 256 x 1.
     if (rows_fit(128, 1024)) return forward_row::dstate16_rows128x2;
-    // VMamba stage 1 (192 per group, seqlen 3136): 1.446 at 192 x 1; 96 x 2 1.650, 192 x 2
-    // 1.657, 32 x 4 1.889.
-    if (rows_fit(192, 1024)) return forward_row::dstate16_rows192;
     // VMamba stages 2, 3, 4 (384, 768, 1536 per group; seqlen 784, 196, 49): 96 x 2 0.747,
     // 0.492, 0.354; 128 x 1 0.773, 0.534, 0.378; 128 x 2 0.792, 0.508, 0.359; 32 x 4 0.940,
     // 0.579, 0.418. Short sequences no longer favour 4 lanes, as they did 1 lane.
+    // VMamba stage 1 (192 per group, seqlen 3136), with 67dc92e's kernels (bench/results/
+    // h200_nrows.txt): bfloat16 96 x 2 1.467 against 1.473 at 192 x 1 (c730bf2, before the
+    // pairs: 1.650 against 1.446); float32 at TimeTile 16 1.523 against 1.718 (192 x 1 fits only
+    // two blocks of 192 threads per SM); 32 x 4 1.889 (bfloat16), 2.070 (float32).
     if (rows_fit(96, 1)) return forward_row::dstate16_rows96x2;
     // Too few blocks for any: split in time, 128 x 2. long32k (16 blocks) 1.168 ms in the
     // launcher's segments; 128 x 1 1.188, 64 x 2 1.182, 32 x 4 1.463.
