@@ -52,7 +52,7 @@ struct device_limits {
 ///
 /// The default set takes a dstate-16 row whose threads read their own channels' rows only where
 /// two of its blocks fit: one block per multiprocessor stalls it at every barrier and load.
-/// float32 at 128 rows of 2 lanes and TimeTile 32 (a block of 140,320 bytes) on the H200: lm
+/// float32 at 128 rows of 2 lanes and TimeTile 32 (a block of 127,008 bytes) on the H200: lm
 /// 0.909 ms against 0.766 at TimeTile 16 (two blocks) and 0.921 for 32 x 4 lanes
 /// (`--nrows-study 1 --dtypes float32` at 883fd46; bench/results/h200_nrows.txt).
 [[nodiscard]] constexpr bool two_blocks_fit(int64_t block_bytes, const device_limits& d) noexcept {
