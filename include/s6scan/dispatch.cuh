@@ -7,6 +7,9 @@
 // instantiates all of them for the argument types used (see the README for what that costs in
 // compile time); a caller who needs one shape instantiates s6scan::forward<Config> directly.
 
+#include <tuple>
+#include <type_traits>
+
 #include "backward.cuh"
 #include "detail/device.cuh"
 #include "forward.cuh"
@@ -77,7 +80,46 @@ using default_backward_config_256_small = backward_config<256, 4, 8, 8>;
 /// @brief The largest dstate the default set accepts.
 inline constexpr int kDefaultMaxDState = default_config_256::kMaxDState;
 
+/// @brief The default set's configurations as X-macros: `X(InT, OutT, Config)` for each forward
+///        and each backward configuration the dispatchers below may pick for that type pair.
+///
+/// instances.cuh declares and defines the launchers from these lists, so that a project can
+/// compile the default set once (S6SCAN_INSTANTIATE_DEFAULT_FORWARD). The dispatchers refuse at
+/// compile time to pick a configuration missing here (listed_default).
+#define S6SCAN_DEFAULT_FORWARD_CONFIGS(X, InT, OutT)                                           \
+  X(InT, OutT, ::s6scan::default_config_1)                                                     \
+  X(InT, OutT, ::s6scan::default_config_16)                                                    \
+  X(InT, OutT, ::s6scan::default_config_16_rows96x2<InT>)                                      \
+  X(InT, OutT, ::s6scan::default_config_16_rows128x2<InT>)                                     \
+  X(InT, OutT, ::s6scan::default_config_64)                                                    \
+  X(InT, OutT, ::s6scan::default_config_128)                                                   \
+  X(InT, OutT, ::s6scan::default_config_256)
+#define S6SCAN_DEFAULT_BACKWARD_CONFIGS(X, InT, OutT)                                          \
+  X(InT, OutT, ::s6scan::default_backward_config_1)                                            \
+  X(InT, OutT, ::s6scan::default_backward_config_16)                                           \
+  X(InT, OutT, ::s6scan::default_backward_config_64)                                           \
+  X(InT, OutT, ::s6scan::default_backward_config_128)                                          \
+  X(InT, OutT, ::s6scan::default_backward_config_128_small)                                    \
+  X(InT, OutT, ::s6scan::default_backward_config_256)                                          \
+  X(InT, OutT, ::s6scan::default_backward_config_256_small)
+
 namespace detail {
+
+// The lists above as types: std::tuple<void, Config...> (the void takes the leading comma).
+#define S6SCAN_DETAIL_LIST_CONFIG(InT, OutT, ...) , __VA_ARGS__
+template <class InT>
+using default_forward_configs =
+    std::tuple<void S6SCAN_DEFAULT_FORWARD_CONFIGS(S6SCAN_DETAIL_LIST_CONFIG, InT, InT)>;
+using default_backward_configs =
+    std::tuple<void S6SCAN_DEFAULT_BACKWARD_CONFIGS(S6SCAN_DETAIL_LIST_CONFIG, void, void)>;
+#undef S6SCAN_DETAIL_LIST_CONFIG
+
+/// @brief Whether Config is one of the configurations in the tuple List.
+template <class Config, class List>
+struct listed_default;
+template <class Config, class... Listed>
+struct listed_default<Config, std::tuple<Listed...>>
+    : std::bool_constant<(std::is_same_v<Config, Listed> || ...)> {};
 
 inline status default_set_refusal(int64_t dstate, const char* pass) noexcept {
   return status::make(status_code::unsupported_dstate,
@@ -102,26 +144,31 @@ template <class InT, class OutT, class F>
   int device = 0;
   const status s = current_device_limits(&limits, &device);
   if (!s) return s;
+  const auto use = [&](auto cfg) {
+    static_assert(listed_default<decltype(cfg), default_forward_configs<InT>>::value,
+                  "every configuration picked here is in S6SCAN_DEFAULT_FORWARD_CONFIGS");
+    return f(cfg);
+  };
   const auto own_rows = [&](auto cfg) {
     using Config = decltype(cfg);
     const int64_t bytes = forward_smem_bytes(a, shape_of<Config>());
     if (bytes <= limits.max_shared_memory_per_block_optin && two_blocks_fit(bytes, limits))
-      return f(Config{});
-    return f(default_config_16{});
+      return use(Config{});
+    return use(default_config_16{});
   };
   switch (forward_tuning_row(a.batch, a.dim, a.groups, a.seqlen, a.dstate,
                              limits.multiprocessor_count, can_split)) {
-    case forward_row::dstate1: return f(default_config_1{});
-    case forward_row::dstate16: return f(default_config_16{});
+    case forward_row::dstate1: return use(default_config_1{});
+    case forward_row::dstate16: return use(default_config_16{});
     case forward_row::dstate16_rows96x2: return own_rows(default_config_16_rows96x2<InT>{});
     case forward_row::dstate16_rows128x2: return own_rows(default_config_16_rows128x2<InT>{});
-    case forward_row::dstate64: return f(default_config_64{});
-    case forward_row::dstate128: return f(default_config_128{});
-    case forward_row::dstate256: return f(default_config_256{});
+    case forward_row::dstate64: return use(default_config_64{});
+    case forward_row::dstate128: return use(default_config_128{});
+    case forward_row::dstate256: return use(default_config_256{});
     case forward_row::unsupported: break;
   }
   // dstate 0 or negative reaches the checks of the smallest configuration, which name it.
-  if (a.dstate < 1) return f(default_config_1{});
+  if (a.dstate < 1) return use(default_config_1{});
   return default_set_refusal(a.dstate, "forward");
 }
 
@@ -131,14 +178,19 @@ template <class InT, class OutT, class F>
 template <class InT, class OutT, class F>
 [[nodiscard]] status pick_backward_config(const backward_args<InT, OutT>& a, int64_t smem_optin,
                                           F&& f) noexcept {
+  const auto use = [&](auto cfg) {
+    static_assert(listed_default<decltype(cfg), default_backward_configs>::value,
+                  "every configuration picked here is in S6SCAN_DEFAULT_BACKWARD_CONFIGS");
+    return f(cfg);
+  };
   const auto fitting = [&](auto cfg, auto smaller) {
-    if (backward_smem_bytes(a, shape_of<decltype(cfg)>()) <= smem_optin) return f(cfg);
-    return f(smaller);
+    if (backward_smem_bytes(a, shape_of<decltype(cfg)>()) <= smem_optin) return use(cfg);
+    return use(smaller);
   };
   const int64_t dstate = a.fwd.dstate;
-  if (dstate <= 1) return f(default_backward_config_1{});
-  if (dstate <= 16) return f(default_backward_config_16{});
-  if (dstate <= 64) return f(default_backward_config_64{});
+  if (dstate <= 1) return use(default_backward_config_1{});
+  if (dstate <= 16) return use(default_backward_config_16{});
+  if (dstate <= 64) return use(default_backward_config_64{});
   if (dstate <= 128)
     return fitting(default_backward_config_128{}, default_backward_config_128_small{});
   if (dstate <= 256)
