@@ -18,6 +18,7 @@
 // (see split_study, backward_split_study).
 
 #include <s6scan/s6scan.cuh>
+#include <s6scan_default_instances.hpp>  // the default sets, compiled with the tests' (CMake)
 
 // The studies instantiate about twenty configurations beyond the default set, which is most of
 // this file's compile time; CMake builds them only with -DS6SCAN_BENCH_STUDIES=ON.

@@ -6,6 +6,12 @@
 // says so.
 
 #include <s6scan/s6scan.cuh>
+// In this project's build the default set's kernels come compiled once, for the tests and this
+// example alike (s6scan_default_instances; README, "Compiling the kernels once"). Copied into
+// another build without that library, this file compiles them itself.
+#if __has_include(<s6scan_default_instances.hpp>)
+#include <s6scan_default_instances.hpp>
+#endif
 
 #include <algorithm>
 #include <cmath>

@@ -6,6 +6,7 @@
 // are poisoned with NaN before each launch; inputs, dout and the last-state gradient are fresh random draws (S6SCAN_SEED replays).
 
 #include <s6scan/s6scan.cuh>
+#include <s6scan_default_instances.hpp>  // the default sets, compiled once for both test binaries
 
 #include <cmath>
 #include <cstdio>

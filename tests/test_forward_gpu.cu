@@ -5,6 +5,7 @@
 // before every launch; inputs are fresh random draws (S6SCAN_SEED replays a run).
 
 #include <s6scan/s6scan.cuh>
+#include <s6scan_default_instances.hpp>  // the default sets, compiled once for both test binaries
 
 #include <array>
 #include <cstdio>
