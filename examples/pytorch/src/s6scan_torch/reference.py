@@ -36,10 +36,14 @@ def selective_scan_ref(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta
     dBu = delta[:, :, None, :] * Bc * u[:, :, None, :]
     h = (initial_state.to(f64) if initial_state is not None
          else u.new_zeros((batch, dim, A.shape[1]), dtype=f64))
+    # unbind, not indexing per step: the backward of x[..., t] makes a zero tensor of x's whole size
+    # for every step (quadratic in seqlen: 33 s of a 0.6 s forward at dim 96, seqlen 333, dstate
+    # 100), where unbind's stacks the steps' gradients once.
+    dA_t, dBu_t, C_t = dA.unbind(-1), dBu.unbind(-1), Cc.unbind(-1)
     ys = []
     for t in range(seqlen):
-        h = dA[..., t] * h + dBu[..., t]
-        ys.append((h * Cc[..., min(t, Cc.shape[-1] - 1)]).sum(-1))
+        h = dA_t[t] * h + dBu_t[t]
+        ys.append((h * C_t[min(t, len(C_t) - 1)]).sum(-1))
     out = torch.stack(ys, dim=-1)
     if D is not None:
         out = out + D.to(f64)[:, None] * u
