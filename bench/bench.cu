@@ -428,9 +428,16 @@ using backward_study_1 = config_list<backward_config<1, 64, 16, 1>, backward_con
                                      backward_config<1, 128, 16, 1>, backward_config<1, 32, 16, 1>>;
 // float32 at dstate 1 (timed when --dtypes names float32).
 using backward_study_1_f32 = config_list<backward_config<1, 128, 16, 1>, backward_config<1, 64, 16, 1>>;
+// The MinBlocksPerSM rows cap the registers for 4 or 5 blocks of 4 warps per SM (the default, at
+// 168 registers, runs 3): 128 (TimeTile 8: no spills; 16: 100 bytes) and 96 (TimeTile 8: 80).
 using backward_study_16 = config_list<backward_config<16, 32, 16, 4>, backward_config<16, 32, 8, 4>,
+                                      backward_config<16, 32, 8, 4, 4>, backward_config<16, 32, 8, 4, 5>,
+                                      backward_config<16, 32, 16, 4, 4>,
                                       backward_config<16, 64, 16, 4>, backward_config<16, 16, 16, 4>,
                                       backward_config<16, 64, 8, 8>, backward_config<16, 32, 16, 2>>;
+// float32 at dstate 16 (timed when --dtypes names float32): the default and the capped rows.
+using backward_study_16_f32 = config_list<backward_config<16, 32, 16, 4>, backward_config<16, 32, 8, 4, 4>,
+                                          backward_config<16, 32, 16, 4, 4>>;
 using backward_study_64 = config_list<backward_config<64, 16, 8, 4>, backward_config<64, 8, 16, 4>,
                                       backward_config<64, 16, 16, 4>, backward_config<64, 8, 8, 8>>;
 using backward_study_256 = config_list<backward_config<256, 8, 8, 8, 2>, backward_config<256, 8, 8, 8>,
@@ -536,7 +543,10 @@ int main(int argc, char** argv) {
         backward_study(s, c, reps, l2, backward_study_1{});
         if (listed(dtypes, "float32")) backward_study<float>(s, c, reps, l2, backward_study_1_f32{});
       }
-      else if (s.dstate == 16) backward_study(s, c, reps, l2, backward_study_16{});
+      else if (s.dstate == 16) {
+        backward_study(s, c, reps, l2, backward_study_16{});
+        if (listed(dtypes, "float32")) backward_study<float>(s, c, reps, l2, backward_study_16_f32{});
+      }
       else if (s.dstate == 64) backward_study(s, c, reps, l2, backward_study_64{});
       else backward_study(s, c, reps, l2, backward_study_256{});
     }
