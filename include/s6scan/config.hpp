@@ -213,15 +213,6 @@ S6SCAN_HOST_DEVICE constexpr int backward_part_red_pitch(int in_bytes) {
 ///        offsets from one address per lane.
 S6SCAN_HOST_DEVICE constexpr int backward_step_red_pitch(int time_tile) { return time_tile + 1; }
 
-/// @brief Whether the backward sums a step's dB/dC terms over a warp's channels through shared
-///        memory (backward_smem_layout::xpose) rather than a reduce-scatter of shuffles: with
-///        several channels per warp, as many as a lane has terms (2 x states_per_thread; dstate
-///        16's 4 lanes of 4 states, 8 channels per warp), each lane then sums one term over the
-///        channels with 8 shared loads, where the reduce-scatter took 7 shuffles and 14 selects.
-S6SCAN_HOST_DEVICE constexpr bool backward_step_transpose(int states_per_thread, int lanes) {
-  return lanes < 32 && 32 / lanes == 2 * states_per_thread;
-}
-
 /// @brief In parts, the vector of 4 states that a lane of `vecs` such vectors keeps in place of
 ///        its vector q is q ^ part_swizzle(lane, vecs): the eight lanes of a quarter-warp, reading
 ///        one vector each, then hit eight different 16-byte bank groups (runs of 8 states 32
@@ -257,9 +248,6 @@ struct backward_smem_layout {
   /// a time: a lane's 8 columns hold the part's 4 dC and 4 dB terms (backward_part_kinds 2,
   /// swizzled by part_swizzle), or its 4 columns one kind's (1).
   int64_t red = 0;
-  /// backward_step_transpose: each warp's two buffers of one step's terms, (warps, 2, 32 lanes,
-  /// 2 x states per thread), steps alternating between them.
-  int64_t xpose = 0;
   int64_t total = 0;
   int tile_pitch = 0, npad = 0, Bf_pitch = 0, Cf_pitch = 0, red_pitch = 0;
   bool by_kind = false;
@@ -323,9 +311,6 @@ S6SCAN_HOST_DEVICE inline backward_smem_layout make_backward_smem_layout(
   } else {
     l.red_pitch = backward_step_red_pitch(time_tile);
     l.red = o; o += var_B || var_C ? align16(warps * 2 * npad * l.red_pitch * 4) : 0;
-    l.xpose = o;
-    if ((var_B || var_C) && backward_step_transpose(states_per_thread, threads / rows))
-      o += warps * 2 * 32 * 2 * states_per_thread * 4;
   }
   l.total = o;
   return l;

@@ -153,8 +153,6 @@ class backward_agent {
   // npad + 4 floats, or kPartRedPitch, apart) and a thread keeps one step.
   static constexpr bool kVecReduce = kByKind && kStates % 4 == 0 && kThreads % kTime == 0;
   static constexpr int kRedPitch = backward_step_red_pitch(kTime);  // several channels per warp
-  // Several channels per warp, summed through shared memory (reduce_step_terms).
-  static constexpr bool kXpose = !kByKind && backward_step_transpose(kStates, kLanes);
   // The lane index's bits: a channel's lanes (low), the warp's channels (high).
   static constexpr int kLaneBits = ilog2(kLanes), kRowBits = ilog2(32 / kLanes);
   static constexpr int kRun = 16 / int(sizeof(InT)) < kTime ? 16 / int(sizeof(InT)) : kTime;
@@ -480,33 +478,7 @@ class backward_agent {
 
   // Sums one step's dC (v[0, kStates)) and dB (v[kStates, 2 kStates)) terms over the channels of
   // this warp and stores them at `slot` (step_terms_slot) + j, a value's state kRedPitch apart.
-  // With kXpose each lane writes its terms to the warp's buffer for the step's parity and sums
-  // the one it keeps (the one the reduce-scatter would leave it: term c for channel c of the
-  // warp) over the channels; consecutive lanes read consecutive floats. Steps alternate between
-  // two buffers, so one __syncwarp a step orders both the writes before the reads and the reads
-  // before the writes two steps later.
   __device__ void reduce_step_terms(float (&v)[2 * kStates], float* slot, int j) const {
-    if constexpr (kXpose) {
-      constexpr int V = 2 * kStates;
-      const int lane = tid_ % 32;
-      float* buf = at<float>(l_.xpose) + ((tid_ / 32) * 2 + (j & 1)) * 32 * V;
-      if constexpr (V % 4 == 0) {
-        auto* mine = reinterpret_cast<float4*>(buf + lane * V);
-#pragma unroll
-        for (int q = 0; q < V / 4; ++q)
-          mine[q] = make_float4(v[4 * q], v[4 * q + 1], v[4 * q + 2], v[4 * q + 3]);
-      } else {
-#pragma unroll
-        for (int k = 0; k < V; ++k) buf[lane * V + k] = v[k];
-      }
-      __syncwarp();
-      const float* col = buf + (lane % kLanes) * V + lane / kLanes;
-      float sum = 0.f;
-#pragma unroll
-      for (int c = 0; c < 32 / kLanes; ++c) sum += col[c * kLanes * V];
-      if (slot != nullptr) slot[j] = sum;
-      return;
-    }
     scatter_sum<kLaneBits, kRowBits, 1>(v);
     if (slot == nullptr) return;
 #pragma unroll
