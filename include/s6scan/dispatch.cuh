@@ -5,7 +5,8 @@
 // tuning table (tuning.hpp: dstate, seqlen, channels per group, and the device's SM count for the
 // forward; dstate for the backward). Including this header and calling s6scan::forward(args, ...)
 // instantiates all of them for the argument types used (see the README for what that costs in
-// compile time); a caller who needs one shape instantiates s6scan::forward<Config> directly.
+// compile time); a caller who needs one shape instantiates s6scan::forward<Config> directly, and a
+// project that calls them from several files can compile them in one (instances.cuh).
 
 #include <tuple>
 #include <type_traits>
