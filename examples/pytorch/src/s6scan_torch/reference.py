@@ -38,7 +38,7 @@ def selective_scan_ref(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta
          else u.new_zeros((batch, dim, A.shape[1]), dtype=f64))
     # unbind, not indexing per step: the backward of x[..., t] makes a zero tensor of x's whole size
     # for every step (quadratic in seqlen: 33 s of a 0.6 s forward at dim 96, seqlen 333, dstate
-    # 100), where unbind's stacks the steps' gradients once.
+    # 100), where unbind's backward stacks the steps' gradients once.
     dA_t, dBu_t, C_t = dA.unbind(-1), dBu.unbind(-1), Cc.unbind(-1)
     ys = []
     for t in range(seqlen):
