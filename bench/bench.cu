@@ -457,7 +457,8 @@ void backward_study_config(const case_shape& s, const ceilings& c, int reps, int
   BENCH_CUDA(cudaGetDevice(&device));
   BENCH_CUDA(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
   const int64_t need = s6scan::detail::make_backward_smem_layout(
-      Config::kRows, Config::kTimeTile, Config::kStatesPerThread, Config::kThreads, s.dstate,
+      Config::kRows, Config::kTimeTile, Config::kChunkSteps, Config::kStatesPerThread,
+      Config::kThreads, s.dstate,
       int(sizeof(T)), int(sizeof(T)), s.z, true, true).total;
   if (need > optin) {
     std::printf("refused: %lld bytes of shared memory\n", (long long)need);

@@ -414,6 +414,10 @@ TEMPLATE_TEST_CASE("backward: explicit configurations outside the default set", 
       problem<InT, OutT> p(2, 40, seqlen, 29, 2, all, rng);
       run_case(p, default_forward<InT, OutT>, config_backward<backward_config<32, 8, 16, 2>>{});
     }
+    {  // the same at dstate 12: 64-step chunks over states saved every 16 steps
+      problem<InT, OutT> p(2, 40, seqlen, 12, 4, all, rng);
+      run_case(p, default_forward<InT, OutT>, config_backward<backward_config<32, 8, 16, 2>>{});
+    }
   }
   // One channel per warp (dB/dC terms stored one kind at a time) with 2-float and 1-float stores,
   // varying B and C, and one of them constant.

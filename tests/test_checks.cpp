@@ -160,18 +160,23 @@ TEST_CASE("checks: seqlen beyond the kernels' 32-bit step counters", "[checks]")
 }
 
 TEST_CASE("checks: workspace", "[checks]") {
-  static_assert(s6scan::kCheckpointSteps == 64);
-  fake_args f(2, 3, 600, 5);  // 10 chunks of 64 steps, the last one partial
-  REQUIRE(s6scan::forward_workspace_size(f.a) == size_t(2 * 3 * 10 * 5 * sizeof(float)));
-  fake_args one(1, 1, 64, 1);
+  // A state every 16 steps up to dstate 16, every 64 above.
+  static_assert(s6scan::checkpoint_steps(1) == 16 && s6scan::checkpoint_steps(16) == 16 &&
+                s6scan::checkpoint_steps(17) == 64 && s6scan::checkpoint_steps(256) == 64);
+  fake_args f(2, 3, 600, 17);  // 10 chunks of 64 steps, the last one partial
+  REQUIRE(s6scan::forward_workspace_size(f.a) == size_t(2 * 3 * 10 * 17 * sizeof(float)));
+  fake_args small(2, 3, 600, 16);  // 38 chunks of 16 steps
+  REQUIRE(s6scan::forward_workspace_size(small.a) == size_t(2 * 3 * 38 * 16 * sizeof(float)));
+  fake_args one(1, 1, 16, 1), two(1, 1, 17, 1);
   REQUIRE(s6scan::forward_workspace_size(one.a) == sizeof(float));
+  REQUIRE(s6scan::forward_workspace_size(two.a) == 2 * sizeof(float));
   REQUIRE(s6scan::check_workspace(f.a, nullptr, 0).ok());
-  std::vector<float> ws(300);
-  REQUIRE(s6scan::check_workspace(f.a, ws.data(), 1200).ok());
-  const auto s = s6scan::check_workspace(f.a, ws.data(), 1196);
+  std::vector<float> ws(1020);
+  REQUIRE(s6scan::check_workspace(f.a, ws.data(), 4080).ok());
+  const auto s = s6scan::check_workspace(f.a, ws.data(), 4076);
   REQUIRE(s.code == status_code::workspace_too_small);
   CAPTURE(s.message);
-  REQUIRE(has(s, "holds 1196 bytes but this call saves 1200"));
+  REQUIRE(has(s, "holds 4076 bytes but this call saves 4080 (batch 2 x dim 3 x 10 chunks"));
 }
 
 namespace {
@@ -248,34 +253,43 @@ TEST_CASE("checks: backward shared memory from the runtime dstate", "[checks]") 
 TEST_CASE("checks: backward workspace", "[checks]") {
   using s6scan::backward_config;
   const auto k = shape_of<backward_config<16, 8, 8, 4>>();  // 8 rows: one block per group here
-  fake_backward b(2, 8, 600, 5, 2);                       // 10 chunks
-  // 4 blocks, so room for 10 time segments (one per chunk): the carry (2*8*5 = 80 floats), the
-  // segments' end adjoints (10 x 80) and decays (9 x 80), dA (10 x 80), dD and ddelta_bias (10 x
-  // 16 each), and the dB and dC block partials for the whole sequence: 2 batches x 2 groups x 1
-  // block x 5 states x 640 steps.
+  fake_backward b(2, 8, 600, 5, 2);  // 38 chunks of 16 steps (checkpoint_steps(5))
+  // 4 blocks, so room for kBackwardMaxSegments = 32 time segments: the carry (2*8*5 = 80 floats),
+  // the segments' end adjoints (32 x 80) and decays (31 x 80), dA (32 x 80), dD and ddelta_bias
+  // (32 x 16 each), and the dB and dC block partials for the whole sequence: 2 batches x 2 groups
+  // x 1 block x 5 states x 608 steps.
   REQUIRE(s6scan::backward_workspace_size(b.g, k) ==
-          size_t(80 + 800 + 720 + 800 + 160 + 160 + 2 * 12800) * 4);
+          size_t(80 + 2560 + 2480 + 2560 + 512 + 512 + 2 * 12160) * 4);
   // More than kBackwardSplitMaxBlocks blocks (2 x 2 x 33) never split: no per-segment parts.
   fake_backward wide(2, 8 * 66, 600, 5, 2);
-  const int64_t bdn = 2 * 528 * 5, parts = 2 * 2 * 33 * 5 * 640;
+  const int64_t bdn = 2 * 528 * 5, parts = 2 * 2 * 33 * 5 * 608;
   REQUIRE(s6scan::backward_workspace_size(wide.g, k) ==
           size_t(bdn + bdn + 2 * 528 + 2 * 528 + 2 * parts) * 4);
-  // Constant B and C: no partials, and their per-segment sums (10 x 80 each) instead.
+  // Constant B and C: no partials, and their per-segment sums (32 x 80 each) instead.
   fake_backward consts(2, 8, 600, 5, 2);
   consts.g.fwd.B.data = consts.g.fwd.C.data = nullptr;
   consts.g.fwd.B_const.data = consts.g.fwd.C_const.data = consts.g.fwd.A.data;
   REQUIRE(s6scan::backward_workspace_size(consts.g, k) ==
-          size_t(80 + 800 + 720 + 3 * 800 + 160 + 160) * 4);
-  b.g.partial_budget = 1;  // one chunk per launch: 64 steps of partials, one segment
-  REQUIRE(s6scan::backward_workspace_size(b.g, k) == size_t(80 + 80 + 16 + 16 + 2 * 1280) * 4);
+          size_t(80 + 2560 + 2480 + 3 * 2560 + 512 + 512) * 4);
+  // A MaxDState above 16 walks 64-step chunks, at any dstate: 10 of them, so room for 10
+  // segments.
+  const auto k64 = shape_of<backward_config<64, 8, 8, 4>>();
+  fake_backward b64(2, 8, 600, 17, 2);
+  REQUIRE(s6scan::backward_workspace_size(b64.g, k64) ==
+          size_t(272 + 2720 + 2448 + 2720 + 160 + 160 + 2 * 43520) * 4);
+  REQUIRE(s6scan::backward_workspace_size(b.g, k64) ==
+          size_t(80 + 800 + 720 + 800 + 160 + 160 + 2 * 12800) * 4);
+  b.g.partial_budget = 1;  // one chunk per launch: 16 steps of partials, one segment
+  REQUIRE(s6scan::backward_workspace_size(b.g, k) == size_t(80 + 80 + 16 + 16 + 2 * 320) * 4);
   std::vector<float> ws(4096);
   const size_t need = s6scan::backward_workspace_size(b.g, k);
-  REQUIRE(s6scan::check_backward_workspaces(b.g, k, ws.data(), 2 * 8 * 10 * 5 * 4, ws.data(), need).ok());
+  const size_t states = 2 * 8 * 38 * 5 * 4;  // forward_workspace_size
+  REQUIRE(s6scan::check_backward_workspaces(b.g, k, ws.data(), states, ws.data(), need).ok());
   auto s = s6scan::check_backward_workspaces(b.g, k, nullptr, 0, ws.data(), need);
   REQUIRE(s.code == status_code::invalid_argument);
-  s = s6scan::check_backward_workspaces(b.g, k, ws.data(), 2 * 8 * 10 * 5 * 4 - 4, ws.data(), need);
+  s = s6scan::check_backward_workspaces(b.g, k, ws.data(), states - 4, ws.data(), need);
   REQUIRE(s.code == status_code::workspace_too_small);
-  s = s6scan::check_backward_workspaces(b.g, k, ws.data(), 2 * 8 * 10 * 5 * 4, ws.data(), need - 4);
+  s = s6scan::check_backward_workspaces(b.g, k, ws.data(), states, ws.data(), need - 4);
   REQUIRE(s.code == status_code::workspace_too_small);
   CAPTURE(s.message);
   REQUIRE(has(s, "needs " + std::to_string(need)));

@@ -36,11 +36,12 @@ namespace {
 // Checks the saved states of the workspace against the reference at every chunk's end.
 template <class InT, class OutT>
 double checkpoint_error(const problem<InT, OutT>& p, const std::vector<float>& ws) {
-  const int64_t chunks = (p.seqlen + s6scan::kCheckpointSteps - 1) / s6scan::kCheckpointSteps;
+  const int64_t K = s6scan::checkpoint_steps(p.dstate);
+  const int64_t chunks = s6scan::checkpoint_chunks(p.seqlen, p.dstate);
   std::vector<double> got, want, y(size_t(p.seqlen)), h(size_t(p.dstate));
   for (int64_t c = 0; c < chunks; ++c) {
     auto a = p.args;
-    a.seqlen = std::min<int64_t>((c + 1) * s6scan::kCheckpointSteps, p.seqlen);
+    a.seqlen = std::min<int64_t>((c + 1) * K, p.seqlen);
     for (int64_t b = 0; b < p.batch; ++b)
       for (int64_t d = 0; d < p.dim; ++d) {
         s6scan::reference_forward_channel(a, b, d, y.data(), h.data());
@@ -158,6 +159,10 @@ TEMPLATE_TEST_CASE("forward: explicit configurations outside the default set", "
     {  // four lanes of eight states
       problem<InT, OutT> p(2, 40, seqlen, 29, 2, all, rng);
       run_case(p, config_launch<forward_config<32, 32, 16, 8>, InT, OutT>, true);
+    }
+    {  // a MaxDState above 16 at dstate 12: states saved every 16 steps, inside 32-step tiles
+      problem<InT, OutT> p(2, 40, seqlen, 12, 4, all, rng);
+      run_case(p, config_launch<s6scan::default_config_64, InT, OutT>, true);
     }
     // Two lanes of eight states, each reading its channel's raw rows (a row of the default set):
     // the second lane's states partly padding (13), all padding (5), and with constant B and C.

@@ -69,11 +69,11 @@ template <class Config, class InT, class OutT>
   const auto& f = a.fwd;
   backward_params<InT, OutT> p{};
   p.a = a;
-  p.smem = make_backward_smem_layout(Config::kRows, Config::kTimeTile, Config::kStatesPerThread,
-                                     Config::kThreads, f.dstate, int(sizeof(InT)),
-                                     int(sizeof(OutT)), f.z.data != nullptr, f.B.data != nullptr,
-                                     f.C.data != nullptr);
-  p.w = make_backward_workspace_layout(a, Config::kRows);
+  p.smem = make_backward_smem_layout(Config::kRows, Config::kTimeTile, Config::kChunkSteps,
+                                     Config::kStatesPerThread, Config::kThreads, f.dstate,
+                                     int(sizeof(InT)), int(sizeof(OutT)), f.z.data != nullptr,
+                                     f.B.data != nullptr, f.C.data != nullptr);
+  p.w = make_backward_workspace_layout(a, k);
   p.states = static_cast<const float*>(states);
   p.ws = static_cast<float*>(workspace);
   p.dim_per_group = f.dim / f.groups;

@@ -78,11 +78,12 @@ template <class Config>
 }
 
 /// @brief Bytes of workspace the forward needs to save states for a backward: one float per
-///        (batch, channel, state) every kCheckpointSteps steps, the last chunk's end included.
+///        (batch, channel, state) every checkpoint_steps(dstate) steps, the last chunk's end
+///        included.
 template <class InT, class OutT>
 [[nodiscard]] constexpr size_t forward_workspace_size(const forward_args<InT, OutT>& a) noexcept {
   if (a.batch <= 0 || a.dim <= 0 || a.seqlen <= 0 || a.dstate <= 0) return 0;
-  const int64_t chunks = (a.seqlen + kCheckpointSteps - 1) / kCheckpointSteps;
+  const int64_t chunks = checkpoint_chunks(a.seqlen, a.dstate);
   return static_cast<size_t>(a.batch * a.dim * chunks * a.dstate) * sizeof(float);
 }
 
@@ -262,7 +263,7 @@ template <class InT, class OutT>
                         "workspace holds %zu bytes but this call saves %zu (batch %lld x dim %lld x "
                         "%lld chunks x dstate %lld floats); pass null to save no states",
                         workspace_bytes, need, (long long)a.batch, (long long)a.dim,
-                        (long long)((a.seqlen + kCheckpointSteps - 1) / kCheckpointSteps),
+                        (long long)checkpoint_chunks(a.seqlen, a.dstate),
                         (long long)a.dstate);
   if (reinterpret_cast<uintptr_t>(workspace) % alignof(float) != 0)
     return status::make(status_code::invalid_argument, "workspace at %p is not 4-byte aligned",
@@ -293,21 +294,29 @@ struct backward_workspace_layout {
   int64_t part_C = 0;     ///< the same for a varying C
   int64_t floats = 0;     ///< total size
   int64_t blocks_per_group = 0;
-  int64_t num_chunks = 0;
+  int64_t chunk_steps = 0;      ///< steps per chunk: the configuration's (kChunkSteps)
+  int64_t num_chunks = 0;       ///< chunks of chunk_steps
+  int64_t saved_chunks = 0;     ///< the forward's saved states per channel: checkpoint_chunks
+  int64_t saved_per_chunk = 0;  ///< chunk_steps / checkpoint_steps(dstate): 4 where a
+                                ///< MaxDState above 16 runs a dstate up to 16, else 1
   int64_t window_chunks = 0;  ///< chunks per launch
   int64_t segments = 1;       ///< the most time segments a launch may use
 };
 
 template <class InT, class OutT>
 backward_workspace_layout make_backward_workspace_layout(const backward_args<InT, OutT>& a,
-                                                         int rows) noexcept {
+                                                         const kernel_shape& shape) noexcept {
+  const int rows = shape.rows;
   const auto& f = a.fwd;
   backward_workspace_layout w;
   const bool var_B = f.B.data != nullptr, var_C = f.C.data != nullptr;
   w.blocks_per_group = (f.dim / f.groups + rows - 1) / rows;
-  w.num_chunks = (f.seqlen + kCheckpointSteps - 1) / kCheckpointSteps;
+  w.chunk_steps = checkpoint_steps(shape.max_dstate);
+  w.num_chunks = (f.seqlen + w.chunk_steps - 1) / w.chunk_steps;
+  w.saved_chunks = checkpoint_chunks(f.seqlen, f.dstate);
+  w.saved_per_chunk = w.chunk_steps / checkpoint_steps(f.dstate);
   const int64_t per_chunk =
-      f.batch * f.groups * w.blocks_per_group * f.dstate * kCheckpointSteps * (var_B + var_C) * 4;
+      f.batch * f.groups * w.blocks_per_group * f.dstate * w.chunk_steps * (var_B + var_C) * 4;
   w.window_chunks = w.num_chunks;
   if (per_chunk > 0 && per_chunk * w.num_chunks > a.partial_budget) {
     const int64_t fit = a.partial_budget / per_chunk;
@@ -322,7 +331,7 @@ backward_workspace_layout make_backward_workspace_layout(const backward_args<InT
   };
   const int64_t bdn = f.batch * f.dim * f.dstate, bd = f.batch * f.dim;
   const int64_t part = f.batch * f.groups * w.blocks_per_group * f.dstate *
-                       w.window_chunks * kCheckpointSteps;
+                       w.window_chunks * w.chunk_steps;
   const int64_t k = w.segments;
   w.carry = take(bdn);
   w.seg_dh = take(k > 1 ? k * bdn : 0);
@@ -339,7 +348,8 @@ backward_workspace_layout make_backward_workspace_layout(const backward_args<InT
 
 template <class InT, class OutT>
 inline int64_t backward_smem_bytes(const backward_args<InT, OutT>& a, const kernel_shape& k) noexcept {
-  return make_backward_smem_layout(k.rows, k.time_tile, k.states_per_thread, k.threads,
+  return make_backward_smem_layout(k.rows, k.time_tile, checkpoint_steps(k.max_dstate),
+                                   k.states_per_thread, k.threads,
                                    a.fwd.dstate, int(sizeof(InT)), int(sizeof(OutT)),
                                    a.fwd.z.data != nullptr, a.fwd.B.data != nullptr,
                                    a.fwd.C.data != nullptr)
@@ -356,7 +366,7 @@ template <class InT, class OutT>
   if (f.batch <= 0 || f.dim <= 0 || f.seqlen <= 0 || f.dstate <= 0 || f.groups <= 0 ||
       f.dim % f.groups != 0)
     return 0;
-  return size_t(detail::make_backward_workspace_layout(a, k.rows).floats) * sizeof(float);
+  return size_t(detail::make_backward_workspace_layout(a, k).floats) * sizeof(float);
 }
 
 /// @brief Checks a backward call against one configuration and one device, without touching it.

@@ -11,12 +11,29 @@
 
 namespace s6scan {
 
-/// @brief Time steps between the states the forward saves in its workspace (see forward.cuh).
+/// @brief Time steps between the states the forward saves in its workspace (see forward.cuh), by
+///        the call's dstate: 16 up to dstate 16, 64 above.
 ///
-/// The backward recomputes each interval from its saved state, so this trades workspace (one float
-/// per state every kCheckpointSteps steps: dstate / 32 times the bytes of a bfloat16 u) against
-/// the backward's recomputation (about 1 - TimeTile / kCheckpointSteps extra passes).
-inline constexpr int kCheckpointSteps = 64;
+/// The backward recomputes each interval's states from the one saved before it: an interval of one
+/// backward tile (16 steps at dstate <= 16) needs no pass ahead of the adjoint, and longer ones
+/// rerun the scan over all tiles of the interval but its last. So this trades workspace (one float
+/// per state per interval) against that rerun. With 16 steps up to dstate 16 and 64 above, the
+/// saved states take at most 4 bytes per (channel, step) up to dstate 64 (twice a bfloat16 u).
+/// Measured on the H200 (bench/NOTES.md): at dstate 16 the 64-step interval cost forward +
+/// backward 16% on the lm shape (4.46 against 3.77 ms in bfloat16), 15% at dstate 1 (VMamba
+/// stage 1). A 16-step interval at dstate 64 and above would take 16 to 64 bytes per (channel,
+/// step).
+S6SCAN_HOST_DEVICE constexpr int checkpoint_steps(int64_t dstate) { return dstate <= 16 ? 16 : 64; }
+
+/// @brief The shortest and the longest checkpoint_steps: a backward tile divides the shortest, a
+///        forward tile the longest (a forward tile longer than the interval saves states inside it).
+inline constexpr int kMinCheckpointSteps = 16;
+inline constexpr int kMaxCheckpointSteps = 64;
+
+/// @brief Checkpoint chunks of a sequence: ceil(seqlen / checkpoint_steps(dstate)).
+S6SCAN_HOST_DEVICE constexpr int64_t checkpoint_chunks(int64_t seqlen, int64_t dstate) {
+  return (seqlen + checkpoint_steps(dstate) - 1) / checkpoint_steps(dstate);
+}
 
 namespace detail {
 
@@ -40,8 +57,8 @@ struct scan_shape {
                 "StatesPerThread must be 1, 2 or a multiple of 4 (vector loads)");
   static_assert(NRows >= 1 && kThreads % 32 == 0 && kThreads <= 1024,
                 "NRows * lanes per channel must be a multiple of 32 and at most 1024");
-  static_assert(TimeTile % 8 == 0 && kCheckpointSteps % TimeTile == 0,
-                "TimeTile must be a multiple of 8 that divides kCheckpointSteps");
+  static_assert(TimeTile % 8 == 0 && kMaxCheckpointSteps % TimeTile == 0,
+                "TimeTile must be a multiple of 8 that divides kMaxCheckpointSteps (64)");
 };
 
 }  // namespace detail
@@ -55,7 +72,7 @@ struct scan_shape {
 ///
 /// @tparam MaxDState       largest dstate this instantiation accepts (runtime dstate may be smaller)
 /// @tparam NRows           channels per block; they share every B/C load of the block
-/// @tparam TimeTile        time steps per shared-memory tile; divides kCheckpointSteps
+/// @tparam TimeTile        time steps per shared-memory tile; divides kMaxCheckpointSteps
 /// @tparam StatesPerThread states one thread keeps in registers; MaxDState / StatesPerThread lanes
 ///                         (a power of two, at most 32) share a channel and sum y across them
 template <int MaxDState, int NRows, int TimeTile = 32,
@@ -82,7 +99,8 @@ inline constexpr int64_t kBackwardPartialBudget = int64_t(128) << 20;
 /// @tparam MaxDState       largest dstate this instantiation accepts
 /// @tparam NRows           channels per block; dB and dC are summed over them, by shuffles within
 ///                         each warp, then across the warps in shared memory
-/// @tparam TimeTile        time steps per tile; divides kCheckpointSteps
+/// @tparam TimeTile        time steps per tile; divides checkpoint_steps(MaxDState) (8 or 16 up
+///                         to MaxDState 16, up to 64 above)
 /// @tparam StatesPerThread states per thread (1, 2 or a multiple of 4)
 /// @tparam MinBlocksPerSM  blocks the compiler must fit on one multiprocessor (the second
 ///                         argument of __launch_bounds__), which caps the registers per thread;
@@ -90,9 +108,15 @@ inline constexpr int64_t kBackwardPartialBudget = int64_t(128) << 20;
 template <int MaxDState, int NRows, int TimeTile = 16,
           int StatesPerThread = (MaxDState < 4 ? MaxDState : 4), int MinBlocksPerSM = 0>
 struct backward_config : detail::scan_shape<MaxDState, NRows, TimeTile, StatesPerThread> {
-  static constexpr int kTilesPerChunk = kCheckpointSteps / TimeTile;
+  /// Steps of the chunks the backward walks: checkpoint_steps(MaxDState), a multiple of the
+  /// forward's interval at every dstate this instantiation accepts (it reads every
+  /// kChunkSteps / checkpoint_steps(dstate)-th saved state).
+  static constexpr int kChunkSteps = checkpoint_steps(MaxDState);
+  static constexpr int kTilesPerChunk = kChunkSteps / TimeTile;
   static constexpr int kMinBlocksPerSM = MinBlocksPerSM;
 
+  static_assert(kChunkSteps % TimeTile == 0,
+                "a backward TimeTile must divide checkpoint_steps(MaxDState): 16 up to MaxDState 16");
   static_assert(TimeTile * StatesPerThread <= 128,
                 "TimeTile x StatesPerThread states per thread are kept in registers");
   static_assert(MinBlocksPerSM >= 0, "MinBlocksPerSM is a count of blocks, or 0");
@@ -255,7 +279,8 @@ struct backward_smem_layout {
 };
 
 S6SCAN_HOST_DEVICE inline backward_smem_layout make_backward_smem_layout(
-    int rows, int time_tile, int states_per_thread, int threads, int64_t dstate, int in_bytes,
+    int rows, int time_tile, int chunk_steps, int states_per_thread, int threads, int64_t dstate,
+    int in_bytes,
     int out_bytes, bool has_z, bool var_B, bool var_C) {
   backward_smem_layout l;
   const int64_t npad = (dstate + states_per_thread - 1) / states_per_thread * states_per_thread;
@@ -300,7 +325,7 @@ S6SCAN_HOST_DEVICE inline backward_smem_layout make_backward_smem_layout(
   if (parts)
     o += int64_t(states_per_thread) * threads * 4 * (!var_B + !var_C);
   else
-    o += align16(int64_t(kCheckpointSteps / time_tile) * states_per_thread * threads * 4);
+    o += align16(int64_t(chunk_steps / time_tile) * states_per_thread * threads * 4);
   l.by_kind = threads / rows == 32;
   if (l.by_kind) {
     // A lane stores its states' terms of a step as vectors; the reduction reads (step, state)

@@ -9,8 +9,9 @@
 //   s6scan::status s = s6scan::forward<cfg>(a, ws, ws_bytes, stream);
 //
 // Workspace contract: when `workspace` is not null the forward writes, for every (batch, channel),
-// the state after steps kCheckpointSteps-1, 2*kCheckpointSteps-1, ... and after the last step, as
-// floats laid out (batch, dim, chunks, dstate), chunks = ceil(seqlen / kCheckpointSteps). A
+// the state after steps K-1, 2K-1, ... and after the last step, K = checkpoint_steps(dstate) (16 up
+// to dstate 16, else 64), as floats laid out (batch, dim, chunks, dstate), chunks = ceil(seqlen /
+// K) (checkpoint_chunks). A
 // backward reads them instead of rerunning the scan from the start; keep the workspace and the
 // forward's inputs unchanged between the two. Null saves nothing, and also keeps the forward from
 // splitting time across blocks (forward_time_segments), which needs the workspace: pass one to a
@@ -71,7 +72,8 @@ forward_params<InT, OutT> make_forward_params(const forward_args<InT, OutT>& a, 
   p.dim_per_group = a.dim / a.groups;
   p.blocks_per_group = int((p.dim_per_group + Config::kRows - 1) / Config::kRows);
   p.num_tiles = int((a.seqlen + Config::kTimeTile - 1) / Config::kTimeTile);
-  p.num_chunks = (a.seqlen + kCheckpointSteps - 1) / kCheckpointSteps;
+  p.chunk_steps = checkpoint_steps(a.dstate);
+  p.num_chunks = checkpoint_chunks(a.seqlen, a.dstate);
   p.checkpoints = static_cast<float*>(workspace);
   p.blocks_per_segment = forward_grid_blocks(a.batch, a.dim, a.groups, Config::kRows);
   p.segment_tiles = p.num_tiles;
@@ -118,13 +120,16 @@ template <class Config, class InT, class OutT>
   const int64_t blocks = p.blocks_per_segment;
   if (segments <= 0)
     segments = forward_time_segments(blocks, Config::kThreads, a.seqlen, limits.multiprocessor_count);
-  // Whole chunks per segment, at least 2 of them (forward_kernel.cuh keeps two results there).
-  const int64_t most = std::min<int64_t>(p.num_chunks / 2, limits.max_grid_x / blocks);
+  // Segments of whole spans of kMaxCheckpointSteps steps (whole chunks and whole tiles), at
+  // least 2 of them (forward_kernel.cuh keeps two results in a segment's chunks).
+  const int64_t spans = (a.seqlen + kMaxCheckpointSteps - 1) / kMaxCheckpointSteps;
+  const int64_t most = std::min<int64_t>(spans / 2, limits.max_grid_x / blocks);
   if (segments > most) segments = int(most);
   if (workspace && segments > 1) {
-    p.segment_chunks = int((p.num_chunks + segments - 1) / segments);
-    p.num_segments = int((p.num_chunks + p.segment_chunks - 1) / p.segment_chunks);
-    p.segment_tiles = p.segment_chunks * (kCheckpointSteps / Config::kTimeTile);
+    const int64_t segment_spans = (spans + segments - 1) / segments;
+    p.segment_chunks = int(segment_spans * (kMaxCheckpointSteps / p.chunk_steps));
+    p.num_segments = int((spans + segment_spans - 1) / segment_spans);
+    p.segment_tiles = int(segment_spans * (kMaxCheckpointSteps / Config::kTimeTile));
   }
   const int64_t smem = p.smem.total;
   const auto full = forward_kernel<Config, InT, OutT, false>;

@@ -67,9 +67,10 @@ namespace detail {
 
 /// @brief Time segments for a forward of `blocks` blocks of `threads` threads (its channels'
 ///        blocks) on a device with `multiprocessors` SMs: 1 (no split) when the blocks fill half
-///        the SMs or more, or the sequence has fewer than 4 checkpoint chunks; else enough
-///        segments of whole chunks (at least 2 each) for about kSplitThreadsPerSM threads per SM.
-///        The last segment may be shorter.
+///        the SMs or more, or the sequence has fewer than 4 spans of kMaxCheckpointSteps steps;
+///        else enough segments of whole spans (at least 2 each) for about kSplitThreadsPerSM
+///        threads per SM. The last segment may be shorter. (A span is whole checkpoint chunks and
+///        whole tiles of every forward configuration.)
 ///
 /// Splitting costs a carry pass over all segments but the last (no C, no outputs) and a combine
 /// of (batch, channel, state) x segments: about 1.7-2x the work of one pass, in exchange for
@@ -78,9 +79,9 @@ namespace detail {
 [[nodiscard]] constexpr int forward_time_segments(int64_t blocks, int threads, int64_t seqlen,
                                                   int multiprocessors) noexcept {
   if (seqlen <= 0) return 1;
-  const int64_t chunks = (seqlen + kCheckpointSteps - 1) / kCheckpointSteps;
-  return detail::split_segments(blocks, threads, chunks, multiprocessors, kSplitThreadsPerSM, 2,
-                                chunks);
+  const int64_t spans = (seqlen + kMaxCheckpointSteps - 1) / kMaxCheckpointSteps;
+  return detail::split_segments(blocks, threads, spans, multiprocessors, kSplitThreadsPerSM, 2,
+                                spans);
 }
 
 /// @brief The most time segments a backward splits into; its workspace holds per-segment sums

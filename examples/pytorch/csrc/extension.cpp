@@ -211,22 +211,18 @@ void with_types(at::ScalarType in, at::ScalarType out, F&& f) {
   }
 }
 
-int64_t checkpoint_chunks(int64_t seqlen) {
-  return (seqlen + s6scan::kCheckpointSteps - 1) / s6scan::kCheckpointSteps;
-}
-
 /// @brief The saved states on the CPU: the values the GPU forward saves (the state after every
-///        kCheckpointSteps steps and after the last step), computed by chaining the reference over
-///        each interval from the end state of the one before. `scratch` receives the intervals'
-///        outputs: (batch, dim, kCheckpointSteps) of out's dtype.
+///        checkpoint_steps(dstate) steps and after the last step), computed by chaining the
+///        reference over each interval from the end state of the one before. `scratch` receives
+///        the intervals' outputs: (batch, dim, checkpoint_steps(dstate)) of out's dtype.
 template <class InT, class OutT>
 void reference_states(s6scan::forward_args<InT, OutT> a, const Tensor& states,
                       const Tensor& scratch) {
-  const int64_t L = a.seqlen;
+  const int64_t L = a.seqlen, K = s6scan::checkpoint_steps(a.dstate);
   a.out = seq_view<OutT>(scratch);
-  for (int64_t t0 = 0, k = 0; t0 < L; t0 += s6scan::kCheckpointSteps, ++k) {
+  for (int64_t t0 = 0, k = 0; t0 < L; t0 += K, ++k) {
     const Tensor end = states.select(2, k);
-    a.seqlen = std::min<int64_t>(s6scan::kCheckpointSteps, L - t0);
+    a.seqlen = std::min<int64_t>(K, L - t0);
     a.last_state = state_view<float>(end);
     raise_if_refused("s6scan.forward", s6scan::reference_forward(a));
     const int64_t steps = a.seqlen;  // every time-indexed tensor has a unit last stride
@@ -259,7 +255,8 @@ std::tuple<Tensor, Tensor, Tensor> forward_op(const Tensor& u, const Tensor& del
   const auto f32 = u.options().dtype(at::kFloat);
   Tensor out = at::empty({s.batch, s.dim, s.seqlen}, u.options().dtype(out_type));
   Tensor last = at::empty({s.batch, s.dim, s.dstate}, f32);
-  Tensor states = save_states ? at::empty({s.batch, s.dim, checkpoint_chunks(s.seqlen), s.dstate}, f32)
+  const int64_t chunks = s6scan::checkpoint_chunks(s.seqlen, s.dstate);
+  Tensor states = save_states ? at::empty({s.batch, s.dim, chunks, s.dstate}, f32)
                               : at::empty({0}, f32);
   with_types(u.scalar_type(), out_type, [&](auto in_tag, auto out_tag) {
     using InT = typename decltype(in_tag)::type;
@@ -277,7 +274,8 @@ std::tuple<Tensor, Tensor, Tensor> forward_op(const Tensor& u, const Tensor& del
       raise_if_refused(op, s6scan::reference_forward(a));
       if (save_states)
         reference_states(a, states,
-                         at::empty({s.batch, s.dim, s6scan::kCheckpointSteps}, out.options()));
+                         at::empty({s.batch, s.dim, s6scan::checkpoint_steps(s.dstate)},
+                                   out.options()));
     }
   });
   return {out, last, states};
@@ -318,7 +316,7 @@ gradients backward_op(const Tensor& u, const Tensor& delta, const Tensor& A, con
                  "states are float32");
     g_last = unit_last_stride(*dlast_state);
   }
-  const int64_t chunks = checkpoint_chunks(s.seqlen);
+  const int64_t chunks = s6scan::checkpoint_chunks(s.seqlen, s.dstate);
   TORCH_CHECK_VALUE(states.device() == dev && states.scalar_type() == at::kFloat &&
                         states.sizes() == at::IntArrayRef({s.batch, s.dim, chunks, s.dstate}),
                     op, ": states must be the forward's saved states, float32 of shape [", s.batch,
@@ -403,14 +401,22 @@ TORCH_LIBRARY_IMPL(s6scan, CPU, m) {
   m.impl("backward", &backward_op);
 }
 
+namespace {
+/// @brief _C.checkpoint_steps(dstate): s6scan::checkpoint_steps, for the fake forward's shapes.
+PyObject* py_checkpoint_steps(PyObject*, PyObject* dstate) {
+  const long long n = PyLong_AsLongLong(dstate);
+  if (n == -1 && PyErr_Occurred()) return nullptr;
+  return PyLong_FromLong(s6scan::checkpoint_steps(n));
+}
+PyMethodDef methods[] = {
+    {"checkpoint_steps", py_checkpoint_steps, METH_O,
+     "checkpoint_steps(dstate) -> steps between the states the forward saves for the backward"},
+    {nullptr, nullptr, 0, nullptr}};
+}  // namespace
+
 // `import s6scan_torch._C` loads this library, which registers the operators above.
 extern "C" PyMODINIT_FUNC PyInit__C(void) {
   static PyModuleDef def = {PyModuleDef_HEAD_INIT, "_C",
-                            "s6scan's operators, registered as torch.ops.s6scan", -1, nullptr};
-  PyObject* m = PyModule_Create(&def);
-  if (m && PyModule_AddIntConstant(m, "CHECKPOINT_STEPS", s6scan::kCheckpointSteps) != 0) {
-    Py_DECREF(m);
-    return nullptr;
-  }
-  return m;
+                            "s6scan's operators, registered as torch.ops.s6scan", -1, methods};
+  return PyModule_Create(&def);
 }

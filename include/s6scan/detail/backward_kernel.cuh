@@ -2,11 +2,12 @@
 #pragma once
 
 // The backward scan kernel. One block owns NRows channels of one (batch, group) pair, like the
-// forward, and walks the sequence backwards one checkpoint chunk (kCheckpointSteps steps) at a time.
-// For each chunk it
+// forward, and walks the sequence backwards one chunk (backward_config::kChunkSteps steps:
+// checkpoint_steps(MaxDState), a multiple of the forward's checkpoint interval at any dstate up to
+// MaxDState) at a time. For each chunk it
 //   1. starts from the state the forward saved at the chunk's start (or h0, or zero),
 //   2. recomputes the states forward through all tiles but the last, keeping each tile's first
-//      state in shared memory,
+//      state in shared memory (nothing to do where a chunk is one tile: 16 steps at MaxDState 16),
 //   3. then, tile by tile from the last: recomputes the tile's states into registers (the state
 //      before every step), and runs the adjoint dh backwards through them, producing du, ddelta
 //      and dz per step, dA (and a constant B/C's gradient) per thread, and the time-varying dB/dC
@@ -136,6 +137,7 @@ class backward_agent {
   static constexpr int kStates = Config::kStatesPerThread;
   static constexpr int kLanes = Config::kLanesPerRow;
   static constexpr int kThreads = Config::kThreads;
+  static constexpr int kChunk = Config::kChunkSteps;  // steps per chunk
   static constexpr int kTiles = Config::kTilesPerChunk;
   static constexpr int kStateVec = kStates >= 4 ? 4 : kStates;
   // One channel per warp: the warp's dB/dC terms have nothing to add up among its lanes, so each
@@ -212,8 +214,8 @@ class backward_agent {
     return p_.chunk_begin + int64_t(seg) * p_.segment_chunks;
   }
   __device__ int tiles_in_chunk(int64_t c) const {
-    const int64_t left = f_.seqlen - c * kCheckpointSteps;
-    return left >= kCheckpointSteps ? kTiles : int((left + kTime - 1) / kTime);
+    const int64_t left = f_.seqlen - c * kChunk;
+    return left >= kChunk ? kTiles : int((left + kTime - 1) / kTime);
   }
   __device__ item chunk_start(int64_t c) const {
     if (c < segment_begin()) return {c, 0, false, false};
@@ -230,7 +232,7 @@ class backward_agent {
     return chunk_start(it.chunk - 1);
   }
   __device__ int64_t first_step(const item& it) const {
-    return it.chunk * kCheckpointSteps + int64_t(it.tile) * kTime;
+    return it.chunk * kChunk + int64_t(it.tile) * kTime;
   }
 
   __device__ void load_stage(int s, const item& it) const {
@@ -328,8 +330,9 @@ class backward_agent {
     const int64_t d = d0_ + row_;
     const bool row_ok = row_ < rows_valid_;
     const float* src = nullptr;
-    if (c > 0)
-      src = p_.states + ((b_ * f_.dim + d) * p_.w.num_chunks + (c - 1)) * f_.dstate;
+    if (c > 0)  // the state after step c * kChunk - 1
+      src = p_.states +
+            ((b_ * f_.dim + d) * p_.w.saved_chunks + (c * p_.w.saved_per_chunk - 1)) * f_.dstate;
     else if (f_.initial_state.data)
       src = f_.initial_state.data + b_ * f_.initial_state.batch_stride +
             d * f_.initial_state.dim_stride;
@@ -772,8 +775,8 @@ class backward_agent {
     constexpr int kWarps = kThreads / 32;
     const int64_t t0 = first_step(it), L = f_.seqlen;
     const int64_t N = f_.dstate;
-    const int64_t window_steps = p_.w.window_chunks * kCheckpointSteps;
-    const int64_t window_t0 = p_.chunk_begin * kCheckpointSteps;
+    const int64_t window_steps = p_.w.window_chunks * kChunk;
+    const int64_t window_t0 = p_.chunk_begin * kChunk;
     const int64_t base =
         ((b_ * f_.groups + g_) * p_.w.blocks_per_group + cb_) * N * window_steps + t0 - window_t0;
     const float* red = at<const float>(l_.red);
@@ -1260,11 +1263,11 @@ __global__ void backward_combine_kernel(const __grid_constant__ backward_params<
 template <class InT, class OutT>
 __global__ void backward_sum_bc_kernel(const __grid_constant__ backward_params<InT, OutT> p) {
   const auto& f = p.a.fwd;
-  const int64_t t_begin = p.chunk_begin * kCheckpointSteps;
-  const int64_t t_end = p.chunk_end * kCheckpointSteps < f.seqlen ? p.chunk_end * kCheckpointSteps
-                                                                  : f.seqlen;
+  const int64_t K = p.w.chunk_steps;
+  const int64_t t_begin = p.chunk_begin * K;
+  const int64_t t_end = p.chunk_end * K < f.seqlen ? p.chunk_end * K : f.seqlen;
   const int64_t len = t_end - t_begin, N = f.dstate, P = p.w.blocks_per_group;
-  const int64_t window_steps = p.w.window_chunks * kCheckpointSteps;
+  const int64_t window_steps = p.w.window_chunks * K;
   const int64_t total = f.batch * f.groups * N * len;
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
        i += int64_t(gridDim.x) * blockDim.x) {

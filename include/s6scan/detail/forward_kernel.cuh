@@ -69,6 +69,7 @@ struct forward_params {
   forward_smem_layout smem;
   int64_t dim_per_group;
   int64_t num_chunks;   ///< checkpoint chunks, when `checkpoints` is set
+  int chunk_steps;      ///< steps per checkpoint chunk: checkpoint_steps(dstate), 16 or 64
   float* checkpoints;   ///< (batch, dim, num_chunks, dstate) states, or null
   int64_t blocks_per_segment;  ///< batch x groups x blocks_per_group: one grid per segment
   int blocks_per_group;
@@ -328,9 +329,28 @@ class forward_agent {
     return y;
   }
 
-  // Advances this thread's states through one tile and leaves y (this channel's sum over all its
-  // states) in the y tile; the carry pass leaves nothing.
-  __device__ void scan_tile() {
+  // Steps between saved states: checkpoint_steps(dstate), a constant up to MaxDState 16.
+  __device__ int chunk_steps() const {
+    return checkpoint_steps(Config::kMaxDState) == kMinCheckpointSteps ? kMinCheckpointSteps
+                                                                        : p_.chunk_steps;
+  }
+
+  // A tile longer than the checkpoint interval (16 steps at dstate <= 16, TimeTile 32 or 64) saves
+  // the states inside it: called by the scans after the tile's first `steps` steps (fewer than
+  // kTime; a multiple of 4). The tile's end is run()'s.
+  __device__ void checkpoint_inside(int64_t t0, int steps) const {
+    if constexpr (!Carry && kTime > kMinCheckpointSteps) {
+      const int K = chunk_steps();
+      if (p_.checkpoints && K < kTime && (steps & (K - 1)) == 0) {
+        const int64_t chunk = (t0 + steps) / K - 1;
+        if (chunk < p_.num_chunks) store_checkpoint(h_, chunk);
+      }
+    }
+  }
+
+  // Advances this thread's states through one tile (starting at step t0) and leaves y (this
+  // channel's sum over all its states) in the y tile; the carry pass leaves nothing.
+  __device__ void scan_tile(int64_t t0) {
     const int P = l_.tile_pitch;
     const float* dtr = at<const float>(l_.dt) + row_ * P;
     const float* dur = at<const float>(l_.du) + row_ * P;
@@ -343,6 +363,7 @@ class forward_agent {
 #pragma unroll
       for (int j = 0; j < 4; ++j)
         y4[j] = advance(tt + j, float_vec<4>::get(dt4, j), float_vec<4>::get(du4, j));
+      if (tt + 4 < kTime) checkpoint_inside(t0, tt + 4);
       if constexpr (Carry) continue;
       if constexpr (kLanes > 1) {
 #pragma unroll
@@ -406,6 +427,7 @@ class forward_agent {
             reinterpret_cast<uint4*>(ro + c)[k] = o.v[k];
         }
       }
+      if (c + kV < kTime) checkpoint_inside(t0, c + kV);
     }
   }
 
@@ -631,12 +653,15 @@ class forward_agent {
       } else {
         prologue(s, t0);
         __syncthreads();
-        scan_tile();
+        scan_tile(t0);
       }
       // A segment's last slot is the combine's (see the file comment).
-      const bool chunk_end = (i + 1) * kTime % kCheckpointSteps == 0 || i + 1 == p_.num_tiles;
+      // The tile's last chunk ends with it, or the sequence ends in it (its padded steps leave
+      // the states as they were).
+      const int K = chunk_steps();
+      const bool chunk_end = (i + 1) * kTime % K == 0 || i + 1 == p_.num_tiles;
       if (!Carry && p_.checkpoints && chunk_end && (i + 1 < tile_end_ || last_segment))
-        store_checkpoint(h_, t0 / kCheckpointSteps);
+        store_checkpoint(h_, min((t0 + kTime - 1) / K, p_.num_chunks - 1));
       __syncthreads();
       if constexpr (Carry) {
         // Nothing to store; the barrier above frees the stage and the float tiles.

@@ -14,10 +14,11 @@ import torch
 from . import _C  # registers torch.ops.s6scan.*
 from .reference import selective_scan_ref
 
-__all__ = ["selective_scan_fn", "selective_scan_ref", "CHECKPOINT_STEPS"]
+__all__ = ["selective_scan_fn", "selective_scan_ref", "checkpoint_steps"]
 
-#: Steps between the states the forward saves for the backward (s6scan::kCheckpointSteps).
-CHECKPOINT_STEPS = _C.CHECKPOINT_STEPS
+#: checkpoint_steps(dstate): steps between the states the forward saves for the backward
+#: (s6scan::checkpoint_steps: 16 up to dstate 16, else 64).
+checkpoint_steps = _C.checkpoint_steps
 
 
 @torch.library.register_fake("s6scan::forward")
@@ -27,7 +28,8 @@ def _forward_fake(u, delta, A, B, C, D, z, delta_bias, initial_state, delta_soft
     dstate = A.shape[1]
     out = u.new_empty((batch, dim, seqlen), dtype=torch.float32 if out_float else u.dtype)
     last_state = u.new_empty((batch, dim, dstate), dtype=torch.float32)
-    chunks = (seqlen + CHECKPOINT_STEPS - 1) // CHECKPOINT_STEPS
+    steps = checkpoint_steps(dstate)
+    chunks = (seqlen + steps - 1) // steps
     states = u.new_empty((batch, dim, chunks, dstate) if save_states else (0,), dtype=torch.float32)
     return out, last_state, states
 
