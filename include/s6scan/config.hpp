@@ -152,6 +152,11 @@ struct forward_smem_layout {
   int npad = 0;          ///< dstate rounded up to StatesPerThread: the states of Bf/Cf
   int Bf_pitch = 0;      ///< floats between rows of Bf (time rows if varying, channel rows if constant)
   int Cf_pitch = 0;
+  /// A tile longer than the checkpoint interval (checkpoint_steps) saves `ckpt_chunks` states per
+  /// channel, its intervals' ends, to this tile of (rows, ckpt_pitch) floats (interval c's states
+  /// from column c * dstate), and the block copies them out together; 0 and no tile otherwise.
+  int64_t ckpt = 0;
+  int ckpt_pitch = 0, ckpt_chunks = 0;
 };
 
 ///
@@ -196,6 +201,11 @@ S6SCAN_HOST_DEVICE inline forward_smem_layout make_forward_smem_layout(
   l.zero = o; o += align16(int64_t(states_per_thread < 4 ? 4 : states_per_thread) * 4);
   l.bias = o; o += align16(int64_t(rows) * 4);
   l.D = o; o += align16(int64_t(rows) * 4);
+  // Rows 16-byte aligned, 4 floats more than the states: different rows start in different banks.
+  const int K = checkpoint_steps(dstate);
+  l.ckpt_chunks = time_tile > K ? time_tile / K : 0;
+  l.ckpt_pitch = l.ckpt_chunks > 0 ? static_cast<int>((l.ckpt_chunks * dstate + 3) / 4 * 4 + 4) : 0;
+  l.ckpt = o; o += align16(int64_t(rows) * l.ckpt_pitch * 4);
   l.total = o;
   return l;
 }

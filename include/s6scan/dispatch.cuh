@@ -135,8 +135,10 @@ inline status default_set_refusal(int64_t dstate, const char* pass) noexcept {
 ///
 /// A dstate-16 row of one or two lanes falls back to the general dstate-16 row where two of its
 /// blocks do not fit on a multiprocessor (two_blocks_fit), which also covers a block over the
-/// device's limit. On the H200 every such row fits twice in every type (float32 at TimeTile 16;
-/// the largest, 128 rows with z and a float32 output from 16-bit inputs, takes 110,624 bytes).
+/// device's limit. On the H200 every such row fits twice in every type (float32 at TimeTile 16)
+/// but one: 128 rows with z and a float32 output from 16-bit inputs take 129,056 bytes (18,432 of
+/// them the tile of the states saved every 16 steps, forward_smem_layout::ckpt), so that call
+/// runs the 32 x 4 row.
 /// `can_split`: the call has a workspace, so it may split time (forward_time_segments).
 template <class InT, class OutT, class F>
 [[nodiscard]] status with_default_config(const forward_args<InT, OutT>& a, bool can_split,

@@ -75,6 +75,7 @@ forward_params<InT, OutT> make_forward_params(const forward_args<InT, OutT>& a, 
   p.chunk_steps = checkpoint_steps(a.dstate);
   p.num_chunks = checkpoint_chunks(a.seqlen, a.dstate);
   p.checkpoints = static_cast<float*>(workspace);
+  p.ckpt_vec = a.dstate % 4 == 0 && reinterpret_cast<uintptr_t>(workspace) % 16 == 0;
   p.blocks_per_segment = forward_grid_blocks(a.batch, a.dim, a.groups, Config::kRows);
   p.segment_tiles = p.num_tiles;
   p.segment_chunks = int(p.num_chunks);

@@ -70,6 +70,7 @@ struct forward_params {
   int64_t dim_per_group;
   int64_t num_chunks;   ///< checkpoint chunks, when `checkpoints` is set
   int chunk_steps;      ///< steps per checkpoint chunk: checkpoint_steps(dstate), 16 or 64
+  bool ckpt_vec;        ///< the checkpoints' rows may be written in 16-byte pieces
   float* checkpoints;   ///< (batch, dim, num_chunks, dstate) states, or null
   int64_t blocks_per_segment;  ///< batch x groups x blocks_per_group: one grid per segment
   int blocks_per_group;
@@ -335,15 +336,57 @@ class forward_agent {
                                                                         : p_.chunk_steps;
   }
 
-  // A tile longer than the checkpoint interval (16 steps at dstate <= 16, TimeTile 32 or 64) saves
-  // the states inside it: called by the scans after the tile's first `steps` steps (fewer than
-  // kTime; a multiple of 4). The tile's end is run()'s.
-  __device__ void checkpoint_inside(int64_t t0, int steps) const {
-    if constexpr (!Carry && kTime > kMinCheckpointSteps) {
-      const int K = chunk_steps();
-      if (p_.checkpoints && K < kTime && (steps & (K - 1)) == 0) {
-        const int64_t chunk = (t0 + steps) / K - 1;
-        if (chunk < p_.num_chunks) store_checkpoint(h_, chunk);
+  // A tile longer than the checkpoint interval (16 steps at dstate <= 16, TimeTile 32 or 64) keeps
+  // the states at its intervals' ends in the ckpt tile (save_inside), and the block copies the
+  // tile's intervals out together after it (flush_inside), each channel's a contiguous run.
+  // (Each thread storing its states straight to the workspace at every interval, 4 bytes at a
+  // time to rows num_chunks x dstate floats apart, took the lm forward from 0.62 to 0.83 ms.)
+  __device__ bool saves_inside() const {
+    return !Carry && kTime > kMinCheckpointSteps && p_.checkpoints && l_.ckpt_chunks > 0;
+  }
+  // After the tile's first `steps` steps (a multiple of 4): the states, if an interval ends there.
+  __device__ void save_inside(int steps) const {
+    const int K = chunk_steps();
+    if (!saves_inside() || (steps & (K - 1)) != 0) return;
+    const int ds = int(a_.dstate);
+    float* dst = at<float>(l_.ckpt) + row_ * l_.ckpt_pitch + (steps / K - 1) * ds + first_state_;
+    if constexpr (kStates % 4 == 0) {
+      if ((ds & 3) == 0 && first_state_ + kStates <= ds) {  // 16-byte aligned (ckpt_pitch)
+#pragma unroll
+        for (int q = 0; q < kStates / 4; ++q)
+          reinterpret_cast<float4*>(dst)[q] =
+              make_float4(h_[4 * q], h_[4 * q + 1], h_[4 * q + 2], h_[4 * q + 3]);
+        return;
+      }
+    }
+#pragma unroll
+    for (int n = 0; n < kStates; ++n)
+      if (first_state_ + n < ds) dst[n] = h_[n];
+  }
+  // After the tile's barrier: its intervals in the sequence, but a segment's last (the combine's,
+  // see the file comment) unless `last_too`, to the workspace.
+  __device__ void flush_inside(int64_t t0, bool last_too) const {
+    if (!saves_inside()) return;
+    const int K = chunk_steps();
+    const int64_t c0 = t0 / K;
+    const int64_t left = p_.num_chunks - c0;
+    int chunks = left < l_.ckpt_chunks ? int(left) : l_.ckpt_chunks;
+    if (!last_too && chunks == l_.ckpt_chunks) --chunks;
+    const int ds = int(a_.dstate), n = chunks * ds;  // floats per row
+    const float* src = at<const float>(l_.ckpt);
+    float* dst = p_.checkpoints + ((b_ * a_.dim + d0_) * p_.num_chunks + c0) * ds;
+    const int64_t row_stride = p_.num_chunks * ds;
+    if (p_.ckpt_vec) {
+      const int per = n / 4;  // 16-byte pieces per row
+      for (int i = tid_; i < rows_valid_ * per; i += kThreads) {
+        const int r = i / per, j = i % per;
+        reinterpret_cast<float4*>(dst + r * row_stride)[j] =
+            reinterpret_cast<const float4*>(src + r * l_.ckpt_pitch)[j];
+      }
+    } else {
+      for (int i = tid_; i < rows_valid_ * n; i += kThreads) {
+        const int r = i / n, j = i % n;
+        dst[r * row_stride + j] = src[r * l_.ckpt_pitch + j];
       }
     }
   }
@@ -363,7 +406,7 @@ class forward_agent {
 #pragma unroll
       for (int j = 0; j < 4; ++j)
         y4[j] = advance(tt + j, float_vec<4>::get(dt4, j), float_vec<4>::get(du4, j));
-      if (tt + 4 < kTime) checkpoint_inside(t0, tt + 4);
+      if (tt + 4 < kTime) save_inside(tt + 4);
       if constexpr (Carry) continue;
       if constexpr (kLanes > 1) {
 #pragma unroll
@@ -427,7 +470,7 @@ class forward_agent {
             reinterpret_cast<uint4*>(ro + c)[k] = o.v[k];
         }
       }
-      if (c + kV < kTime) checkpoint_inside(t0, c + kV);
+      if (c + kV < kTime) save_inside(c + kV);
     }
   }
 
@@ -660,9 +703,14 @@ class forward_agent {
       // the states as they were).
       const int K = chunk_steps();
       const bool chunk_end = (i + 1) * kTime % K == 0 || i + 1 == p_.num_tiles;
-      if (!Carry && p_.checkpoints && chunk_end && (i + 1 < tile_end_ || last_segment))
+      const bool last_too = i + 1 < tile_end_ || last_segment;
+      if (saves_inside())
+        save_inside(kTime);
+      else if (!Carry && p_.checkpoints && chunk_end && last_too)
         store_checkpoint(h_, min((t0 + kTime - 1) / K, p_.num_chunks - 1));
       __syncthreads();
+      // The ckpt tile is written again in the next tile's scan, after the next barrier.
+      flush_inside(t0, last_too);
       if constexpr (Carry) {
         // Nothing to store; the barrier above frees the stage and the float tiles.
       } else if constexpr (kOwnRows) {
