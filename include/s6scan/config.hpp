@@ -152,9 +152,10 @@ struct forward_smem_layout {
   int npad = 0;          ///< dstate rounded up to StatesPerThread: the states of Bf/Cf
   int Bf_pitch = 0;      ///< floats between rows of Bf (time rows if varying, channel rows if constant)
   int Cf_pitch = 0;
-  /// A tile longer than the checkpoint interval (checkpoint_steps) saves `ckpt_chunks` states per
-  /// channel, its intervals' ends, to this tile of (rows, ckpt_pitch) floats (interval c's states
-  /// from column c * dstate), and the block copies them out together; 0 and no tile otherwise.
+  /// A tile at least as long as the checkpoint interval (checkpoint_steps), with 4 states or more
+  /// per thread, saves `ckpt_chunks` states per channel, its intervals' ends, to this tile of
+  /// (rows, ckpt_pitch) floats (interval c's states from column c * dstate), and the block copies
+  /// them out together; 0 and no tile otherwise.
   int64_t ckpt = 0;
   int ckpt_pitch = 0, ckpt_chunks = 0;
 };
@@ -202,8 +203,10 @@ S6SCAN_HOST_DEVICE inline forward_smem_layout make_forward_smem_layout(
   l.bias = o; o += align16(int64_t(rows) * 4);
   l.D = o; o += align16(int64_t(rows) * 4);
   // Rows 16-byte aligned, 4 floats more than the states: different rows start in different banks.
+  // Only where every tile ends an interval and a thread holds 4 states or more (forward_agent::
+  // kStagedSaves); one or two states per thread go straight to the workspace.
   const int K = checkpoint_steps(dstate);
-  l.ckpt_chunks = time_tile > K ? time_tile / K : 0;
+  l.ckpt_chunks = states_per_thread >= 4 && time_tile >= K ? time_tile / K : 0;
   l.ckpt_pitch = l.ckpt_chunks > 0 ? static_cast<int>((l.ckpt_chunks * dstate + 3) / 4 * 4 + 4) : 0;
   l.ckpt = o; o += align16(int64_t(rows) * l.ckpt_pitch * 4);
   l.total = o;

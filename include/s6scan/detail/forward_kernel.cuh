@@ -336,21 +336,31 @@ class forward_agent {
                                                                         : p_.chunk_steps;
   }
 
-  // A tile longer than the checkpoint interval (16 steps at dstate <= 16, TimeTile 32 or 64) keeps
-  // the states at its intervals' ends in the ckpt tile (save_inside), and the block copies the
-  // tile's intervals out together after it (flush_inside), each channel's a contiguous run.
-  // (Each thread storing its states straight to the workspace at every interval, 4 bytes at a
-  // time to rows num_chunks x dstate floats apart, took the lm forward from 0.62 to 0.83 ms.)
-  __device__ bool saves_inside() const {
-    return !Carry && kTime > kMinCheckpointSteps && p_.checkpoints && l_.ckpt_chunks > 0;
+  // A tile at least as long as the checkpoint interval (16 steps at dstate <= 16) ends one or more
+  // intervals. With 4 states or more per thread their states go to the ckpt tile (save_inside)
+  // and the block copies the tile's intervals out together after it (flush_inside), each
+  // channel's a contiguous run: each thread storing its states straight to the workspace at every
+  // interval, 4 bytes at a time to rows num_chunks x dstate floats apart, took the lm forward
+  // from 0.62 to 0.83 ms (bfloat16, TimeTile 32) and from 0.76 to 0.97 ms (float32, TimeTile 16).
+  // With one or two (dstate 1) they go straight there: the tile cost dstate 1 more registers
+  // (80 to 96) than its few stores.
+  static constexpr bool kStagedSaves = kStates >= 4;
+  __device__ bool staged_saves() const {
+    return kStagedSaves && !Carry && kTime >= kMinCheckpointSteps && p_.checkpoints &&
+           l_.ckpt_chunks > 0;
   }
-  // After the tile's first `steps` steps (a multiple of 4): the states, if an interval ends there.
-  __device__ void save_inside(int steps) const {
+  // After the tile's first `steps` steps (a multiple of 4; at the tile's end only if staged): the
+  // states, if an interval ends there.
+  __device__ void save_inside(int64_t t0, int steps) const {
+    if constexpr (Carry || kTime < kMinCheckpointSteps) return;
     const int K = chunk_steps();
-    if (!saves_inside() || (steps & (K - 1)) != 0) return;
-    const int ds = int(a_.dstate);
-    float* dst = at<float>(l_.ckpt) + row_ * l_.ckpt_pitch + (steps / K - 1) * ds + first_state_;
-    if constexpr (kStates % 4 == 0) {
+    if (!p_.checkpoints || K > kTime || (steps & (K - 1)) != 0) return;
+    if constexpr (!kStagedSaves) {
+      const int64_t chunk = (t0 + steps) / K - 1;
+      if (chunk < p_.num_chunks) store_checkpoint(h_, chunk);
+    } else {
+      const int ds = int(a_.dstate);
+      float* dst = at<float>(l_.ckpt) + row_ * l_.ckpt_pitch + (steps / K - 1) * ds + first_state_;
       if ((ds & 3) == 0 && first_state_ + kStates <= ds) {  // 16-byte aligned (ckpt_pitch)
 #pragma unroll
         for (int q = 0; q < kStates / 4; ++q)
@@ -358,15 +368,15 @@ class forward_agent {
               make_float4(h_[4 * q], h_[4 * q + 1], h_[4 * q + 2], h_[4 * q + 3]);
         return;
       }
-    }
 #pragma unroll
-    for (int n = 0; n < kStates; ++n)
-      if (first_state_ + n < ds) dst[n] = h_[n];
+      for (int n = 0; n < kStates; ++n)
+        if (first_state_ + n < ds) dst[n] = h_[n];
+    }
   }
   // After the tile's barrier: its intervals in the sequence, but a segment's last (the combine's,
   // see the file comment) unless `last_too`, to the workspace.
   __device__ void flush_inside(int64_t t0, bool last_too) const {
-    if (!saves_inside()) return;
+    if (!staged_saves()) return;
     const int K = chunk_steps();
     const int64_t c0 = t0 / K;
     const int64_t left = p_.num_chunks - c0;
@@ -406,7 +416,7 @@ class forward_agent {
 #pragma unroll
       for (int j = 0; j < 4; ++j)
         y4[j] = advance(tt + j, float_vec<4>::get(dt4, j), float_vec<4>::get(du4, j));
-      if (tt + 4 < kTime) save_inside(tt + 4);
+      if (tt + 4 < kTime) save_inside(t0, tt + 4);
       if constexpr (Carry) continue;
       if constexpr (kLanes > 1) {
 #pragma unroll
@@ -470,7 +480,7 @@ class forward_agent {
             reinterpret_cast<uint4*>(ro + c)[k] = o.v[k];
         }
       }
-      if (c + kV < kTime) save_inside(c + kV);
+      if (c + kV < kTime) save_inside(t0, c + kV);
     }
   }
 
@@ -704,8 +714,8 @@ class forward_agent {
       const int K = chunk_steps();
       const bool chunk_end = (i + 1) * kTime % K == 0 || i + 1 == p_.num_tiles;
       const bool last_too = i + 1 < tile_end_ || last_segment;
-      if (saves_inside())
-        save_inside(kTime);
+      if (staged_saves())
+        save_inside(t0, kTime);
       else if (!Carry && p_.checkpoints && chunk_end && last_too)
         store_checkpoint(h_, min((t0 + kTime - 1) / K, p_.num_chunks - 1));
       __syncthreads();
