@@ -19,10 +19,10 @@ namespace s6scan {
 /// rerun the scan over all tiles of the interval but its last. So this trades workspace (one float
 /// per state per interval) against that rerun. With 16 steps up to dstate 16 and 64 above, the
 /// saved states take at most 4 bytes per (channel, step) up to dstate 64 (twice a bfloat16 u).
-/// Measured on the H200 (bench/NOTES.md): at dstate 16 the 64-step interval cost forward +
-/// backward 16% on the lm shape (4.46 against 3.77 ms in bfloat16), 15% at dstate 1 (VMamba
-/// stage 1). A 16-step interval at dstate 64 and above would take 16 to 64 bytes per (channel,
-/// step).
+/// Measured on the H200 (bench/NOTES.md, 0cd6237 against c4f233d): forward + backward on the lm
+/// shape 4.46 -> 3.91 ms in bfloat16, VMamba stage 1 10.11 -> 9.00 ms at dstate 16 and 2.44 ->
+/// 2.33 at dstate 1. A 16-step interval at dstate 64 and above would take 16 to 64 bytes per
+/// (channel, step).
 S6SCAN_HOST_DEVICE constexpr int checkpoint_steps(int64_t dstate) { return dstate <= 16 ? 16 : 64; }
 
 /// @brief The shortest and the longest checkpoint_steps: a backward tile divides the shortest, a
