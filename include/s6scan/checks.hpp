@@ -349,10 +349,9 @@ backward_workspace_layout make_backward_workspace_layout(const backward_args<InT
 template <class InT, class OutT>
 inline int64_t backward_smem_bytes(const backward_args<InT, OutT>& a, const kernel_shape& k) noexcept {
   return make_backward_smem_layout(k.rows, k.time_tile, checkpoint_steps(k.max_dstate),
-                                   k.states_per_thread, k.threads,
-                                   a.fwd.dstate, int(sizeof(InT)), int(sizeof(OutT)),
-                                   a.fwd.z.data != nullptr, a.fwd.B.data != nullptr,
-                                   a.fwd.C.data != nullptr)
+                                   k.states_per_thread, k.threads, a.fwd.dstate, int(sizeof(InT)),
+                                   int(sizeof(OutT)), a.fwd.z.data != nullptr,
+                                   a.fwd.B.data != nullptr, a.fwd.C.data != nullptr)
       .total;
 }
 

@@ -293,8 +293,7 @@ struct backward_smem_layout {
 
 S6SCAN_HOST_DEVICE inline backward_smem_layout make_backward_smem_layout(
     int rows, int time_tile, int chunk_steps, int states_per_thread, int threads, int64_t dstate,
-    int in_bytes,
-    int out_bytes, bool has_z, bool var_B, bool var_C) {
+    int in_bytes, int out_bytes, bool has_z, bool var_B, bool var_C) {
   backward_smem_layout l;
   const int64_t npad = (dstate + states_per_thread - 1) / states_per_thread * states_per_thread;
   l.npad = static_cast<int>(npad);
