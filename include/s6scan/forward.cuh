@@ -10,9 +10,9 @@
 //
 // Workspace contract: when `workspace` is not null the forward writes, for every (batch, channel),
 // the state after steps K-1, 2K-1, ... and after the last step, K = checkpoint_steps(dstate) (16 up
-// to dstate 16, else 64), as floats laid out (batch, dim, chunks, dstate), chunks = ceil(seqlen /
-// K) (checkpoint_chunks). A
-// backward reads them instead of rerunning the scan from the start; keep the workspace and the
+// to dstate 16, else 64), as floats laid out (batch, dim, chunks, dstate), chunks =
+// checkpoint_chunks(seqlen, dstate) = ceil(seqlen / K). A backward reads them instead of
+// rerunning the scan from the start; keep the workspace and the
 // forward's inputs unchanged between the two. Null saves nothing, and also keeps the forward from
 // splitting time across blocks (forward_time_segments), which needs the workspace: pass one to a
 // call with fewer blocks than SMs and a long sequence (batch 1, dim 2048, seqlen 32768) even when
