@@ -11,6 +11,13 @@
 
 namespace s6scan {
 
+/// @brief The shortest and the longest checkpoint_steps: a backward tile divides the shortest, a
+///        forward tile the longest (a forward tile longer than the interval saves states inside it).
+inline constexpr int kMinCheckpointSteps = 16;
+inline constexpr int kMaxCheckpointSteps = 64;
+/// @brief The largest dstate whose states are saved every kMinCheckpointSteps steps.
+inline constexpr int kShortCheckpointDState = 16;
+
 /// @brief Time steps between the states the forward saves in its workspace (see forward.cuh), by
 ///        the call's dstate: 16 up to dstate 16, 64 above.
 ///
@@ -23,12 +30,9 @@ namespace s6scan {
 /// shape 4.46 -> 3.91 ms in bfloat16, VMamba stage 1 10.11 -> 9.00 ms at dstate 16 and 2.44 ->
 /// 2.33 at dstate 1. A 16-step interval at dstate 64 and above would take 16 to 64 bytes per
 /// (channel, step).
-S6SCAN_HOST_DEVICE constexpr int checkpoint_steps(int64_t dstate) { return dstate <= 16 ? 16 : 64; }
-
-/// @brief The shortest and the longest checkpoint_steps: a backward tile divides the shortest, a
-///        forward tile the longest (a forward tile longer than the interval saves states inside it).
-inline constexpr int kMinCheckpointSteps = 16;
-inline constexpr int kMaxCheckpointSteps = 64;
+S6SCAN_HOST_DEVICE constexpr int checkpoint_steps(int64_t dstate) {
+  return dstate <= kShortCheckpointDState ? kMinCheckpointSteps : kMaxCheckpointSteps;
+}
 
 /// @brief Checkpoint chunks of a sequence: ceil(seqlen / checkpoint_steps(dstate)).
 S6SCAN_HOST_DEVICE constexpr int64_t checkpoint_chunks(int64_t seqlen, int64_t dstate) {

@@ -236,21 +236,31 @@ void reference_states(s6scan::forward_args<InT, OutT> a, const Tensor& states,
 }
 
 /// @brief forward(u, delta, A, B, C, D, z, delta_bias, initial_state, delta_softplus, out_float,
-///        save_states) -> (out, last_state, states).
+///        checkpoint_steps) -> (out, last_state, states).
 ///
 /// out is (batch, dim, seqlen) in u's dtype, or float32 with out_float; last_state is
 /// (batch, dim, dstate) float32; states are what the backward needs: (batch, dim, chunks, dstate)
-/// float32 with save_states, else an empty tensor.
+/// float32, with chunks = ceil(seqlen / checkpoint_steps), or an empty tensor when
+/// checkpoint_steps is 0. A nonzero checkpoint_steps must equal s6scan::checkpoint_steps(dstate).
+/// The argument exists so that the states' shape follows from the op's arguments: a graph that
+/// torch.compile cached under one interval then never serves a build with another (Inductor's
+/// cache key holds the graph's constants but not what a fake function computes).
 std::tuple<Tensor, Tensor, Tensor> forward_op(const Tensor& u, const Tensor& delta,
                                               const Tensor& A, const Tensor& B, const Tensor& C,
                                               const opt_tensor& D, const opt_tensor& z,
                                               const opt_tensor& delta_bias,
                                               const opt_tensor& initial_state,
                                               bool delta_softplus, bool out_float,
-                                              bool save_states) {
+                                              int64_t checkpoint_steps) {
   constexpr const char* op = "s6scan.forward";
   const scan_inputs s =
       check_inputs(op, u, delta, A, B, C, D, z, delta_bias, initial_state, delta_softplus);
+  const int steps = s6scan::checkpoint_steps(s.dstate);
+  TORCH_CHECK_VALUE(checkpoint_steps == 0 || checkpoint_steps == steps, op,
+                    ": checkpoint_steps is ", checkpoint_steps, " but this build saves a state every ",
+                    steps, " steps at dstate ", s.dstate,
+                    " (s6scan_torch.checkpoint_steps(dstate)); pass that, or 0 to save none");
+  const bool save_states = checkpoint_steps != 0;
   const auto out_type = out_float ? at::kFloat : u.scalar_type();
   const auto f32 = u.options().dtype(at::kFloat);
   Tensor out = at::empty({s.batch, s.dim, s.seqlen}, u.options().dtype(out_type));
@@ -274,8 +284,7 @@ std::tuple<Tensor, Tensor, Tensor> forward_op(const Tensor& u, const Tensor& del
       raise_if_refused(op, s6scan::reference_forward(a));
       if (save_states)
         reference_states(a, states,
-                         at::empty({s.batch, s.dim, s6scan::checkpoint_steps(s.dstate)},
-                                   out.options()));
+                         at::empty({s.batch, s.dim, steps}, out.options()));
     }
   });
   return {out, last, states};
@@ -322,7 +331,7 @@ gradients backward_op(const Tensor& u, const Tensor& delta, const Tensor& A, con
                     op, ": states must be the forward's saved states, float32 of shape [", s.batch,
                     ", ", s.dim, ", ", chunks, ", ", s.dstate, "] on ", dev, "; got ",
                     states.scalar_type(), " of shape ", states.sizes(), " on ", states.device(),
-                    " (run the forward with save_states=True)");
+                    " (run the forward with a nonzero checkpoint_steps)");
   const Tensor saved = states.contiguous();
 
   const auto f32 = u.options().dtype(at::kFloat);
@@ -382,7 +391,7 @@ TORCH_LIBRARY(s6scan, m) {
   m.def(
       "forward(Tensor u, Tensor delta, Tensor A, Tensor B, Tensor C, Tensor? D, Tensor? z, "
       "Tensor? delta_bias, Tensor? initial_state, bool delta_softplus, bool out_float, "
-      "bool save_states) -> (Tensor out, Tensor last_state, Tensor states)");
+      "int checkpoint_steps) -> (Tensor out, Tensor last_state, Tensor states)");
   m.def(
       "backward(Tensor u, Tensor delta, Tensor A, Tensor B, Tensor C, Tensor? D, Tensor? z, "
       "Tensor? delta_bias, Tensor? initial_state, bool delta_softplus, Tensor states, "
@@ -402,7 +411,8 @@ TORCH_LIBRARY_IMPL(s6scan, CPU, m) {
 }
 
 namespace {
-/// @brief _C.checkpoint_steps(dstate): s6scan::checkpoint_steps, for the fake forward's shapes.
+/// @brief _C.checkpoint_steps(dstate): s6scan::checkpoint_steps, which the tests compare with the
+///        Python rule that s6scan_torch.checkpoint_steps builds from the module's constants.
 PyObject* py_checkpoint_steps(PyObject*, PyObject* dstate) {
   const long long n = PyLong_AsLongLong(dstate);
   if (n == -1 && PyErr_Occurred()) return nullptr;
@@ -414,9 +424,19 @@ PyMethodDef methods[] = {
     {nullptr, nullptr, 0, nullptr}};
 }  // namespace
 
-// `import s6scan_torch._C` loads this library, which registers the operators above.
+// `import s6scan_torch._C` loads this library, which registers the operators above. Its integer
+// constants are those of s6scan::checkpoint_steps: plain ints, which torch.compile reads as
+// constants where it cannot call into this module.
 extern "C" PyMODINIT_FUNC PyInit__C(void) {
   static PyModuleDef def = {PyModuleDef_HEAD_INIT, "_C",
                             "s6scan's operators, registered as torch.ops.s6scan", -1, methods};
-  return PyModule_Create(&def);
+  PyObject* module = PyModule_Create(&def);
+  if (module &&
+      (PyModule_AddIntConstant(module, "MIN_CHECKPOINT_STEPS", s6scan::kMinCheckpointSteps) ||
+       PyModule_AddIntConstant(module, "MAX_CHECKPOINT_STEPS", s6scan::kMaxCheckpointSteps) ||
+       PyModule_AddIntConstant(module, "SHORT_CHECKPOINT_DSTATE", s6scan::kShortCheckpointDState))) {
+    Py_DECREF(module);
+    return nullptr;
+  }
+  return module;
 }

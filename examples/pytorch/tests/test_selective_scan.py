@@ -21,7 +21,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from s6scan_torch import selective_scan_fn, selective_scan_ref
+from s6scan_torch import _C, checkpoint_steps, selective_scan_fn, selective_scan_ref
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from mamba_block import MambaBlock  # noqa: E402
@@ -233,7 +233,8 @@ def test_deterministic():
 def test_cpu_and_cuda_agree():
     """The CPU operator (float64 reference) and the kernels, on the same inputs; saved states too."""
     x = make_inputs("cpu", F32, 2, 64, 200, 16, 2, {"D", "z", "bias", "softplus", "h0"}, seed=7)
-    args = (x["u"], x["delta"], x["A"], x["B"], x["C"], x["D"], x["z"], x["delta_bias"], x["initial_state"], True, False, True)
+    args = (x["u"], x["delta"], x["A"], x["B"], x["C"], x["D"], x["z"], x["delta_bias"], x["initial_state"], True, False,
+            checkpoint_steps(16))
     cpu = torch.ops.s6scan.forward(*args)
     gpu = torch.ops.s6scan.forward(*[a.cuda() if isinstance(a, torch.Tensor) else a for a in args])
     for name, c, g in zip(("out", "last_state", "states"), cpu, gpu):
@@ -288,8 +289,20 @@ def test_errors(device):
     assert torch.equal(selective_scan_fn(**x, nrows=4), selective_scan_fn(**x))
     # the backward operator called without the forward's saved states
     args = (x["u"], x["delta"], x["A"], x["B"], x["C"], None, None, None, None, False)
-    with pytest.raises(ValueError, match="save_states=True"):
+    with pytest.raises(ValueError, match="nonzero checkpoint_steps"):
         torch.ops.s6scan.backward(*args, torch.empty(0, device=device), torch.ones_like(x["u"]), None)
+    # the forward operator told another checkpoint interval than the build's
+    for bad in (-16, 1, 32, 64):
+        with pytest.raises(ValueError, match=f"checkpoint_steps is {bad} but this build saves a state "
+                                             "every 16 steps at dstate 2"):
+            torch.ops.s6scan.forward(*args, False, bad)
+
+
+def test_checkpoint_steps():
+    """s6scan_torch.checkpoint_steps (Python, from the extension's constants, so torch.compile
+    traces it) against the library's s6scan::checkpoint_steps."""
+    for dstate in range(1, 1025):
+        assert checkpoint_steps(dstate) == _C.checkpoint_steps(dstate), dstate
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -298,11 +311,13 @@ def test_opcheck(device):
     AOTAutograd with dynamic shapes."""
     x = make_inputs(device, F32, 2, 8, 70, 4, 2, {"D", "z", "bias", "h0"}, seed=13)
     args = [x["u"], x["delta"], x["A"], x["B"], x["C"], x["D"], x["z"], x["delta_bias"], x["initial_state"]]
-    torch.library.opcheck(torch.ops.s6scan.forward.default, (*args, True, False, True))
+    steps = checkpoint_steps(4)
+    torch.library.opcheck(torch.ops.s6scan.forward.default, (*args, True, False, 0))
+    torch.library.opcheck(torch.ops.s6scan.forward.default, (*args, True, False, steps))
     for t in args:
         t.requires_grad_()
-    torch.library.opcheck(torch.ops.s6scan.forward.default, (*args, True, False, True))
-    states = torch.ops.s6scan.forward(*args, True, False, True)[2].detach()
+    torch.library.opcheck(torch.ops.s6scan.forward.default, (*args, True, False, steps))
+    states = torch.ops.s6scan.forward(*args, True, False, steps)[2].detach()
     plain = [t.detach() for t in args]
     torch.library.opcheck(torch.ops.s6scan.backward.default,
                           (*plain, True, states, torch.randn_like(plain[0]), torch.randn_like(plain[8])))

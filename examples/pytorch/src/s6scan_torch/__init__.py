@@ -16,21 +16,26 @@ from .reference import selective_scan_ref
 
 __all__ = ["selective_scan_fn", "selective_scan_ref", "checkpoint_steps"]
 
-#: checkpoint_steps(dstate): steps between the states the forward saves for the backward
-#: (s6scan::checkpoint_steps: 16 up to dstate 16, else 64).
-checkpoint_steps = _C.checkpoint_steps
+def checkpoint_steps(dstate):
+    """Steps between the states the forward saves for the backward: s6scan::checkpoint_steps
+    (16 up to dstate 16, else 64), from the constants the extension was built with. Plain Python,
+    so that torch.compile traces it; the forward operator refuses any other interval."""
+    if dstate <= _C.SHORT_CHECKPOINT_DSTATE:
+        return _C.MIN_CHECKPOINT_STEPS
+    return _C.MAX_CHECKPOINT_STEPS
 
 
 @torch.library.register_fake("s6scan::forward")
 def _forward_fake(u, delta, A, B, C, D, z, delta_bias, initial_state, delta_softplus, out_float,
-                  save_states):
+                  steps):
     batch, dim, seqlen = u.shape
     dstate = A.shape[1]
     out = u.new_empty((batch, dim, seqlen), dtype=torch.float32 if out_float else u.dtype)
     last_state = u.new_empty((batch, dim, dstate), dtype=torch.float32)
-    steps = checkpoint_steps(dstate)
-    chunks = (seqlen + steps - 1) // steps
-    states = u.new_empty((batch, dim, chunks, dstate) if save_states else (0,), dtype=torch.float32)
+    if steps:  # the real operator refuses any other nonzero value than checkpoint_steps(dstate)
+        torch._check(steps == checkpoint_steps(dstate))
+    chunks = (seqlen + steps - 1) // steps if steps else 0
+    states = u.new_empty((batch, dim, chunks, dstate) if steps else (0,), dtype=torch.float32)
     return out, last_state, states
 
 
@@ -46,19 +51,19 @@ def _backward_fake(u, delta, A, B, C, D, z, delta_bias, initial_state, delta_sof
 
 
 def _setup_context(ctx, inputs, output):
-    u, delta, A, B, C, D, z, delta_bias, initial_state, delta_softplus, _, save_states = inputs
+    u, delta, A, B, C, D, z, delta_bias, initial_state, delta_softplus, _, steps = inputs
     out, _, states = output
     ctx.mark_non_differentiable(states)
     ctx.set_materialize_grads(False)
     ctx.save_for_backward(u, delta, A, B, C, D, z, delta_bias, initial_state, states)
     ctx.delta_softplus = delta_softplus
-    ctx.save_states = save_states
+    ctx.save_states = steps != 0
     ctx.out_dtype = out.dtype
 
 
 def _backward(ctx, dout, dlast_state, _):
     if not ctx.save_states:
-        raise RuntimeError("s6scan.forward ran with save_states=False, so it saved nothing for a "
+        raise RuntimeError("s6scan.forward ran with checkpoint_steps=0, so it saved nothing for a "
                            "backward; selective_scan_fn sets it when an input requires grad")
     u, delta, A, B, C, D, z, delta_bias, initial_state, states = ctx.saved_tensors
     if dout is None:  # only last_state was used
@@ -137,5 +142,6 @@ def selective_scan_fn(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_
     C = C.float() if C.dim() == 2 else C
     inputs = (u, delta, A, B, C, D, z, delta_bias, initial_state)
     save_states = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in inputs)
-    out, last_state, _ = torch.ops.s6scan.forward(*inputs, delta_softplus, out_float, save_states)
+    steps = checkpoint_steps(A.shape[1]) if save_states else 0
+    out, last_state, _ = torch.ops.s6scan.forward(*inputs, delta_softplus, out_float, steps)
     return (out, last_state) if return_last_state else out
