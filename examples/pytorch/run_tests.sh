@@ -26,5 +26,10 @@ t0=$SECONDS
 "$PYTHON" -m pip install -q --no-build-isolation "$root/examples/pytorch"
 echo "s6scan_torch built in $((SECONDS - t0)) s"
 cd "$root/examples/pytorch"
+# torch.compile's on-disk cache in a fresh folder: the compile test then compiles what this build
+# registers instead of loading a graph that an earlier build's fake functions shaped.
+TORCHINDUCTOR_CACHE_DIR="$(mktemp -d)"
+export TORCHINDUCTOR_CACHE_DIR
+trap 'rm -rf "$TORCHINDUCTOR_CACHE_DIR"' EXIT
 "$PYTHON" mamba_block.py
 "$PYTHON" -m pytest -q -rs -p no:cacheprovider tests
