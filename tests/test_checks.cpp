@@ -168,6 +168,11 @@ TEST_CASE("checks: workspace", "[checks]") {
   // A state every 16 steps up to dstate 16, every 64 above.
   static_assert(s6scan::checkpoint_steps(1) == 16 && s6scan::checkpoint_steps(16) == 16 &&
                 s6scan::checkpoint_steps(17) == 64 && s6scan::checkpoint_steps(256) == 64);
+  // A time split's spans: 64 steps, whole chunks at every dstate.
+  static_assert(s6scan::checkpoint_spans(1) == 1 && s6scan::checkpoint_spans(64) == 1 &&
+                s6scan::checkpoint_spans(65) == 2 && s6scan::checkpoint_spans(600) == 10);
+  static_assert(s6scan::kMaxCheckpointSteps % s6scan::checkpoint_steps(1) == 0 &&
+                s6scan::kMaxCheckpointSteps % s6scan::checkpoint_steps(256) == 0);
   fake_args f(2, 3, 600, 17);  // 10 chunks of 64 steps, the last one partial
   REQUIRE(s6scan::forward_workspace_size(f.a) == size_t(2 * 3 * 10 * 17 * sizeof(float)));
   fake_args small(2, 3, 600, 16);  // 38 chunks of 16 steps

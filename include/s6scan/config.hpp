@@ -39,6 +39,12 @@ S6SCAN_HOST_DEVICE constexpr int64_t checkpoint_chunks(int64_t seqlen, int64_t d
   return (seqlen + checkpoint_steps(dstate) - 1) / checkpoint_steps(dstate);
 }
 
+/// @brief Spans of kMaxCheckpointSteps steps in a sequence, the last one possibly short: whole
+///        checkpoint chunks and whole tiles at every dstate, the unit a forward's time split cuts.
+constexpr int64_t checkpoint_spans(int64_t seqlen) {
+  return (seqlen + kMaxCheckpointSteps - 1) / kMaxCheckpointSteps;
+}
+
 namespace detail {
 
 /// @brief What forward_config and backward_config share: the lanes of a channel, the threads of a

@@ -123,7 +123,7 @@ template <class Config, class InT, class OutT>
     segments = forward_time_segments(blocks, Config::kThreads, a.seqlen, limits.multiprocessor_count);
   // Segments of whole spans of kMaxCheckpointSteps steps (whole chunks and whole tiles), at
   // least 2 of them (forward_kernel.cuh keeps two results in a segment's chunks).
-  const int64_t spans = (a.seqlen + kMaxCheckpointSteps - 1) / kMaxCheckpointSteps;
+  const int64_t spans = checkpoint_spans(a.seqlen);
   const int64_t most = std::min<int64_t>(spans / 2, limits.max_grid_x / blocks);
   if (segments > most) segments = int(most);
   if (workspace && segments > 1) {

@@ -79,7 +79,7 @@ namespace detail {
 [[nodiscard]] constexpr int forward_time_segments(int64_t blocks, int threads, int64_t seqlen,
                                                   int multiprocessors) noexcept {
   if (seqlen <= 0) return 1;
-  const int64_t spans = (seqlen + kMaxCheckpointSteps - 1) / kMaxCheckpointSteps;
+  const int64_t spans = checkpoint_spans(seqlen);
   return detail::split_segments(blocks, threads, spans, multiprocessors, kSplitThreadsPerSM, 2,
                                 spans);
 }
