@@ -218,6 +218,7 @@ class forward_agent {
   int64_t b_ = 0, g_ = 0, d0_ = 0;         // batch, group, first channel of the block
   int rows_valid_ = 0;                     // channels of the block inside the group
   int first_state_ = 0;                    // lane_ * StatesPerThread
+  int ckpt_states_ = 0;                    // of them save_inside stages (0 without staged saves)
   int segment_ = 0;                        // time segment of this block
   int tile_begin_ = 0, tile_end_ = 0;      // its tiles
   float span_ = 0.f;                       // carry pass: this channel's steps summed
@@ -350,18 +351,24 @@ class forward_agent {
            l_.ckpt_chunks > 0;
   }
   // After the tile's first `steps` steps (a multiple of 4; at the tile's end only if staged): the
-  // states, if an interval ends there.
+  // states, if an interval ends there; in 16-byte pieces if `Vector` and they are aligned, else 4
+  // bytes at a time. Staged saves test ckpt_states_ (0 without them), not p_.checkpoints. Both
+  // choices are register counts (ptxas): inside scan_own_row's loop, the 16-byte stores or the
+  // test of p_.checkpoints took forward_config<16, 96, 32, 8> in bfloat16 from 80 to 96 (3
+  // blocks per SM instead of 4), and at the tile's end the two took forward_config<16, 96, 16, 8>
+  // in float32 from 80 to 124; scan_tile's loop (4 states, one piece) keeps its 72 with them.
+  template <bool Vector>
   __device__ void save_inside(int64_t t0, int steps) const {
     if constexpr (Carry || kTime < kMinCheckpointSteps) return;
     const int K = chunk_steps();
-    if (!p_.checkpoints || K > kTime || (steps & (K - 1)) != 0) return;
+    if (K > kTime || (steps & (K - 1)) != 0) return;
     if constexpr (!kStagedSaves) {
       const int64_t chunk = (t0 + steps) / K - 1;
-      if (chunk < p_.num_chunks) store_checkpoint(h_, chunk);
+      if (p_.checkpoints && chunk < p_.num_chunks) store_checkpoint(h_, chunk);
     } else {
       const int ds = int(a_.dstate);
       float* dst = at<float>(l_.ckpt) + row_ * l_.ckpt_pitch + (steps / K - 1) * ds + first_state_;
-      if ((ds & 3) == 0 && first_state_ + kStates <= ds) {  // 16-byte aligned (ckpt_pitch)
+      if (Vector && ckpt_states_ == kStates && (ds & 3) == 0) {  // 16-byte aligned (ckpt_pitch)
 #pragma unroll
         for (int q = 0; q < kStates / 4; ++q)
           reinterpret_cast<float4*>(dst)[q] =
@@ -370,7 +377,7 @@ class forward_agent {
       }
 #pragma unroll
       for (int n = 0; n < kStates; ++n)
-        if (first_state_ + n < ds) dst[n] = h_[n];
+        if (n < ckpt_states_) dst[n] = h_[n];
     }
   }
   // After the tile's barrier: its intervals in the sequence, but a segment's last (the combine's,
@@ -416,7 +423,7 @@ class forward_agent {
 #pragma unroll
       for (int j = 0; j < 4; ++j)
         y4[j] = advance(tt + j, float_vec<4>::get(dt4, j), float_vec<4>::get(du4, j));
-      if (tt + 4 < kTime) save_inside(t0, tt + 4);
+      if (tt + 4 < kTime) save_inside<true>(t0, tt + 4);
       if constexpr (Carry) continue;
       if constexpr (kLanes > 1) {
 #pragma unroll
@@ -480,7 +487,7 @@ class forward_agent {
             reinterpret_cast<uint4*>(ro + c)[k] = o.v[k];
         }
       }
-      if (c + kV < kTime) save_inside(t0, c + kV);
+      if (c + kV < kTime) save_inside<false>(t0, c + kV);
     }
   }
 
@@ -617,6 +624,8 @@ class forward_agent {
     const int64_t left = p_.dim_per_group - cb * kRows;
     rows_valid_ = left < kRows ? int(left) : kRows;
     first_state_ = lane_ * kStates;
+    if (staged_saves())
+      ckpt_states_ = int(min(int64_t(kStates), max(a_.dstate - first_state_, int64_t(0))));
 
     float* bias = at<float>(l_.bias);
     float* Dv = at<float>(l_.D);
@@ -715,7 +724,7 @@ class forward_agent {
       const bool chunk_end = (i + 1) * kTime % K == 0 || i + 1 == p_.num_tiles;
       const bool last_too = i + 1 < tile_end_ || last_segment;
       if (staged_saves())
-        save_inside(t0, kTime);
+        save_inside<true>(t0, kTime);
       else if (!Carry && p_.checkpoints && chunk_end && last_too)
         store_checkpoint(h_, min((t0 + kTime - 1) / K, p_.num_chunks - 1));
       __syncthreads();
