@@ -21,7 +21,8 @@ struct device_limits {
   int64_t max_grid_x = 2147483647;                         ///< cudaDevAttrMaxGridDimX
   int multiprocessor_count = 1;
   /// cudaDevAttrMaxSharedMemoryPerMultiprocessor (0: unknown) and
-  /// cudaDevAttrReservedSharedMemoryPerBlock; only the default set's choice of rows reads them.
+  /// cudaDevAttrReservedSharedMemoryPerBlock; read by the default set's choice of rows and by
+  /// the forward launcher's blocks per SM (forward_blocks_per_sm).
   int64_t max_shared_memory_per_multiprocessor = 0;
   int64_t reserved_shared_memory_per_block = 0;
 

@@ -135,11 +135,26 @@ template <class Config, class InT, class OutT>
   const int64_t smem = p.smem.total;
   const auto full = forward_kernel<Config, InT, OutT, false>;
   const auto carry = forward_kernel<Config, InT, OutT, true>;
-  if (smem > 48 * 1024) {
+  // Two lanes per channel: as many blocks per SM as forward_blocks_per_sm says, by asking for
+  // the shared memory that keeps one more out (the padding is not touched).
+  constexpr bool kHoldBlocks = Config::kLanesPerRow == 2;
+  if (smem > 48 * 1024 || kHoldBlocks) {
     s = opt_in_shared_memory<tag<Config, InT, OutT>>(full, device, limits);
     if (s && p.num_segments > 1)
       s = opt_in_shared_memory<tag<Config, InT, OutT, std::true_type>>(carry, device, limits);
     if (!s) return s;
+  }
+  int64_t full_smem = smem;
+  if (kHoldBlocks && limits.max_shared_memory_per_multiprocessor > 0) {
+    int fit = 0;
+    s = cuda_status(
+        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&fit, full, Config::kThreads, size_t(smem)),
+        "cudaOccupancyMaxActiveBlocksPerMultiprocessor");
+    if (!s) return s;
+    const int k = forward_blocks_per_sm(blocks * p.num_segments, fit, limits.multiprocessor_count);
+    const int64_t held = limits.max_shared_memory_per_multiprocessor / (k + 1) -
+                         limits.reserved_shared_memory_per_block + 128;
+    if (k < fit && held > smem && held <= limits.max_shared_memory_per_block_optin) full_smem = held;
   }
   if (p.num_segments > 1) {
     carry<<<unsigned(blocks * (p.num_segments - 1)), Config::kThreads, size_t(smem), stream>>>(p);
@@ -152,7 +167,7 @@ template <class Config, class InT, class OutT>
     s = cuda_status(cudaGetLastError(), "forward combine launch");
     if (!s) return s;
   }
-  full<<<unsigned(blocks * p.num_segments), Config::kThreads, size_t(smem), stream>>>(p);
+  full<<<unsigned(blocks * p.num_segments), Config::kThreads, size_t(full_smem), stream>>>(p);
   return cuda_status(cudaGetLastError(), "forward kernel launch");
 }
 

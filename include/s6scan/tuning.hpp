@@ -65,6 +65,26 @@ namespace detail {
 
 }  // namespace detail
 
+/// @brief Blocks per SM for a grid of `blocks` blocks of which `fit` can share an SM: the fewest
+///        that still run the grid in as many waves (ceil(blocks / (SMs x k))) as `fit` would.
+///
+/// forward_segmented holds the two-lane dstate-16 rows to that many (by asking for more shared
+/// memory than the kernel uses). `S6SCAN_STUDY_BLOCKS` study build (27d1f66, bench/NOTES.md),
+/// forward ms of forward_config<16, 96, T, 8>, 3 blocks fit: VMamba stage 1 (512 blocks, 1.29
+/// waves at 3, 1.94 at 2) float32 2.148 -> 1.920 at 2, bfloat16 1.588 -> 1.563, float16 1.594 ->
+/// 1.557; stages 2-4 (1024-4096 blocks, more waves at 2) 10-24% slower at 2, so they keep 3.
+[[nodiscard]] constexpr int forward_blocks_per_sm(int64_t blocks, int fit,
+                                                  int multiprocessors) noexcept {
+  if (blocks <= 0 || fit <= 1 || multiprocessors <= 0) return fit;
+  const auto waves = [&](int k) {
+    const int64_t per_wave = int64_t(k) * multiprocessors;
+    return (blocks + per_wave - 1) / per_wave;
+  };
+  int k = fit;
+  while (k > 1 && waves(k - 1) == waves(fit)) --k;
+  return k;
+}
+
 /// @brief Time segments for a forward of `blocks` blocks of `threads` threads (its channels'
 ///        blocks) on a device with `multiprocessors` SMs: 1 (no split) when the blocks fill half
 ///        the SMs or more, or the sequence has fewer than 4 spans of kMaxCheckpointSteps steps;
