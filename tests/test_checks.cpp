@@ -345,24 +345,25 @@ TEST_CASE("tuning table: rows that read their own channels need two blocks per S
 }
 
 TEST_CASE("tuning table: blocks per SM of the two-lane rows", "[tuning]") {
-  using s6scan::forward_blocks_per_sm;
-  // (blocks, blocks that fit an SM, SMs). VMamba stage 1 at 96 rows: 512 blocks take 2 waves at
-  // 3 per SM and at 2, so 2; stages 2-4 (1024, 2048, 4096) would take more waves at 2.
-  REQUIRE(forward_blocks_per_sm(512, 3, 132) == 2);
-  REQUIRE(forward_blocks_per_sm(1024, 3, 132) == 3);
-  REQUIRE(forward_blocks_per_sm(2048, 3, 132) == 3);
-  REQUIRE(forward_blocks_per_sm(4096, 3, 132) == 3);
-  // lm at 128 rows (256 blocks, 2 fit): one wave at 2, two at 1.
-  REQUIRE(forward_blocks_per_sm(256, 2, 132) == 2);
-  // A grid of one wave at one block per SM: 1; exactly one wave at 2: 2.
-  REQUIRE(forward_blocks_per_sm(132, 3, 132) == 1);
-  REQUIRE(forward_blocks_per_sm(133, 3, 132) == 2);
-  REQUIRE(forward_blocks_per_sm(264, 2, 132) == 2);
-  // Nothing to choose.
-  REQUIRE(forward_blocks_per_sm(0, 3, 132) == 3);
-  REQUIRE(forward_blocks_per_sm(512, 1, 132) == 1);
-  REQUIRE(forward_blocks_per_sm(512, 0, 132) == 0);
-  REQUIRE(forward_blocks_per_sm(512, 3, 0) == 3);
+  struct row {
+    int64_t blocks;
+    int fit, sms, want;
+  };
+  const row rows[] = {
+      // VMamba stage 1 at 96 rows: 512 blocks take 2 waves at 3 per SM and at 2, so 2; stages
+      // 2-4 (1024, 2048, 4096 blocks) would take more waves at 2.
+      {512, 3, 132, 2}, {1024, 3, 132, 3}, {2048, 3, 132, 3}, {4096, 3, 132, 3},
+      // lm at 128 rows (256 blocks, 2 fit): one wave at 2, two at 1.
+      {256, 2, 132, 2},
+      // One block per SM or fewer: 1; one more block: a second wave at 1, so 2.
+      {132, 3, 132, 1}, {133, 3, 132, 2}, {264, 2, 132, 2},
+      // Nothing to choose: no blocks, one or none fits, no SMs.
+      {0, 3, 132, 3}, {512, 1, 132, 1}, {512, 0, 132, 0}, {512, 3, 0, 3},
+  };
+  for (const row& r : rows) {
+    CAPTURE(r.blocks, r.fit, r.sms);
+    REQUIRE(s6scan::forward_blocks_per_sm(r.blocks, r.fit, r.sms) == r.want);
+  }
 }
 
 TEST_CASE("tuning table: time segments", "[tuning]") {
