@@ -354,9 +354,10 @@ class forward_agent {
   // states, if an interval ends there; in 16-byte pieces if `Vector` and they are aligned, else 4
   // bytes at a time. Staged saves test ckpt_states_ (0 without them), not p_.checkpoints. Both
   // choices are register counts (ptxas): inside scan_own_row's loop, the 16-byte stores or the
-  // test of p_.checkpoints took forward_config<16, 96, 32, 8> in bfloat16 from 80 to 96 (3
-  // blocks per SM instead of 4), and at the tile's end the two took forward_config<16, 96, 16, 8>
-  // in float32 from 80 to 124; scan_tile's loop (4 states, one piece) keeps its 72 with them.
+  // test of p_.checkpoints took forward_config<16, 96, 32, 8> in bfloat16 from 80 to 96 (its
+  // shared memory holds it to 3 blocks per SM on the H200 either way), and at the tile's end the
+  // two took forward_config<16, 96, 16, 8> in float32 from 80 to 124 (2 blocks per SM instead of
+  // 3); scan_tile's loop (4 states, one piece) keeps its 72 with them.
   template <bool Vector>
   __device__ void save_inside(int64_t t0, int steps) const {
     if constexpr (Carry || kTime < kMinCheckpointSteps) return;
