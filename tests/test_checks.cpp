@@ -366,6 +366,29 @@ TEST_CASE("tuning table: blocks per SM of the two-lane rows", "[tuning]") {
   }
 }
 
+TEST_CASE("tuning table: shared memory that holds a launch to k blocks per SM", "[tuning]") {
+  using s6scan::shared_memory_holding;
+  // The H100/H200: 233,472 bytes per SM, 1,024 reserved per block. VMamba stage 1's float32
+  // block (forward_config<16, 96, 16, 8>, 62.75 KB) held to 2: three of the result do not fit.
+  constexpr int64_t kStage1 = 64256;
+  constexpr int64_t held = shared_memory_holding(2, kStage1, s6scan::device_limits::h100());
+  STATIC_REQUIRE(held == 76928);
+  STATIC_REQUIRE(3 * (held + 1024) > 233472);
+  STATIC_REQUIRE(2 * (held + 1024) <= 233472);
+  // At 1: more than half the SM, still within the 227 KiB opt-in.
+  REQUIRE(shared_memory_holding(1, kStage1, kH100) == 233472 / 2 - 1024 + 128);
+  // A block already too large for k + 1 per SM keeps its size; so does one on a device that does
+  // not say what an SM holds, and a count of 0.
+  REQUIRE(shared_memory_holding(2, 80000, kH100) == 80000);
+  REQUIRE(shared_memory_holding(2, kStage1, k48) == kStage1);
+  REQUIRE(shared_memory_holding(0, kStage1, kH100) == kStage1);
+  // Padding past the opt-in limit is not asked for: the launch runs as many blocks as fit.
+  s6scan::device_limits small = kH100;
+  small.max_shared_memory_per_block_optin = 100000;
+  REQUIRE(shared_memory_holding(1, kStage1, small) == kStage1);
+  REQUIRE(shared_memory_holding(2, kStage1, small) == 76928);
+}
+
 TEST_CASE("tuning table: time segments", "[tuning]") {
   using s6scan::forward_time_segments;
   // (blocks, threads per block, seqlen, SMs). long32k at 128 rows: 16 blocks, 512 chunks -> 66

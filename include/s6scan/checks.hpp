@@ -62,6 +62,22 @@ struct device_limits {
          d.max_shared_memory_per_multiprocessor;
 }
 
+/// @brief Dynamic shared memory for a block of `block_bytes` that holds a launch to `k` blocks per
+///        multiprocessor of `d`: enough that a (k+1)-th does not fit. `block_bytes` itself where
+///        that is already so, where `d` does not say how much a multiprocessor holds, or where the
+///        padded size is over the opt-in limit (the launch then runs as many blocks as fit).
+///
+/// The forward launcher pads its two-lane launches to forward_blocks_per_sm's count this way
+/// (the kernel does not touch the padding). The H100/H200 at 2 blocks: 233,472 / 3 - 1,024 + 128
+/// = 76,928 bytes: with its 1,024 reserved, three such blocks need 233,856 bytes.
+[[nodiscard]] constexpr int64_t shared_memory_holding(int k, int64_t block_bytes,
+                                                      const device_limits& d) noexcept {
+  if (k <= 0 || d.max_shared_memory_per_multiprocessor <= 0) return block_bytes;
+  const int64_t held =
+      d.max_shared_memory_per_multiprocessor / (k + 1) - d.reserved_shared_memory_per_block + 128;
+  return held > block_bytes && held <= d.max_shared_memory_per_block_optin ? held : block_bytes;
+}
+
 /// @brief A configuration described at run time, for checks and messages.
 struct kernel_shape {
   int max_dstate;

@@ -147,14 +147,10 @@ template <class Config, class InT, class OutT>
   int64_t full_smem = smem;
   if (kHoldBlocks && limits.max_shared_memory_per_multiprocessor > 0) {
     int fit = 0;
-    s = cuda_status(
-        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&fit, full, Config::kThreads, size_t(smem)),
-        "cudaOccupancyMaxActiveBlocksPerMultiprocessor");
+    s = blocks_that_fit<tag<Config, InT, OutT>>(full, Config::kThreads, smem, device, &fit);
     if (!s) return s;
     const int k = forward_blocks_per_sm(blocks * p.num_segments, fit, limits.multiprocessor_count);
-    const int64_t held = limits.max_shared_memory_per_multiprocessor / (k + 1) -
-                         limits.reserved_shared_memory_per_block + 128;
-    if (k < fit && held > smem && held <= limits.max_shared_memory_per_block_optin) full_smem = held;
+    if (k < fit) full_smem = shared_memory_holding(k, smem, limits);
   }
   if (p.num_segments > 1) {
     carry<<<unsigned(blocks * (p.num_segments - 1)), Config::kThreads, size_t(smem), stream>>>(p);

@@ -2,7 +2,8 @@
 #pragma once
 
 // What the launcher asks of the CUDA runtime: the current device's limits (queried once per device
-// and cached) and the shared-memory opt-in (once per kernel and device).
+// and cached), the shared-memory opt-in (once per kernel and device) and the blocks of a kernel
+// that fit on a multiprocessor (remembered per kernel and device for the last size asked).
 
 #include <cuda_runtime.h>
 
@@ -85,6 +86,31 @@ template <class Tag, class Kernel>
                            int(limits.max_shared_memory_per_block_optin)),
       "cudaFuncSetAttribute(MaxDynamicSharedMemorySize)");
   if (s && cached) done[device].store(true, std::memory_order_release);
+  return s;
+}
+
+/// @brief How many blocks of `threads` threads and `smem` bytes of dynamic shared memory of
+///        `kernel` fit on one multiprocessor (cudaOccupancyMaxActiveBlocksPerMultiprocessor),
+///        remembered per device for each distinct `Tag` and the last `smem` asked about: calls of
+///        one shape then ask the runtime once.
+template <class Tag, class Kernel>
+[[nodiscard]] status blocks_that_fit(Kernel kernel, int threads, int64_t smem, int device,
+                                     int* fit) noexcept {
+  // smem * 256 + blocks, 0 when empty: one word, so a reader never sees half of an update.
+  static std::atomic<int64_t> memo[kMaxCachedDevices];
+  const bool cached = device >= 0 && device < kMaxCachedDevices && smem >= 0;
+  if (cached) {
+    const int64_t m = memo[device].load(std::memory_order_relaxed);
+    if (m != 0 && m / 256 == smem) {
+      *fit = int(m % 256);
+      return {};
+    }
+  }
+  status s = cuda_status(cudaOccupancyMaxActiveBlocksPerMultiprocessor(fit, kernel, threads,
+                                                                        size_t(smem)),
+                         "cudaOccupancyMaxActiveBlocksPerMultiprocessor");
+  if (s && cached && *fit > 0 && *fit < 256)
+    memo[device].store(smem * 256 + *fit, std::memory_order_relaxed);
   return s;
 }
 
