@@ -139,9 +139,11 @@ __device__ void load_rows(T* dst, int pitch, const T* src, int64_t row_stride, i
 /// the runtime dstate (at dstate 256 the element loop was about a third of the forward's
 /// instructions). Else a thread converts one element: the forward's choice below dstate 64,
 /// where the piece loop took forward_config<1, 64, 32, 1> from 80 registers to 96 (the
-/// backward's counts did not move).
+/// backward's counts did not move). `MaxNpad` (0: none) bounds npad at compile time, so that the
+/// element loop divides by a constant: the runtime division by npad was a large part of the lm
+/// forward's once-per-tile instructions (ncu at 193af0d, bench/NOTES.md).
 template <int Time, int Threads, bool ByPiece, int Run = 1, int Pad = 0, bool Swizzle = false,
-          class T>
+          int MaxNpad = 0, class T>
 __device__ void transpose_states(const T* raw, int pitch, int dstate, int npad, float* dst) {
   const int cols = npad + npad / Run * Pad;
   if constexpr (ByPiece) {
@@ -161,6 +163,12 @@ __device__ void transpose_states(const T* raw, int pitch, int dstate, int npad, 
 #pragma unroll
         for (int k = 0; k < kVec; ++k) d[k * cols] = to_float(e[k]);
       }
+    }
+  } else if constexpr (MaxNpad > 0) {
+    for (int i = threadIdx.x; i < Time * MaxNpad; i += Threads) {
+      const int t = i / MaxNpad, n = i % MaxNpad;
+      if (n < npad)
+        dst[t * cols + n + n / Run * Pad] = n < dstate ? to_float(raw[n * pitch + t]) : 0.f;
     }
   } else {
     for (int i = threadIdx.x; i < Time * npad; i += Threads) {
@@ -268,8 +276,9 @@ class forward_agent {
 
   // Raw [state][step] tile -> float [step][state], zero in the padded states.
   __device__ void transpose_bc(const InT* raw, float* dst) const {
-    transpose_states<kTime, kThreads, (Config::kMaxDState >= 64), kStates, kRunPad>(
-        raw, l_.raw_bc_pitch, int(a_.dstate), l_.npad, dst);
+    constexpr int kMaxNpad = (Config::kMaxDState + kStates - 1) / kStates * kStates;
+    transpose_states<kTime, kThreads, (Config::kMaxDState >= 64), kStates, kRunPad, false,
+                     kMaxNpad>(raw, l_.raw_bc_pitch, int(a_.dstate), l_.npad, dst);
   }
 
   __device__ void transpose_stage_bc(int s) const {
@@ -394,7 +403,20 @@ class forward_agent {
     const float* src = at<const float>(l_.ckpt);
     float* dst = p_.checkpoints + ((b_ * a_.dim + d0_) * p_.num_chunks + c0) * ds;
     const int64_t row_stride = p_.num_chunks * ds;
-    if (p_.ckpt_vec) {
+    // With a constant interval a row has at most kMaxPer pieces: a constant divisor (the runtime
+    // one was an integer division per tile and thread; ncu at 193af0d).
+    constexpr bool kFixed = checkpoint_steps(Config::kMaxDState) == kMinCheckpointSteps;
+    constexpr int kPer = kTime / kMinCheckpointSteps * Config::kMaxDState / 4;
+    constexpr int kMaxPer = kPer > 0 ? kPer : 1;  // (no staged saves below 4 states a thread)
+    if (p_.ckpt_vec && kFixed && kPer > 0) {
+      const int per = n / 4;  // 16-byte pieces per row, at most kMaxPer
+      for (int i = tid_; i < rows_valid_ * kMaxPer; i += kThreads) {
+        const int r = i / kMaxPer, j = i % kMaxPer;
+        if (j < per)
+          reinterpret_cast<float4*>(dst + r * row_stride)[j] =
+              reinterpret_cast<const float4*>(src + r * l_.ckpt_pitch)[j];
+      }
+    } else if (p_.ckpt_vec) {
       const int per = n / 4;  // 16-byte pieces per row
       for (int i = tid_; i < rows_valid_ * per; i += kThreads) {
         const int r = i / per, j = i % per;
