@@ -139,9 +139,9 @@ __device__ void load_rows(T* dst, int pitch, const T* src, int64_t row_stride, i
 /// the runtime dstate (at dstate 256 the element loop was about a third of the forward's
 /// instructions). Else a thread converts one element: the forward's choice below dstate 64,
 /// where the piece loop took forward_config<1, 64, 32, 1> from 80 registers to 96 (the
-/// backward's counts did not move). `MaxNpad` (0: none) bounds npad at compile time, so that the
-/// element loop divides by a constant: the runtime division by npad was a large part of the lm
-/// forward's once-per-tile instructions (ncu at 193af0d, bench/NOTES.md).
+/// backward's counts did not move). The element loop needs `MaxNpad`, a compile-time bound on
+/// npad, so that it divides by a constant: the runtime division by npad was a large part of the
+/// lm forward's once-per-tile instructions (ncu at 193af0d, bench/NOTES.md).
 template <int Time, int Threads, bool ByPiece, int Run = 1, int Pad = 0, bool Swizzle = false,
           int MaxNpad = 0, class T>
 __device__ void transpose_states(const T* raw, int pitch, int dstate, int npad, float* dst) {
@@ -164,17 +164,12 @@ __device__ void transpose_states(const T* raw, int pitch, int dstate, int npad, 
         for (int k = 0; k < kVec; ++k) d[k * cols] = to_float(e[k]);
       }
     }
-  } else if constexpr (MaxNpad > 0) {
+  } else {
+    static_assert(MaxNpad > 0, "the element loop needs a compile-time bound on npad");
     for (int i = threadIdx.x; i < Time * MaxNpad; i += Threads) {
       const int t = i / MaxNpad, n = i % MaxNpad;
       if (n < npad)
         dst[t * cols + n + n / Run * Pad] = n < dstate ? to_float(raw[n * pitch + t]) : 0.f;
-    }
-  } else {
-    for (int i = threadIdx.x; i < Time * npad; i += Threads) {
-      const int t = i / npad, n = i % npad;
-      dst[Pad == 0 ? i : t * cols + n + n / Run * Pad] =
-          n < dstate ? to_float(raw[n * pitch + t]) : 0.f;
     }
   }
 }
