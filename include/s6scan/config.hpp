@@ -85,9 +85,14 @@ struct scan_shape {
 /// @tparam TimeTile        time steps per shared-memory tile; divides kMaxCheckpointSteps
 /// @tparam StatesPerThread states one thread keeps in registers; MaxDState / StatesPerThread lanes
 ///                         (a power of two, at most 32) share a channel and sum y across them
+/// @tparam MinBlocksPerSM  blocks the compiler must fit on one multiprocessor (the second
+///                         argument of __launch_bounds__), which caps the registers per thread;
+///                         0 leaves the choice to the compiler
 template <int MaxDState, int NRows, int TimeTile = 32,
-          int StatesPerThread = (MaxDState < 16 ? MaxDState : 16)>
-struct forward_config : detail::scan_shape<MaxDState, NRows, TimeTile, StatesPerThread> {};
+          int StatesPerThread = (MaxDState < 16 ? MaxDState : 16), int MinBlocksPerSM = 0>
+struct forward_config : detail::scan_shape<MaxDState, NRows, TimeTile, StatesPerThread> {
+  static constexpr int kMinBlocksPerSM = MinBlocksPerSM;
+};
 
 /// @brief Bytes the backward may spend on per-block partial sums of a time-varying dB and dC.
 ///

@@ -27,6 +27,7 @@
 // did), so no block writes a slot that another reads.
 
 #include <cstdint>
+#include <type_traits>
 
 #include "../args.hpp"
 #include "../config.hpp"
@@ -126,6 +127,52 @@ __device__ void load_rows(T* dst, int pitch, const T* src, int64_t row_stride, i
       const int r = i / Time, j = i % Time;
       const int64_t t = t0 + j;
       dst[r * pitch + j] = t < len ? src[r * row_stride + t] : from_float<T>(0.f);
+    }
+  }
+}
+
+/// @brief The transpose of what this thread's load_rows call (same Time, Threads, rows, piece)
+///        copied: raw [state][step] rows of B or C to float [step][state] in `dst`, state n at
+///        column n + n / Run * Pad of rows `cols` floats apart. It reads only its own copies, so
+///        it needs this thread's copy_wait and no barrier; columns past `rows` (padded states)
+///        are left as they are. (The element loop of transpose_states, run between two barriers,
+///        read every thread's copies.)
+template <int Time, int Threads, int Run, int Pad, class T>
+__device__ void transpose_own_rows(const T* raw, int pitch, int rows, int piece, int cols,
+                                   float* dst) {
+  if (piece != 0) {
+    constexpr int kLogTime = ilog2(Time);
+    const int per_log = ilog2(piece / int(sizeof(T)));
+    const int chunks_log = kLogTime - per_log;
+    for (int i = threadIdx.x; i < rows << chunks_log; i += Threads) {
+      const auto [r, j] = piece_at(i, chunks_log, per_log);
+      const T* src = raw + r * pitch + j;
+      float* d = dst + j * cols + r + r / Run * Pad;
+      if (piece == 16) {
+        constexpr int kN = 16 / int(sizeof(T));
+        union {
+          uint4 v;
+          T e[kN];
+        } x;
+        x.v = *reinterpret_cast<const uint4*>(src);
+#pragma unroll
+        for (int k = 0; k < kN; ++k) d[k * cols] = to_float(x.e[k]);
+      } else {
+        constexpr int kN = small_piece_bytes<T>() / int(sizeof(T));
+        using word = std::conditional_t<small_piece_bytes<T>() == 8, uint2, uint32_t>;
+        union {
+          word v;
+          T e[kN];
+        } x;
+        x.v = *reinterpret_cast<const word*>(src);
+#pragma unroll
+        for (int k = 0; k < kN; ++k) d[k * cols] = to_float(x.e[k]);
+      }
+    }
+  } else {
+    for (int i = threadIdx.x; i < rows * Time; i += Threads) {
+      const int r = i / Time, j = i % Time;
+      dst[j * cols + r + r / Run * Pad] = to_float(raw[r * pitch + j]);
     }
   }
 }
@@ -244,13 +291,38 @@ class forward_agent {
 
   __device__ int piece_bytes(unsigned bit) const { return piece_for<InT>(p_, bit); }
 
+  // Rows [0, Rows) x steps [t0, t0 + kTime), all inside the tensor, in 16-byte pieces: load_rows
+  // with compile-time trip counts and no bounds (its generic loop was about 15% of the lm
+  // forward's instructions; ncu at 193af0d). Thread tid_ copies the pieces load_rows gives it,
+  // which transpose_own_rows relies on.
+  template <int Rows>
+  __device__ void load_whole(InT* dst, int pitch, const InT* src, int64_t row_stride,
+                             int64_t t0) const {
+    constexpr int kChunks = kTime / kInVec;  // pieces per row
+    constexpr int kPieces = Rows * kChunks;
+#pragma unroll
+    for (int k = 0; k < (kPieces + kThreads - 1) / kThreads; ++k) {
+      const int i = tid_ + k * kThreads;
+      if (kPieces % kThreads == 0 || i < kPieces) {
+        const int r = i / kChunks, j = i % kChunks * kInVec;
+        copy_zfill<16>(dst + r * pitch + j, src + r * row_stride + t0 + j, 16);
+      }
+    }
+  }
+
   __device__ void load_stage(int s, int64_t t0) const {
+    const bool whole = kOwnRows && t0 + kTime <= a_.seqlen;  // (the others' counts moved)
     // Rows past the group's end are zero-filled (empty copies), so they scan harmlessly.
     auto seq = [&](int64_t off, const seq_tensor<const InT>& x, unsigned bit) {
       InT* dst = stage<InT>(s, off);
       const InT* src = x.data + b_ * x.batch_stride + d0_ * x.dim_stride;
+      const int piece = piece_bytes(bit);
+      if (kOwnRows && whole && piece == 16 && rows_valid_ == kRows) {
+        load_whole<kRows>(dst, l_.seq_pitch, src, x.dim_stride, t0);
+        return;
+      }
       load_rows<kTime, kThreads>(dst, l_.seq_pitch, src, x.dim_stride, rows_valid_, t0, a_.seqlen,
-                                 piece_bytes(bit));
+                                 piece);
       for (int i = rows_valid_ * kTime + tid_; i < kRows * kTime; i += kThreads)
         dst[i / kTime * l_.seq_pitch + i % kTime] = from_float<InT>(0.f);
     };
@@ -258,14 +330,18 @@ class forward_agent {
     seq(l_.raw_delta, a_.delta, kVecDelta);
     if (!Carry && a_.z.data) seq(l_.raw_z, a_.z, kVecZ);
     const int ds = int(a_.dstate);
-    if (a_.B.data)
-      load_rows<kTime, kThreads>(stage<InT>(s, l_.raw_B), l_.raw_bc_pitch,
-                                 a_.B.data + b_ * a_.B.batch_stride + g_ * a_.B.group_stride,
-                                 a_.B.state_stride, ds, t0, a_.seqlen, piece_bytes(kVecB));
-    if (!Carry && a_.C.data)
-      load_rows<kTime, kThreads>(stage<InT>(s, l_.raw_C), l_.raw_bc_pitch,
-                                 a_.C.data + b_ * a_.C.batch_stride + g_ * a_.C.group_stride,
-                                 a_.C.state_stride, ds, t0, a_.seqlen, piece_bytes(kVecC));
+    auto bc = [&](int64_t off, const bc_tensor<const InT>& x, unsigned bit) {
+      InT* dst = stage<InT>(s, off);
+      const InT* src = x.data + b_ * x.batch_stride + g_ * x.group_stride;
+      const int piece = piece_bytes(bit);
+      if (kOwnRows && whole && piece == 16 && ds == Config::kMaxDState)
+        load_whole<Config::kMaxDState>(dst, l_.raw_bc_pitch, src, x.state_stride, t0);
+      else
+        load_rows<kTime, kThreads>(dst, l_.raw_bc_pitch, src, x.state_stride, ds, t0, a_.seqlen,
+                                   piece);
+    };
+    if (a_.B.data) bc(l_.raw_B, a_.B, kVecB);
+    if (!Carry && a_.C.data) bc(l_.raw_C, a_.C, kVecC);
     copy_commit();
   }
 
@@ -279,6 +355,20 @@ class forward_agent {
   __device__ void transpose_stage_bc(int s) const {
     if (a_.B.data) transpose_bc(stage<const InT>(s, l_.raw_B), at<float>(l_.Bf));
     if (!Carry && a_.C.data) transpose_bc(stage<const InT>(s, l_.raw_C), at<float>(l_.Cf));
+  }
+
+  // kOwnRows: the B/C pieces this thread copied into stage s, to Bf/Cf (see transpose_own_rows);
+  // the padded states' columns were zeroed in setup.
+  __device__ void transpose_own_bc(int s) const {
+    const int ds = int(a_.dstate);
+    if (a_.B.data)
+      transpose_own_rows<kTime, kThreads, kStates, kRunPad>(
+          stage<const InT>(s, l_.raw_B), l_.raw_bc_pitch, ds, piece_bytes(kVecB), l_.Bf_pitch,
+          at<float>(l_.Bf));
+    if (!Carry && a_.C.data)
+      transpose_own_rows<kTime, kThreads, kStates, kRunPad>(
+          stage<const InT>(s, l_.raw_C), l_.raw_bc_pitch, ds, piece_bytes(kVecC), l_.Cf_pitch,
+          at<float>(l_.Cf));
   }
 
   // The step of one (channel, time step) from its raw delta and the channel's bias. A select, not
@@ -398,25 +488,20 @@ class forward_agent {
     const float* src = at<const float>(l_.ckpt);
     float* dst = p_.checkpoints + ((b_ * a_.dim + d0_) * p_.num_chunks + c0) * ds;
     const int64_t row_stride = p_.num_chunks * ds;
-    // With a constant interval a row has at most kMaxPer pieces: a constant divisor (the runtime
-    // one was an integer division per tile and thread; ncu at 193af0d).
-    constexpr bool kFixed = checkpoint_steps(Config::kMaxDState) == kMinCheckpointSteps;
-    constexpr int kPer = kTime / kMinCheckpointSteps * Config::kMaxDState / 4;
-    constexpr int kMaxPer = kPer > 0 ? kPer : 1;  // (no staged saves below 4 states a thread)
-    if (p_.ckpt_vec && kFixed && kPer > 0) {
-      const int per = n / 4;  // 16-byte pieces per row, at most kMaxPer
-      for (int i = tid_; i < rows_valid_ * kMaxPer; i += kThreads) {
-        const int r = i / kMaxPer, j = i % kMaxPer;
+    // With a constant interval a row has at most kPer pieces (0: not constant): walking kPer per
+    // row divides by a constant (the runtime count was an integer division per tile and thread;
+    // ncu at 193af0d).
+    constexpr int kPer = checkpoint_steps(Config::kMaxDState) == kMinCheckpointSteps
+                             ? kTime / kMinCheckpointSteps * Config::kMaxDState / 4
+                             : 0;
+    if (p_.ckpt_vec) {
+      const int per = n / 4;  // 16-byte pieces per row
+      const int walk = kPer > 0 ? kPer : per;
+      for (int i = tid_; i < rows_valid_ * walk; i += kThreads) {
+        const int r = i / walk, j = i % walk;
         if (j < per)
           reinterpret_cast<float4*>(dst + r * row_stride)[j] =
               reinterpret_cast<const float4*>(src + r * l_.ckpt_pitch)[j];
-      }
-    } else if (p_.ckpt_vec) {
-      const int per = n / 4;  // 16-byte pieces per row
-      for (int i = tid_; i < rows_valid_ * per; i += kThreads) {
-        const int r = i / per, j = i % per;
-        reinterpret_cast<float4*>(dst + r * row_stride)[j] =
-            reinterpret_cast<const float4*>(src + r * l_.ckpt_pitch)[j];
       }
     } else {
       for (int i = tid_; i < rows_valid_ * n; i += kThreads) {
@@ -666,6 +751,19 @@ class forward_agent {
     };
     if (a_.B_const.data) load_const(a_.B_const, l_.Bf, l_.Bf_pitch);
     if (a_.C_const.data) load_const(a_.C_const, l_.Cf, l_.Cf_pitch);
+    if constexpr (kOwnRows) {
+      // The padded states of a time-varying B/C tile, which transpose_own_bc leaves alone.
+      const int ds = int(a_.dstate), pad = npad - ds;
+      auto zero_padded = [&](int64_t off, int pitch) {
+        float* dst = at<float>(off);
+        for (int i = tid_; i < kTime * pad; i += kThreads) {
+          const int t = i / pad, n = ds + i % pad;
+          dst[t * pitch + n + n / kStates * kRunPad] = 0.f;
+        }
+      };
+      if (a_.B.data) zero_padded(l_.Bf, l_.Bf_pitch);
+      if (!Carry && a_.C.data) zero_padded(l_.Cf, l_.Cf_pitch);
+    }
 
     const bool row_ok = row_ < rows_valid_;
     const int64_t d = d0_ + row_;
@@ -719,13 +817,12 @@ class forward_agent {
       else
         copy_commit();
       copy_wait<1>();
+      // kOwnRows: each thread transposes the B/C pieces it copied, so one barrier serves the
+      // transposes and the copies. Bf/Cf were last read by the previous tile's scan, which ended
+      // before that tile's last barrier.
+      if constexpr (kOwnRows) transpose_own_bc(s);
       __syncthreads();
       if constexpr (kOwnRows) {
-        // Bf/Cf were last read by the previous tile's scan, which ended before the barrier above.
-        if (a_.B.data || a_.C.data) {
-          transpose_stage_bc(s);
-          __syncthreads();
-        }
         if (!Carry && a_.z.data)
           scan_own_row<true>(s, t0);
         else
@@ -776,7 +873,7 @@ class forward_agent {
 /// @brief One grid of blocks per time segment (blocks_per_segment x segments; the carry pass
 ///        leaves out the last segment).
 template <class Config, class InT, class OutT, bool Carry>
-__global__ void __launch_bounds__(Config::kThreads)
+__global__ void __launch_bounds__(Config::kThreads, Config::kMinBlocksPerSM)
     forward_kernel(const __grid_constant__ forward_params<InT, OutT> p) {
   extern __shared__ __align__(16) char smem[];
   forward_agent<Config, InT, OutT, Carry>(p, smem).run();
