@@ -131,44 +131,39 @@ __device__ void load_rows(T* dst, int pitch, const T* src, int64_t row_stride, i
   }
 }
 
+/// @brief Bytes as one word: what a piece of 4, 8 or 16 bytes is read as.
+template <int Bytes>
+using word_of = std::conditional_t<Bytes == 16, uint4, std::conditional_t<Bytes == 8, uint2, uint32_t>>;
+
 /// @brief The transpose of what this thread's load_rows call (same Time, Threads, rows, piece)
 ///        copied: raw [state][step] rows of B or C to float [step][state] in `dst`, state n at
 ///        column n + n / Run * Pad of rows `cols` floats apart. It reads only its own copies, so
 ///        it needs this thread's copy_wait and no barrier; columns past `rows` (padded states)
 ///        are left as they are. (The element loop of transpose_states, run between two barriers,
-///        read every thread's copies.)
+///        read every thread's copies.) Each piece size has its loop with constant shifts: a
+///        runtime log2 of the size ran a loop per call (ncu at 40c5618).
 template <int Time, int Threads, int Run, int Pad, class T>
 __device__ void transpose_own_rows(const T* raw, int pitch, int rows, int piece, int cols,
                                    float* dst) {
-  if (piece != 0) {
-    constexpr int kLogTime = ilog2(Time);
-    const int per_log = ilog2(piece / int(sizeof(T)));
-    const int chunks_log = kLogTime - per_log;
-    for (int i = threadIdx.x; i < rows << chunks_log; i += Threads) {
-      const auto [r, j] = piece_at(i, chunks_log, per_log);
-      const T* src = raw + r * pitch + j;
+  auto pieces = [&](auto bytes) {
+    constexpr int kBytes = decltype(bytes)::value, kN = kBytes / int(sizeof(T));
+    constexpr int kChunks = Time / kN;  // pieces per row
+    for (int i = threadIdx.x; i < rows * kChunks; i += Threads) {
+      const int r = i / kChunks, j = i % kChunks * kN;
+      union {
+        word_of<kBytes> v;
+        T e[kN];
+      } x;
+      x.v = *reinterpret_cast<const word_of<kBytes>*>(raw + r * pitch + j);
       float* d = dst + j * cols + r + r / Run * Pad;
-      if (piece == 16) {
-        constexpr int kN = 16 / int(sizeof(T));
-        union {
-          uint4 v;
-          T e[kN];
-        } x;
-        x.v = *reinterpret_cast<const uint4*>(src);
 #pragma unroll
-        for (int k = 0; k < kN; ++k) d[k * cols] = to_float(x.e[k]);
-      } else {
-        constexpr int kN = small_piece_bytes<T>() / int(sizeof(T));
-        using word = std::conditional_t<small_piece_bytes<T>() == 8, uint2, uint32_t>;
-        union {
-          word v;
-          T e[kN];
-        } x;
-        x.v = *reinterpret_cast<const word*>(src);
-#pragma unroll
-        for (int k = 0; k < kN; ++k) d[k * cols] = to_float(x.e[k]);
-      }
+      for (int k = 0; k < kN; ++k) d[k * cols] = to_float(x.e[k]);
     }
+  };
+  if (piece == 16) {
+    pieces(std::integral_constant<int, 16>{});
+  } else if (piece != 0) {
+    pieces(std::integral_constant<int, small_piece_bytes<T>()>{});
   } else {
     for (int i = threadIdx.x; i < rows * Time; i += Threads) {
       const int r = i / Time, j = i % Time;
