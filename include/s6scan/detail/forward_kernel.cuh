@@ -4,7 +4,9 @@
 // The forward scan kernel. One block owns NRows channels of one (batch, group) pair and walks time
 // in tiles of TimeTile steps. Per tile:
 //   1. copy: the next tile's raw u, delta, z, B, C go to the other shared-memory stage (cp.async)
-//   2. prologue: a time-varying B/C tile is converted to float and transposed to [step][state];
+//   2. prologue: a time-varying B/C tile is converted to float and transposed to [step][state]
+//      (with one or two lanes per channel, each thread converts the pieces it copied, before the
+//      tile's first barrier);
 //      with more than two lanes per channel, delta -> softplus(delta + bias) and delta * u are
 //      computed once per (channel, step) into float tiles
 //   3. scan: each thread advances its StatesPerThread states through the tile, all in registers;
@@ -179,11 +181,12 @@ __device__ void transpose_own_rows(const T* raw, int pitch, int rows, int piece,
 ///
 /// `ByPiece`: a thread converts the 16-byte pieces of one state's row, with no index divided by
 /// the runtime dstate (at dstate 256 the element loop was about a third of the forward's
-/// instructions). Else a thread converts one element: the forward's choice below dstate 64,
-/// where the piece loop took forward_config<1, 64, 32, 1> from 80 registers to 96 (the
-/// backward's counts did not move). The element loop needs `MaxNpad`, a compile-time bound on
-/// npad, so that it divides by a constant: the runtime division by npad was a large part of the
-/// lm forward's once-per-tile instructions (ncu at 193af0d, bench/NOTES.md).
+/// instructions). Else a thread converts one element: the forward's choice below dstate 64 with
+/// four lanes per channel (one or two lanes take transpose_own_rows), where the piece loop had
+/// taken forward_config<1, 64, 32, 1> from 80 registers to 96 (the backward's counts did not
+/// move). The element loop needs `MaxNpad`, a compile-time bound on npad, so that it divides by a
+/// constant: the runtime division by npad was a large part of the lm forward's once-per-tile
+/// instructions (ncu at 193af0d, bench/NOTES.md).
 template <int Time, int Threads, bool ByPiece, int Run = 1, int Pad = 0, bool Swizzle = false,
           int MaxNpad = 0, class T>
 __device__ void transpose_states(const T* raw, int pitch, int dstate, int npad, float* dst) {
@@ -306,13 +309,15 @@ class forward_agent {
   }
 
   __device__ void load_stage(int s, int64_t t0) const {
-    const bool whole = kOwnRows && t0 + kTime <= a_.seqlen;  // (the others' counts moved)
+    // load_whole only where one or two lanes hold a channel: in the wider configurations it moved
+    // ptxas's register counts (dstate 256 grew spills) for little per-tile work saved.
+    const bool whole = kOwnRows && t0 + kTime <= a_.seqlen;
     // Rows past the group's end are zero-filled (empty copies), so they scan harmlessly.
     auto seq = [&](int64_t off, const seq_tensor<const InT>& x, unsigned bit) {
       InT* dst = stage<InT>(s, off);
       const InT* src = x.data + b_ * x.batch_stride + d0_ * x.dim_stride;
       const int piece = piece_bytes(bit);
-      if (kOwnRows && whole && piece == 16 && rows_valid_ == kRows) {
+      if (whole && piece == 16 && rows_valid_ == kRows) {
         load_whole<kRows>(dst, l_.seq_pitch, src, x.dim_stride, t0);
         return;
       }
@@ -329,7 +334,7 @@ class forward_agent {
       InT* dst = stage<InT>(s, off);
       const InT* src = x.data + b_ * x.batch_stride + g_ * x.group_stride;
       const int piece = piece_bytes(bit);
-      if (kOwnRows && whole && piece == 16 && ds == Config::kMaxDState)
+      if (whole && piece == 16 && ds == Config::kMaxDState)
         load_whole<Config::kMaxDState>(dst, l_.raw_bc_pitch, src, x.state_stride, t0);
       else
         load_rows<kTime, kThreads>(dst, l_.raw_bc_pitch, src, x.state_stride, ds, t0, a_.seqlen,
