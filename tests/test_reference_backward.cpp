@@ -116,6 +116,40 @@ TEST_CASE("reference backward: constant B and C together, with every option", "[
   check_gradients(1, o, true);
 }
 
+// dA_scale sums |term| where dA sums the terms: never below |dA|, equal to it where every term has
+// one sign (steps, B, u, C and dout of one sign, no initial state: states and adjoints keep theirs),
+// and above it where the signs mix.
+TEST_CASE("reference backward: dA_scale is the sum of dA's terms' magnitudes", "[reference][backward]") {
+  std::mt19937_64 rng(s6test::test_seed() + 3);
+  prob p(2, 4, 9, 3, 2, {}, rng);
+  std::normal_distribution<float> N(0.f, 1.f);
+  std::vector<float> w(size_t(p.batch * p.dim * p.seqlen));
+  for (auto& x : w) x = N(rng);
+  const s6scan::seq_tensor<const float> dout{w.data(), p.dim * p.seqlen, p.seqlen, 1};
+  s6scan::reference_gradients g;
+  REQUIRE(s6scan::reference_backward(p.args, dout, {}, g).ok());
+  REQUIRE(g.dA_scale.size() == g.dA.size());
+  int mixed = 0;
+  for (size_t i = 0; i < g.dA.size(); ++i) {
+    CAPTURE(i, g.dA[i], g.dA_scale[i]);
+    REQUIRE(g.dA_scale[i] >= std::abs(g.dA[i]) * (1 - 1e-12));
+    mixed += g.dA_scale[i] > std::abs(g.dA[i]) * (1 + 1e-6);
+  }
+  REQUIRE(mixed > 0);
+
+  for (auto* v : {&p.u, &p.delta, &p.B, &p.C})
+    for (auto& x : *v) x = std::abs(x);
+  for (const float sign : {1.f, -1.f}) {
+    for (auto& x : w) x = sign * std::abs(x);
+    REQUIRE(s6scan::reference_backward(p.args, dout, {}, g).ok());
+    for (size_t i = 0; i < g.dA.size(); ++i) {
+      CAPTURE(sign, i, g.dA[i], g.dA_scale[i]);
+      REQUIRE(g.dA_scale[i] > 0);
+      REQUIRE(std::abs(g.dA_scale[i] - sign * g.dA[i]) <= 1e-12 * g.dA_scale[i]);
+    }
+  }
+}
+
 TEST_CASE("reference backward: refuses bad arguments", "[reference][backward]") {
   std::mt19937_64 rng(s6test::test_seed());
   prob p(1, 2, 4, 2, 1, {}, rng);

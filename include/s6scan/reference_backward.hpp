@@ -26,6 +26,9 @@ namespace s6scan {
 struct reference_gradients {
   std::vector<double> du, ddelta, dz;  // (batch, dim, seqlen)
   std::vector<double> dA;              // (dim, dstate)
+  /// (dim, dstate): the sum of the magnitudes of dA's terms (one per batch and step). dA is a sum
+  /// whose terms can mostly cancel, so its rounding error is measured against this, not |dA|.
+  std::vector<double> dA_scale;
   std::vector<double> dB, dC;
   std::vector<double> dD, ddelta_bias;  // (dim)
   std::vector<double> dh0;              // (batch, dim, dstate)
@@ -60,6 +63,7 @@ template <class InT, class OutT>
   g.ddelta.assign(seq, 0.0);
   if (a.z.data) g.dz.assign(seq, 0.0);
   g.dA.assign(size_t(Dm * N), 0.0);
+  g.dA_scale.assign(size_t(Dm * N), 0.0);
   g.dB.assign(a.B.data ? size_t(Bn * G * N * L) : size_t(Dm * N), 0.0);
   g.dC.assign(a.C.data ? size_t(Bn * G * N * L) : size_t(Dm * N), 0.0);
   if (a.D.data) g.dD.assign(size_t(Dm), 0.0);
@@ -129,7 +133,9 @@ template <class InT, class OutT>
           if (a.B.data) g.dB[((b * G + grp) * N + n) * L + t] += db; else g.dB[d * N + n] += db;
           du += adj[n] * step[t] * Bv[t * N + n];
           dstep += adj[n] * (Bv[t * N + n] * ut[t] + An * an * hprev);
-          g.dA[d * N + n] += adj[n] * step[t] * an * hprev;
+          const double dA_term = adj[n] * step[t] * an * hprev;
+          g.dA[d * N + n] += dA_term;
+          g.dA_scale[d * N + n] += std::abs(dA_term);
           adj[n] *= an;  // carried to the state before step t
         }
         // softplus'(x) = sigmoid(x); above the threshold the step is x itself.
