@@ -283,6 +283,9 @@ S6SCAN_HOST_DEVICE constexpr int part_state_col(int n, int states_per_thread) {
 struct backward_smem_layout {
   // Within each of the two stages (stage s starts at s * stage_bytes):
   int64_t raw_u = 0, raw_delta = 0, raw_z = 0, raw_dout = 0, raw_B = 0, raw_C = 0, stage_bytes = 0;
+  /// Where a chunk is one tile (chunk_steps == time_tile): the state the tile starts from, copied
+  /// with the tile's inputs, (states per thread, threads) floats; 0 bytes otherwise.
+  int64_t raw_h0 = 0;
   int raw_bc_pitch = 0;
   // After both stages: float tiles of (rows, tile_pitch): step, step * u, dy (the gradient reaching
   // y), the softplus' derivative, and each step's sums over the lanes of a channel: the u gradient
@@ -323,6 +326,7 @@ S6SCAN_HOST_DEVICE inline backward_smem_layout make_backward_smem_layout(
   l.raw_dout = o; o += align16(int64_t(rows) * time_tile * out_bytes);
   l.raw_B = o; o += var_B ? bc_tile : 0;
   l.raw_C = o; o += var_C ? bc_tile : 0;
+  l.raw_h0 = o; o += chunk_steps == time_tile ? int64_t(states_per_thread) * threads * 4 : 0;
   l.stage_bytes = o;
   o = 2 * l.stage_bytes;
   l.tile_pitch = time_tile + 4;

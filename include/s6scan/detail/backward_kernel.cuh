@@ -158,6 +158,11 @@ class backward_agent {
   // The lane index's bits: a channel's lanes (low), the warp's channels (high).
   static constexpr int kLaneBits = ilog2(kLanes), kRowBits = ilog2(32 / kLanes);
   static constexpr int kRun = 16 / int(sizeof(InT)) < kTime ? 16 / int(sizeof(InT)) : kTime;
+  // A chunk of one tile (dstate <= 16): every item starts a chunk, so the saved state it starts
+  // from is copied into the stage with the item's inputs (backward_smem_layout::raw_h0). Loaded
+  // when the item began, it stalled the lm backward on a global load every tile (ncu at 824b51a:
+  // 6% of the warps' samples on the store that waited for it, and the barrier after it).
+  static constexpr bool kStartInStage = kTiles == 1 && !Carry;
   using svec = float_vec<kStateVec>;
 
   // One tile of the walk: pass 1 (forward, keeps tile starts) or pass 2 (recompute + adjoint).
@@ -260,6 +265,18 @@ class backward_agent {
       load_rows<kTime, kThreads>(stage<InT>(s, l_.raw_C), l_.raw_bc_pitch,
                                  f_.C.data + b_ * f_.C.batch_stride + g_ * f_.C.group_stride,
                                  f_.C.state_stride, ds, t0, L, piece_for<InT>(p_, kVecC));
+    if constexpr (kStartInStage) {
+      const float* src = row_ < rows_valid_ ? chunk_start_state(it.chunk) : nullptr;
+      float* dst = stage<float>(s, l_.raw_h0) + tid_;
+#pragma unroll
+      for (int n = 0; n < kStates; ++n) {
+        const bool on = src && first_state_ + n < f_.dstate;
+        // Nothing is read where `on` is false (zero-filled); the address only has to be valid.
+        const void* from = on ? static_cast<const void*>(src + first_state_ + n)
+                              : static_cast<const void*>(f_.delta.data);
+        copy_zfill<4>(dst + n * kThreads, from, on ? 4 : 0);
+      }
+    }
     copy_commit();
   }
 
@@ -325,22 +342,38 @@ class backward_agent {
     return at<const float>(l_.starts)[(tile * kStates + n) * kThreads + tid_];
   }
 
-  // Loads the state at the start of chunk c into h_ and records it as tile 0's start.
-  __device__ void begin_chunk(int64_t c) {
+  // This thread's channel's state at the start of chunk c (its state 0), or null where that is
+  // zero (no initial state). The caller checks the row.
+  __device__ const float* chunk_start_state(int64_t c) const {
     const int64_t d = d0_ + row_;
-    const bool row_ok = row_ < rows_valid_;
-    const float* src = nullptr;
     if (c > 0)  // the state after step c * kChunk - 1
-      src = p_.states +
-            ((b_ * f_.dim + d) * p_.w.saved_chunks + (c * p_.w.saved_per_chunk - 1)) * f_.dstate;
-    else if (f_.initial_state.data)
-      src = f_.initial_state.data + b_ * f_.initial_state.batch_stride +
-            d * f_.initial_state.dim_stride;
+      return p_.states +
+             ((b_ * f_.dim + d) * p_.w.saved_chunks + (c * p_.w.saved_per_chunk - 1)) * f_.dstate;
+    if (f_.initial_state.data)
+      return f_.initial_state.data + b_ * f_.initial_state.batch_stride +
+             d * f_.initial_state.dim_stride;
+    return nullptr;
+  }
+
+  // Loads the state at the start of chunk c into h_ and records it as tile 0's start: from stage
+  // s, where load_stage copied it (kStartInStage, after this thread's copy_wait), else from
+  // global memory.
+  __device__ void begin_chunk(int s, int64_t c) {
+    if constexpr (kStartInStage) {
 #pragma unroll
-    for (int n = 0; n < kStates; ++n) {
-      const bool on = row_ok && src && first_state_ + n < f_.dstate;
-      h_[n] = on ? src[first_state_ + n] : 0.f;
-      save_start(0, n, h_[n]);
+      for (int n = 0; n < kStates; ++n) {
+        h_[n] = stage<const float>(s, l_.raw_h0)[n * kThreads + tid_];
+        save_start(0, n, h_[n]);
+      }
+    } else {
+      const bool row_ok = row_ < rows_valid_;
+      const float* src = chunk_start_state(c);
+#pragma unroll
+      for (int n = 0; n < kStates; ++n) {
+        const bool on = row_ok && src && first_state_ + n < f_.dstate;
+        h_[n] = on ? src[first_state_ + n] : 0.f;
+        save_start(0, n, h_[n]);
+      }
     }
   }
 
@@ -1180,10 +1213,11 @@ class backward_agent {
         load_stage(s ^ 1, nx);
       else
         copy_commit();
-      if (!Carry &&
+      if (!Carry && !kStartInStage &&
           ((it.forward && it.tile == 0) || (!it.forward && tiles_in_chunk(it.chunk) == 1)))
-        begin_chunk(it.chunk);
+        begin_chunk(s, it.chunk);
       copy_wait<1>();
+      if constexpr (kStartInStage) begin_chunk(s, it.chunk);  // every item starts a chunk
       __syncthreads();
       if constexpr (kOwnRows) {
         if (Carry) {
