@@ -378,13 +378,16 @@ TEMPLATE_TEST_CASE("backward: time split across blocks", "[gpu][backward]",
   b_only.B_const = true;
   // Under S6SCAN_FEWER_BLOCKS (racecheck), those two take batch 1 and 16 channels (one block of
   // 8 per group, a fifth of the work): at batch 2 and 40 channels, racecheck processes did not
-  // get through them in 290 s. Several blocks per group stay covered by the plain runs.
+  // get through them in 290 s. They also take only 10 chunks in 3 uneven segments and in
+  // segments of one chunk: with all eight splits, 16 racecheck shards were still inside this
+  // test at 540 s. Several blocks per group and the other splits stay covered by the plain runs.
   for (const options& o : {all, consts, b_only})
     for (int64_t dstate : {1, 16, 64, 129, 256}) {
       if (o.B_const && !o.C_const && dstate < 129) continue;
       const bool small = dstate >= 129 && s6test::fewer_blocks();
       for (int64_t seqlen : {64 * 9 + 17, 1000})  // 10 and 16 chunks
         for (int segments : {2, 3, 7, 32}) {
+          if (small && (seqlen == 1000 || segments == 2 || segments == 7)) continue;
           problem<InT, OutT> p(small ? 1 : 2, small ? 16 : 40, seqlen, dstate, 2, o, rng);
           run_case(p, default_forward<InT, OutT>, segmented_backward{segments});
         }
