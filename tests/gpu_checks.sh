@@ -5,25 +5,37 @@
 # side (S6SCAN_TEST_SHARD=i/n), one log per process under the output folder; the summary counts
 # the shards whose log has the step's verdict line and shows the end of every other log.
 #
-#   tests/gpu_checks.sh [--build DIR] [--out DIR] [--timeout S] [--commit REV] STEP...
+#   tests/gpu_checks.sh [--build DIR] [--out DIR] [--timeout S] [--commit REV] [--part K/M] STEP...
 #
 # STEP: tests (both binaries, 8 shards each), memcheck (12 each, without the [large] cases),
 # racecheck-forward and racecheck-backward (16 shards, without [large], S6SCAN_FEWER_BLOCKS=1;
 # each takes minutes, so give each its own command on a lent machine), bench (bench.json and
 # bench.log; the JSON names --commit, else this checkout's HEAD, so build from it). Shard counts:
-# SHARDS_TESTS, SHARDS_MEMCHECK, SHARDS_RACECHECK; --timeout bounds each process (540 s). Exit
-# status: 0 when every step passed, 1 when one did not, 77 when there is no GPU, 2 for bad
-# arguments or a missing tool.
+# SHARDS_TESTS, SHARDS_MEMCHECK, SHARDS_RACECHECK; --timeout bounds each process (540 s).
+# --part K/M runs only shards K-1, K-1+M, K-1+2M, ... of each step (K from 1 to M), so that a step
+# too long for one command runs in M commands: racecheck-backward in 16 shards did not finish in
+# 575 s at 9f7a28a; SHARDS_RACECHECK=32 with --part 1/2 and then --part 2/2 runs 16 processes a
+# command, each with half the work. Exit status: 0 when every step passed, 1 when one did not, 77
+# when there is no GPU, 2 for bad arguments or a missing tool.
 set -u
 
-build=build out=gpu-checks timeout_s=540 commit=
+build=build out=gpu-checks timeout_s=540 commit= part_k=1 part_m=1
 steps=()
 while [ $# -gt 0 ]; do
+  case "$1" in
+    --build | --out | --timeout | --commit | --part)
+      [ $# -ge 2 ] || { echo "gpu_checks.sh: $1 needs a value" >&2; exit 2; } ;;
+  esac
   case "$1" in
     --build) build=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --timeout) timeout_s=$2; shift 2 ;;
     --commit) commit=$2; shift 2 ;;
+    --part)
+      [[ "$2" =~ ^([0-9]+)/([0-9]+)$ ]] && [ "${BASH_REMATCH[1]}" -ge 1 ] &&
+        [ "${BASH_REMATCH[1]}" -le "${BASH_REMATCH[2]}" ] ||
+        { echo "gpu_checks.sh: --part wants K/M with 1 <= K <= M, got '$2'" >&2; exit 2; }
+      part_k=${BASH_REMATCH[1]} part_m=${BASH_REMATCH[2]}; shift 2 ;;
     tests | memcheck | racecheck-forward | racecheck-backward | bench) steps+=("$1"); shift ;;
     *) echo "gpu_checks.sh: unknown argument '$1' (see the comment at the top)" >&2; exit 2 ;;
   esac
@@ -45,30 +57,35 @@ fi
 failed=0
 
 # run_shards NAME BINARY SHARDS VERDICT [PREFIX...] -- [ARGS...]: runs BINARY in SHARDS processes
-# at once, each as PREFIX BINARY ARGS, and counts the shards that exit 0 with VERDICT in their log.
-# Prints its summary to NAME-BINARY.summary in the output folder; returns 1 if a shard failed.
+# at once (those of --part's share), each as PREFIX BINARY ARGS, and counts the shards that exit 0
+# with VERDICT in their log. Prints its summary to NAME-BINARY.summary in the output folder;
+# returns 1 if a shard failed.
 run_shards() {
   local name=$1 bin=$2 shards=$3 verdict=$4
   shift 4
   local prefix=()
   while [ "$1" != -- ]; do prefix+=("$1"); shift; done
   shift
-  local pids=() i log
-  for ((i = 0; i < shards; ++i)); do
+  local pids=() mine=() i log
+  for ((i = part_k - 1; i < shards; i += part_m)); do
     S6SCAN_TEST_SHARD="$i/$shards" timeout "$timeout_s" "${prefix[@]}" "$build/tests/$bin" "$@" \
       >"$out/$name-$bin-$i.log" 2>&1 &
     pids+=($!)
+    mine+=("$i")
   done
-  local passed=0 bad=()
-  for ((i = 0; i < shards; ++i)); do
-    if wait "${pids[$i]}" && grep -qF "$verdict" "$out/$name-$bin-$i.log"; then
+  local passed=0 bad=() j
+  for ((j = 0; j < ${#mine[@]}; ++j)); do
+    i=${mine[$j]}
+    if wait "${pids[$j]}" && grep -qF "$verdict" "$out/$name-$bin-$i.log"; then
       passed=$((passed + 1))
     else
       bad+=("$i")
     fi
   done
+  local of="$shards shards"
+  [ "$part_m" -eq 1 ] || of="${#mine[@]} shards (part $part_k/$part_m of $shards)"
   {
-    echo "$name $bin: $passed/$shards shards \"$verdict\""
+    echo "$name $bin: $passed/$of \"$verdict\""
     for i in "${bad[@]}"; do
       log="$out/$name-$bin-$i.log"
       echo "  shard $i failed or timed out; the end of $log:"
