@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 """Summarises the GPU tests' "error ..." lines (stdin or files): for the forward, the worst relative
 L2 error of out per dtype and dstate, per dtype and seqlen, and the worst state errors; for the
-backward ("error bwd ..."), the worst error of each gradient per dtype, with its ratio to the bound.
+backward ("error bwd ..."), the worst error of each gradient per dtype, with its ratio to the bound;
+and the cases whose device part took longest (device_s: under a sanitizer, where its time goes).
 
     ./build/tests/test_forward_gpu | python3 tests/error_table.py
     ./build/tests/test_backward_gpu | python3 tests/error_table.py
@@ -18,7 +19,12 @@ BWD = re.compile(r"error bwd (\S+) ")
 GRAD = re.compile(r" (\w+)=(\S+)/(\S+)")
 grads = collections.defaultdict(lambda: (0.0, 0.0))  # (dtype, gradient) -> (error, error / bound)
 state = saved = 0.0
+TIME = re.compile(r"error (.*?) (?:y=|du=).* device_s=(\S+) ")
+times = []  # (device seconds, case)
 for line in fileinput.input():
+    t = TIME.match(line)
+    if t:
+        times.append((float(t.group(2)), t.group(1)))
     b = BWD.match(line)
     if b:
         for g, err, bound in GRAD.findall(line):
@@ -54,3 +60,7 @@ if grads:
         cells = [f"{grads[dt, n][0]:.1e}" if (dt, n) in grads else "" for n in names]
         worst = max(grads[dt, n][1] for n in names if (dt, n) in grads)
         print(f"| {dt} | " + " | ".join(cells) + f" | {worst:.2f} |")
+if times:
+    print(f"slowest of {len(times)} cases by device_s (seconds), their sum {sum(t for t, _ in times):.1f}:")
+    for t, case in sorted(times, reverse=True)[:8]:
+        print(f"  {t:8.2f}  {case}")

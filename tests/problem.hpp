@@ -9,6 +9,7 @@
 #include <s6scan/numeric.hpp>
 #include <s6scan/reference.hpp>
 
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -58,6 +59,13 @@ inline bool fewer_blocks() {
 ///        ten chunks), which racecheck takes minutes over; 40 keeps their code paths (one valid row
 ///        per block, several chunks) at a fifth of the blocks.
 inline int64_t one_channel_groups() { return fewer_blocks() ? 40 : 200; }
+
+/// @brief Seconds since `start` on the steady clock. The GPU tests print, per case, the seconds
+///        of its device part and of its float64 reference (device_s, reference_s), so that a
+///        sanitizer run's logs show which cases its time goes to.
+inline double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
 
 /// @brief Counts calls; each call is the next case number for in_shard.
 inline bool next_case_in_shard() {

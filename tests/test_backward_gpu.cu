@@ -8,6 +8,7 @@
 #include <s6scan/s6scan.cuh>
 #include <s6scan_default_instances.hpp>  // the default sets, compiled once for both test binaries
 
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -208,6 +209,7 @@ std::vector<grad_error> compare_all(const problem<InT, OutT>& p, gradients<InT, 
 template <class InT, class OutT, class Fwd, class Bwd>
 void run_case(problem<InT, OutT>& p, Fwd fwd, Bwd bwd, int64_t partial_budget = 0) {
   if (!s6test::next_case_in_shard()) return;
+  const auto start = std::chrono::steady_clock::now();
   const std::string name = s6test::case_name(p);
   INFO(name << " seed=" << s6test::test_seed());
   std::mt19937_64 rng(s6test::test_seed() ^ std::hash<std::string>{}(name));
@@ -230,7 +232,9 @@ void run_case(problem<InT, OutT>& p, Fwd fwd, Bwd bwd, int64_t partial_budget = 
   REQUIRE(s.ok());
   CUDA_REQUIRE(cudaDeviceSynchronize());
   gr.download();
+  const double device_s = s6test::seconds_since(start);
 
+  const auto checked = std::chrono::steady_clock::now();
   const auto errs = compare_all(p, gr);
   std::string line = "error bwd " + name;
   for (const auto& e : errs) {
@@ -238,7 +242,8 @@ void run_case(problem<InT, OutT>& p, Fwd fwd, Bwd bwd, int64_t partial_budget = 
     std::snprintf(buf, sizeof(buf), " %s=%.3e/%.3e", e.name, e.err, e.bound);
     line += buf;
   }
-  std::printf("%s\n", line.c_str());
+  std::printf("%s device_s=%.2f reference_s=%.2f\n", line.c_str(), device_s,
+              s6test::seconds_since(checked));
   for (const auto& e : errs) {
     CAPTURE(e.name, e.err, e.bound);
     REQUIRE(e.err <= e.bound);

@@ -8,6 +8,7 @@
 #include <s6scan_default_instances.hpp>  // the default sets, compiled once for both test binaries
 
 #include <array>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -58,6 +59,7 @@ double checkpoint_error(const problem<InT, OutT>& p, const std::vector<float>& w
 template <class InT, class OutT, class Launch>
 void run_case(problem<InT, OutT>& p, Launch launch, bool with_workspace) {
   if (!s6test::next_case_in_shard()) return;
+  const auto start = std::chrono::steady_clock::now();
   const std::string name = case_name(p);
   INFO(name << " workspace=" << with_workspace << " seed=" << s6test::test_seed());
   device_problem<InT, OutT> d(p);
@@ -71,7 +73,9 @@ void run_case(problem<InT, OutT>& p, Launch launch, bool with_workspace) {
   REQUIRE(s.ok());
   CUDA_REQUIRE(cudaDeviceSynchronize());
   d.download(p);
+  const double device_s = s6test::seconds_since(start);
 
+  const auto checked = std::chrono::steady_clock::now();
   const auto e = s6test::compare_forward(p.args, p.out.data(), p.opt.last ? p.last.data() : nullptr);
   double ws_err = 0;
   if (ws) {
@@ -79,8 +83,8 @@ void run_case(problem<InT, OutT>& p, Launch launch, bool with_workspace) {
     CUDA_REQUIRE(cudaMemcpy(host.data(), ws.get(), ws_bytes, cudaMemcpyDeviceToHost));
     ws_err = checkpoint_error(p, host);
   }
-  std::printf("error %s y=%.3e bound=%.3e state=%.3e saved=%.3e\n", name.c_str(), e.y, e.y_bound,
-              e.state, ws_err);
+  std::printf("error %s y=%.3e bound=%.3e state=%.3e saved=%.3e device_s=%.2f reference_s=%.2f\n",
+              name.c_str(), e.y, e.y_bound, e.state, ws_err, device_s, s6test::seconds_since(checked));
   CAPTURE(e.y, e.y_bound, e.state, ws_err);
   REQUIRE(e.y <= e.y_bound);
   REQUIRE(e.state <= 1e-5);
