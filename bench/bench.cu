@@ -8,6 +8,12 @@
 //
 //   s6scan_bench [--json FILE] [--commit SHA] [--dtypes bfloat16,float16,float32] [--shapes a,b]
 //                [--reps 20] [--nrows-study 1] [--backward-study 1] [--split-study 1]
+//                [--profile 1]
+//
+// --profile 1 times nothing: for each listed shape and dtype it makes one warm call of the
+// forward and of the backward, then one more of each between cudaProfilerStart and
+// cudaProfilerStop, so that `ncu --profile-from-start off` profiles the kernels of exactly one
+// forward call and one backward call (bench/limits.sh, which bench/limits.py summarises).
 //
 // --nrows-study 1 times, instead, the bfloat16 forward of the listed shapes (dstate 1, 16 or 64)
 // with explicit configurations of several NRows (see study_dstate_*). --backward-study 1 times the
@@ -17,6 +23,7 @@
 // set and explicit time-segment counts, then their default backward with explicit segment counts
 // (see split_study, backward_split_study).
 
+#include <cuda_profiler_api.h>
 #include <s6scan/s6scan.cuh>
 #include <s6scan_default_instances.hpp>  // the default sets, compiled with the tests' (CMake)
 
@@ -113,6 +120,25 @@ __global__ void ex2_rate_kernel(float* out, int iters) {
 float median(std::vector<float> v) {
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
+}
+
+// --profile 1 (see the file comment).
+bool g_profile = false;
+
+// The profile mode's stand-in for time_ms: before(0), launch(0) as a warm call (one-time setup
+// such as kernel attributes stays out of the profile), then before(1) unprofiled and launch(1)
+// between cudaProfilerStart and cudaProfilerStop. Returns 0.
+template <class Before, class Launch>
+float profile_once(Before&& before, Launch&& launch) {
+  before(0);
+  launch(0);
+  before(1);
+  BENCH_CUDA(cudaDeviceSynchronize());
+  BENCH_CUDA(cudaProfilerStart());
+  launch(1);
+  BENCH_CUDA(cudaDeviceSynchronize());
+  BENCH_CUDA(cudaProfilerStop());
+  return 0.f;
 }
 
 template <class F>
@@ -237,9 +263,8 @@ record bench_shape(const case_shape& s, const ceilings& c, int reps, int64_t l2_
       std::exit(1);
     }
   };
-  const float ms = time_ms([&](int i) {
-    check(forward(args[i % sets], ws[i % sets], ws_bytes));
-  }, 3, reps);
+  const auto fwd_call = [&](int i) { check(forward(args[i % sets], ws[i % sets], ws_bytes)); };
+  const float ms = g_profile ? profile_once([](int) {}, fwd_call) : time_ms(fwd_call, 3, reps);
   record r;
   r.shape = s.name;
   r.dtype = s6scan::type_name<T>();
@@ -289,11 +314,13 @@ record bench_shape(const case_shape& s, const ceilings& c, int reps, int64_t l2_
   void* bws = nullptr;
   BENCH_CUDA(cudaMalloc(&bws, bws_bytes));
   BENCH_CUDA(cudaDeviceSynchronize());
-  const float fb_ms = time_ms([&](int i) {
+  const auto fwd_of = [&](int i) { check(s6scan::forward(args[i % sets], ws[i % sets], ws_bytes)); };
+  const auto bwd_of = [&](int i) {
     const int k = i % sets;
-    check(s6scan::forward(args[k], ws[k], ws_bytes));
     check(backward(grads[k], ws[k], ws_bytes, bws, bws_bytes));
-  }, 2, std::max(10, reps / 2));
+  };
+  const float fb_ms = g_profile ? profile_once(fwd_of, bwd_of)
+                                : time_ms([&](int i) { fwd_of(i); bwd_of(i); }, 2, std::max(10, reps / 2));
   release();
   BENCH_CUDA(cudaFree(bws));
 
@@ -303,6 +330,16 @@ record bench_shape(const case_shape& s, const ceilings& c, int reps, int64_t l2_
   r.fwdbwd_ms = fb_ms;
   r.fwdbwd_floor_ms = std::max(double(set_bytes + bwd_bytes) / (c.copy_GBps * 1e9) * 1e3, 2 * exp_ms);
   return r;
+}
+
+// The forward of the default set, as bench_shape's `forward`.
+const auto fwd_default = [](const auto& a, void* ws, size_t bytes) { return s6scan::forward(a, ws, bytes); };
+
+// bench_shape with the default sets, forward and backward, for the dtype named `dt`.
+record bench_default(const char* dt, const case_shape& s, const ceilings& c, int reps, int64_t l2_bytes) {
+  if (!std::strcmp(dt, "bfloat16")) return bench_shape<__nv_bfloat16>(s, c, reps, l2_bytes, fwd_default, true);
+  if (!std::strcmp(dt, "float16")) return bench_shape<__half>(s, c, reps, l2_bytes, fwd_default, true);
+  return bench_shape<float>(s, c, reps, l2_bytes, fwd_default, true);
 }
 
 bool listed(const std::string& list, const std::string& item) {
@@ -401,14 +438,13 @@ void split_study(const case_shape& s, const ceilings& c, int reps, int64_t l2_by
 // 1 to 32 time segments per launch (fewer where the workspace or the launch's chunks allow
 // fewer), and as the launcher decides.
 void backward_split_study(const case_shape& s, const ceilings& c, int reps, int64_t l2_bytes) {
-  const auto fwd = [](const auto& a, void* ws, size_t bytes) { return s6scan::forward(a, ws, bytes); };
   for (int segments : {1, 2, 4, 8, 16, 24, 32, 0}) {
     std::printf("%-16s backward (default configuration) segments ", s.name);
     if (segments > 0) std::printf("%4d: ", segments);
     else std::printf("auto: ");
     backward_call<> bwd;
     bwd.segments = segments;
-    const record r = bench_shape<__nv_bfloat16>(s, c, reps, l2_bytes, fwd, true, bwd);
+    const record r = bench_shape<__nv_bfloat16>(s, c, reps, l2_bytes, fwd_default, true, bwd);
     std::printf("fwd %8.4f ms, fwd+bwd %8.4f ms, bwd %8.4f ms\n", r.fwd_ms, r.fwdbwd_ms,
                 r.fwdbwd_ms - r.fwd_ms);
     std::fflush(stdout);
@@ -464,8 +500,7 @@ void backward_study_config(const case_shape& s, const ceilings& c, int reps, int
     std::printf("refused: %lld bytes of shared memory\n", (long long)need);
     return;
   }
-  const auto fwd = [](const auto& a, void* ws, size_t bytes) { return s6scan::forward(a, ws, bytes); };
-  const record r = bench_shape<T>(s, c, reps, l2_bytes, fwd, true, backward_call<Config>{});
+  const record r = bench_shape<T>(s, c, reps, l2_bytes, fwd_default, true, backward_call<Config>{});
   std::printf("fwd %8.4f ms, fwd+bwd %8.4f ms, bwd %8.4f ms\n", r.fwd_ms, r.fwdbwd_ms,
               r.fwdbwd_ms - r.fwd_ms);
   std::fflush(stdout);
@@ -495,6 +530,7 @@ int main(int argc, char** argv) {
     else if (k == "--nrows-study") nrows_study = v == "1";
     else if (k == "--backward-study") bwd_study = v == "1";
     else if (k == "--split-study") seg_study = v == "1";
+    else if (k == "--profile") g_profile = v == "1";
     else { std::fprintf(stderr, "unknown option %s\n", k.c_str()); return 2; }
   }
 #if !S6SCAN_BENCH_STUDIES
@@ -511,6 +547,18 @@ int main(int argc, char** argv) {
   }
   cudaDeviceProp prop{};
   BENCH_CUDA(cudaGetDeviceProperties(&prop, 0));
+  if (g_profile) {
+    const ceilings none{1.0, 1.0};  // nothing is timed, so no floor is needed
+    for (const auto& s : kShapes) {
+      if (!listed(shapes, s.name)) continue;
+      for (const char* dt : {"bfloat16", "float16", "float32"}) {
+        if (!listed(dtypes, dt)) continue;
+        bench_default(dt, s, none, 1, prop.l2CacheSize);
+        std::printf("profiled %s %s: one forward call, then one backward call\n", s.name, dt);
+      }
+    }
+    return 0;
+  }
   const ceilings c = measure_ceilings(reps);
   std::printf("%s: copy %.0f GB/s (read + write), ex2 %.3g /s\n", prop.name, c.copy_GBps, c.ex2_per_s);
 #if S6SCAN_BENCH_STUDIES
@@ -561,10 +609,7 @@ int main(int argc, char** argv) {
     if (!listed(shapes, s.name)) continue;
     for (const char* dt : {"bfloat16", "float16", "float32"}) {
       if (!listed(dtypes, dt)) continue;
-      const auto fwd = [](const auto& a, void* ws, size_t bytes) { return s6scan::forward(a, ws, bytes); };
-      record r = !std::strcmp(dt, "bfloat16") ? bench_shape<__nv_bfloat16>(s, c, reps, prop.l2CacheSize, fwd, true)
-                 : !std::strcmp(dt, "float16") ? bench_shape<__half>(s, c, reps, prop.l2CacheSize, fwd, true)
-                                               : bench_shape<float>(s, c, reps, prop.l2CacheSize, fwd, true);
+      record r = bench_default(dt, s, c, reps, prop.l2CacheSize);
       std::printf("%-16s %-9s %10.4f %10.4f %8.0f %7.2f %10.4f %10.4f %7.2f\n", r.shape.c_str(),
                   r.dtype.c_str(), r.fwd_ms, r.floor_ms, r.GBps, r.ratio, r.fwdbwd_ms,
                   r.fwdbwd_floor_ms, r.fwdbwd_ms / r.fwdbwd_floor_ms);
