@@ -8,7 +8,7 @@ eligible and active warps per scheduler, achieved occupancy, DRAM throughput and
 and FMA pipes' use; from the longest kernel its registers and its three largest stall reasons
 (warps stalled per issued instruction). The last column names the limit those figures point to.
 
-    bench/limits.py DIR [--json OUT]
+    bench/limits.py DIR [--json OUT] [--commit SHA]
 
 The shapes' sizes come from the file names (SHAPE.DTYPE.csv) and SHAPES below, which match
 bench.cu's list."""
@@ -133,19 +133,18 @@ def main(argv):
     if len(argv) < 1 or argv[0].startswith("-"):
         print(__doc__, file=sys.stderr)
         return 2
-    folder, out = argv[0], None
-    if len(argv) == 3 and argv[1] == "--json":
-        out = argv[2]
-    elif len(argv) != 1:
+    folder, options = argv[0], dict(zip(argv[1::2], argv[2::2]))
+    if len(argv) % 2 != 1 or set(options) - {"--json", "--commit"}:
         print(__doc__, file=sys.stderr)
         return 2
-    results = []
+    results, gpu = [], None
     for name in sorted(os.listdir(folder)):
         m = re.match(r"^(.+)\.(bfloat16|float16|float32)\.csv$", name)
         if not m or m.group(1) not in SHAPES:
             continue
         b, d, l, n = SHAPES[m.group(1)]
         kernels = read_kernels(os.path.join(folder, name))
+        gpu = gpu or next((k.get("device__attribute_display_name") for k in kernels), None)
         results.append({"shape": m.group(1), "dtype": m.group(2),
                         "fwd": summarise([k for k in kernels if is_forward(k)], b * d * l * n),
                         "bwd": summarise([k for k in kernels if not is_forward(k)], b * d * l * n)})
@@ -155,9 +154,10 @@ def main(argv):
     order = list(SHAPES)
     results.sort(key=lambda r: (order.index(r["shape"]), r["dtype"]))
     print(table(results))
-    if out:
-        with open(out, "w") as f:
-            json.dump(results, f, indent=1)
+    if "--json" in options:
+        with open(options["--json"], "w") as f:
+            json.dump({"gpu": gpu, "commit": options.get("--commit", "unknown"), "rows": results},
+                      f, indent=1)
     return 0
 
 

@@ -43,11 +43,13 @@ def main():
         with open(os.path.join(d, "ignored.csv"), "w") as f:
             f.write(csv_line(COLUMNS))
         out = os.path.join(d, "out.json")
-        p = subprocess.run([sys.executable, LIMITS, d, "--json", out], capture_output=True, text=True)
+        p = subprocess.run([sys.executable, LIMITS, d, "--json", out, "--commit", "abc123"],
+                           capture_output=True, text=True)
         if p.returncode != 0:
             print("FAIL: exit", p.returncode, p.stderr)
             return 1
-        (r,) = json.load(open(out))
+        saved = json.load(open(out))
+        (r,) = saved["rows"]
         fwd, bwd = r["fwd"], r["bwd"]
         checks = [
             ("forward kernels", fwd["kernels"], 1), ("backward kernels", bwd["kernels"], 2),
@@ -60,6 +62,7 @@ def main():
             ("backward stalls (longest kernel, without selected)", bwd["stalls"],
              [["barrier", 0.9], ["wait", 0.4]]),
             ("forward limit", fwd["limit"], "MUFU pipe"),
+            ("commit", saved["commit"], "abc123"), ("gpu (no display-name column)", saved["gpu"], None),
             ("backward limit", bwd["limit"], "latency: few eligible warps, most stalled on barrier"),
         ]
         failed = [(what, got, want) for what, got, want in checks if got != want]
@@ -68,6 +71,10 @@ def main():
         if "| N64 | bfloat16 | bwd | 2 | 4.000 | 33.0 | 50.0 |" not in p.stdout:
             print("FAIL: table row missing:\n" + p.stdout)
             failed.append("table")
+        bad = subprocess.run([sys.executable, LIMITS, d, "--jsn", out], capture_output=True)
+        if bad.returncode != 2:
+            print("FAIL: an unknown option exits", bad.returncode)
+            failed.append("usage")
         with tempfile.TemporaryDirectory() as empty:
             q = subprocess.run([sys.executable, LIMITS, empty], capture_output=True, text=True)
             if q.returncode != 1:
