@@ -103,8 +103,9 @@ def limit_of(s):
         return "DRAM bandwidth"
     if at_least("issue_pct", 75):
         return "issue slots (instructions)"
-    top = s["stalls"][0][0] if s["stalls"] else "unknown"
-    return f"latency: few eligible warps, most stalled on {top}"
+    if not s["stalls"]:
+        return "unknown: no issue or stall counters"
+    return f"latency: few eligible warps, most stalled on {s['stalls'][0][0]}"
 
 
 def table(results):
