@@ -377,7 +377,13 @@ using study_dstate_128 = config_list<forward_config<256, 16, 16, 16>, forward_co
                                      forward_config<128, 16, 16, 16>, forward_config<128, 32, 16, 16>>;
 using study_dstate_64 = config_list<forward_config<64, 2, 32, 4>, forward_config<64, 8, 32, 4>,
                                     forward_config<64, 8, 32, 16>, forward_config<64, 16, 32, 16>,
-                                    forward_config<64, 32, 32, 16>, forward_config<64, 64, 32, 16>>;
+                                    forward_config<64, 32, 32, 16>, forward_config<64, 64, 32, 16>,
+                                    forward_config<64, 32, 32, 8>, forward_config<64, 64, 32, 8>,
+                                    forward_config<64, 32, 16, 8>>;
+// dstate 256 (the bfloat16 forward, and float32 when --dtypes names it): float32's raw B/C tiles
+// (shared by the block's rows) leave room for one block of 16 rows per SM.
+using study_dstate_256 = config_list<forward_config<256, 16, 16, 16>, forward_config<256, 32, 16, 16>,
+                                     forward_config<256, 8, 16, 16>>;
 // float32 at dstate 16, when --dtypes names it: its raw tiles take twice the shared memory, so
 // the rows that read their own channels fit fewer blocks per SM.
 // TimeTile 16 halves the raw tiles, so that two blocks of the wider rows fit.
@@ -571,8 +577,15 @@ int main(int argc, char** argv) {
         if (listed(dtypes, "float32"))
           study<float>(s, c, reps, prop.l2CacheSize, study_dstate_16_f32{});
       }
-      else if (s.dstate == 64) study(s, c, reps, prop.l2CacheSize, study_dstate_64{});
+      else if (s.dstate == 64) {
+        study(s, c, reps, prop.l2CacheSize, study_dstate_64{});
+        if (listed(dtypes, "float32")) study<float>(s, c, reps, prop.l2CacheSize, study_dstate_64{});
+      }
       else if (s.dstate == 128) study(s, c, reps, prop.l2CacheSize, study_dstate_128{});
+      else if (s.dstate == 256) {
+        study(s, c, reps, prop.l2CacheSize, study_dstate_256{});
+        if (listed(dtypes, "float32")) study<float>(s, c, reps, prop.l2CacheSize, study_dstate_256{});
+      }
     }
     return 0;
   }
