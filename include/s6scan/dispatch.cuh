@@ -39,7 +39,8 @@ inline constexpr int kOwnRowsTimeTile = sizeof(InT) >= 4 ? 16 : 32;
 ///        comments give the measurements that chose them), smallest MaxDState first.
 ///
 /// Each thread keeps 16 states (one state when dstate is 1; 4 in the general dstate-16 row, 8 in
-/// its two-lane rows); larger dstate spreads a channel's states over 4, 8 or 16 lanes. The rows
+/// its two-lane rows and at dstate 64); larger dstate spreads a channel's states over 8 or 16
+/// lanes. The rows
 /// whose threads read their own channels' raw rows (96 and 128 channels of 2 lanes) depend on the
 /// input type through their TimeTile (kOwnRowsTimeTile).
 using default_config_1 = forward_config<1, 64, 32, 1>;
@@ -53,7 +54,7 @@ using default_config_16_rows96x2 = forward_config<16, 96, kOwnRowsTimeTile<InT>,
 /// itself ptxas gave its time split's carry pass 172 registers in 16-bit types, one block per SM.
 template <class InT>
 using default_config_16_rows128x2 = forward_config<16, 128, kOwnRowsTimeTile<InT>, 8, 2>;
-using default_config_64 = forward_config<64, 64, 32, 16>;
+using default_config_64 = forward_config<64, 32, 32, 8>;
 using default_config_128 = forward_config<128, 32, 16, 16>;
 using default_config_256 = forward_config<256, 16, 16, 16>;
 
