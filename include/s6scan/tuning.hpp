@@ -24,7 +24,7 @@ enum class forward_row {
                        ///< (T: TimeTile 32, or 16 for float32 inputs; kOwnRowsTimeTile)
   dstate64,            ///< forward_config<64, 32, 32, 8>: 32 channels of 8 lanes
   dstate128,           ///< forward_config<128, 32, 16, 16>: 32 channels of 8 lanes
-  dstate256,           ///< forward_config<256, 16, 16, 16>: 16 channels of 16 lanes
+  dstate256,           ///< forward_config<256, R, 16, 16>: R = 16 channels of 16 lanes (32 for float32)
   unsupported,         ///< dstate above 256 (or not positive)
 };
 
