@@ -39,7 +39,8 @@ inline constexpr int kOwnRowsTimeTile = sizeof(InT) >= 4 ? 16 : 32;
 ///        comments give the measurements that chose them), smallest MaxDState first.
 ///
 /// Each thread keeps 16 states (one state when dstate is 1; 4 in the general dstate-16 row, 8 in
-/// its two-lane rows); larger dstate spreads a channel's states over 4, 8 or 16 lanes. The rows
+/// its two-lane rows and at dstate 64); larger dstate spreads a channel's states over 8 or 16
+/// lanes. The rows
 /// whose threads read their own channels' raw rows (96 and 128 channels of 2 lanes) depend on the
 /// input type through their TimeTile (kOwnRowsTimeTile).
 using default_config_1 = forward_config<1, 64, 32, 1>;
@@ -53,9 +54,14 @@ using default_config_16_rows96x2 = forward_config<16, 96, kOwnRowsTimeTile<InT>,
 /// itself ptxas gave its time split's carry pass 172 registers in 16-bit types, one block per SM.
 template <class InT>
 using default_config_16_rows128x2 = forward_config<16, 128, kOwnRowsTimeTile<InT>, 8, 2>;
-using default_config_64 = forward_config<64, 64, 32, 16>;
+using default_config_64 = forward_config<64, 32, 32, 8>;
 using default_config_128 = forward_config<128, 32, 16, 16>;
-using default_config_256 = forward_config<256, 16, 16, 16>;
+/// The dstate-256 row takes 32 channels a block for float32 inputs, 16 for 16-bit ones: a
+/// float32 block's raw B/C tiles (shared by its channels) leave room for one block per SM, so
+/// 16 channels left half the warps 16-bit inputs get (`--nrows-study 1`, N256 forward: float32
+/// 3.252 ms at 16 rows, 2.479 at 32; bfloat16 2.376 at 16, 2.466 at 32).
+template <class InT>
+using default_config_256 = forward_config<256, sizeof(InT) >= 4 ? 32 : 16, 16, 16>;
 
 /// @brief The default backward configurations. Each thread keeps 4 states (8 at dstate 256, 4 at a
 ///        time) and the states before each of TimeTile steps in registers; 128 threads per block
@@ -84,7 +90,7 @@ using default_backward_config_256 = backward_config<256, 8, 8, 8, 2>;
 using default_backward_config_256_small = backward_config<256, 4, 8, 8>;
 
 /// @brief The largest dstate the default set accepts.
-inline constexpr int kDefaultMaxDState = default_config_256::kMaxDState;
+inline constexpr int kDefaultMaxDState = default_config_256<float>::kMaxDState;
 
 /// @brief The default set's configurations as X-macros: `X(InT, OutT, Config)` for each forward
 ///        and each backward configuration the dispatchers below may pick for that type pair.
@@ -99,7 +105,7 @@ inline constexpr int kDefaultMaxDState = default_config_256::kMaxDState;
   X(InT, OutT, ::s6scan::default_config_16_rows128x2<InT>)                                     \
   X(InT, OutT, ::s6scan::default_config_64)                                                    \
   X(InT, OutT, ::s6scan::default_config_128)                                                   \
-  X(InT, OutT, ::s6scan::default_config_256)
+  X(InT, OutT, ::s6scan::default_config_256<InT>)
 #define S6SCAN_DEFAULT_BACKWARD_CONFIGS(X, InT, OutT)                                          \
   X(InT, OutT, ::s6scan::default_backward_config_1)                                            \
   X(InT, OutT, ::s6scan::default_backward_config_16)                                           \
@@ -172,7 +178,7 @@ template <class InT, class OutT, class F>
     case forward_row::dstate16_rows128x2: return own_rows(default_config_16_rows128x2<InT>{});
     case forward_row::dstate64: return use(default_config_64{});
     case forward_row::dstate128: return use(default_config_128{});
-    case forward_row::dstate256: return use(default_config_256{});
+    case forward_row::dstate256: return use(default_config_256<InT>{});
     case forward_row::unsupported: break;
   }
   // dstate 0 or negative reaches the checks of the smallest configuration, which name it.

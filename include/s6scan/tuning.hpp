@@ -22,9 +22,9 @@ enum class forward_row {
   dstate16_rows96x2,   ///< forward_config<16, 96, T, 8>: 96 channels of 2 lanes
   dstate16_rows128x2,  ///< forward_config<16, 128, T, 8>: 128 channels of 2 lanes
                        ///< (T: TimeTile 32, or 16 for float32 inputs; kOwnRowsTimeTile)
-  dstate64,            ///< forward_config<64, 64, 32, 16>: 64 channels of 4 lanes
+  dstate64,            ///< forward_config<64, 32, 32, 8>: 32 channels of 8 lanes
   dstate128,           ///< forward_config<128, 32, 16, 16>: 32 channels of 8 lanes
-  dstate256,           ///< forward_config<256, 16, 16, 16>: 16 channels of 16 lanes
+  dstate256,           ///< forward_config<256, R, 16, 16>: R = 16 channels of 16 lanes (32 for float32)
   unsupported,         ///< dstate above 256 (or not positive)
 };
 
