@@ -189,12 +189,18 @@ inline constexpr int kBackwardSplitThreadsPerSM = 1024;
     // Otherwise 32 x 4 (long32k unsplit 5.42 ms; 32 x 1: 9.16; 16 x 4: 5.78).
     return forward_row::dstate16;
   }
-  // N64 (c730bf2): 0.670 ms at 64 x 4 lanes of 16 states, 0.673 at 32 x 4, 0.672 at 16 x 4,
-  // 0.836 at 8 x 4 lanes of 4 (before c730bf2's bank-conflict fix: 0.951, 1.043, 1.118).
+  // N64 (study at 84ac585, bench/results/h200_nrows.txt): 0.589 ms at 32 x 8 lanes of 8 states
+  // (float32 0.633), 0.630 at 64 x 8, 0.704 at 32 x 8 with TimeTile 16, 0.702 at 64 x 4 lanes of
+  // 16 (float32 0.713), 0.632 at 32 x 4, 0.877 at 8 x 16 lanes of 4. With 4 lanes N64's 8,192
+  // channels are 1,024 warps, 2 per scheduler (ncu, bench/results/h200_limits.md); 8 lanes give
+  // twice the warps for one more shuffle per step.
   if (dstate <= 64) return forward_row::dstate64;
   // N128 (c730bf2): 1.123 ms at 32 x 8 lanes, 1.112 at 16 x 8, 1.505 at 8 x 8, 1.944 on the
   // dstate-256 row (16 x 16, half of its lanes idle).
   if (dstate <= 128) return forward_row::dstate128;
+  // N256 (same study): bfloat16 2.376 ms at 16 x 16 lanes, 2.466 at 32 x 16, 3.156 at 8 x 16;
+  // float32 3.252 at 16 x 16 (one block per SM: its raw B/C tiles), 2.479 at 32 x 16, so the
+  // default set takes 32 rows for float32 inputs (dispatch.cuh).
   return forward_row::dstate256;
 }
 
