@@ -29,12 +29,7 @@ printf '#!/usr/bin/env bash\nshift 4\nexec "$@"\n' >"$work/bin/compute-sanitizer
 chmod +x "$work/bin/compute-sanitizer"
 export PATH="$work/bin:$PATH"
 
-failures=0
-check() {  # check WHAT CONDITION...: counts a failure when the condition does not hold
-  local what=$1
-  shift
-  if "$@"; then echo "ok: $what"; else echo "FAILED: $what"; failures=$((failures + 1)); fi
-}
+. "$here/script_checks.sh"  # check, checks_done
 run() {  # run OUTDIR ARGS...: gpu_checks.sh on the stand-in tree; its output goes to OUTDIR.txt
   local o=$1
   shift
@@ -74,5 +69,4 @@ done
 run noarg --part
 check "--part without a value refused" [ $? -eq 2 ]
 
-echo "$failures failed"
-[ "$failures" -eq 0 ]
+checks_done

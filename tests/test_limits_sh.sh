@@ -34,12 +34,7 @@ EOF2
 chmod +x "$work/bin/ncu"
 export NCU_CALLS="$work/calls.txt"
 
-failures=0
-check() {  # check WHAT CONDITION...: counts a failure when the condition does not hold
-  local what=$1
-  shift
-  if "$@"; then echo "ok: $what"; else echo "FAILED: $what"; failures=$((failures + 1)); fi
-}
+. "$here/script_checks.sh"  # check, checks_done
 run() {  # run NAME ARGS...: limits.sh with the stand-in ncu; its output goes to NAME.txt
   local name=$1
   shift
@@ -76,5 +71,4 @@ check "an unknown option: exit 2" [ $? -eq 2 ]
 run nobench --bench "$work/missing"
 check "no benchmark binary: exit 2" [ $? -eq 2 ]
 
-echo "$failures failed"
-[ "$failures" -eq 0 ]
+checks_done
