@@ -15,8 +15,9 @@
 // cudaProfilerStop, so that `ncu --profile-from-start off` profiles the kernels of exactly one
 // forward call and one backward call (bench/limits.sh, which bench/limits.py summarises).
 //
-// --nrows-study 1 times, instead, the bfloat16 forward of the listed shapes (dstate 1, 16 or 64)
-// with explicit configurations of several NRows (see study_dstate_*). --backward-study 1 times the
+// --nrows-study 1 times, instead, the forward of the listed shapes with explicit configurations of
+// several NRows (see study_dstate_*): in bfloat16, and at dstate 16, 64 and 256 also in float32
+// when --dtypes names it. --backward-study 1 times the
 // bfloat16 forward (default set) then backward with explicit backward configurations (see
 // backward_study_*; at dstate 1 also float32 when --dtypes names it). --split-study 1 times the
 // bfloat16 forward of the listed dstate-16 shapes with the dstate-16 configurations of the default

@@ -40,9 +40,9 @@ inline constexpr int kOwnRowsTimeTile = sizeof(InT) >= 4 ? 16 : 32;
 ///
 /// Each thread keeps 16 states (one state when dstate is 1; 4 in the general dstate-16 row, 8 in
 /// its two-lane rows and at dstate 64); larger dstate spreads a channel's states over 8 or 16
-/// lanes. The rows
-/// whose threads read their own channels' raw rows (96 and 128 channels of 2 lanes) depend on the
-/// input type through their TimeTile (kOwnRowsTimeTile).
+/// lanes. The rows whose threads read their own channels' raw rows (96 and 128 channels of 2
+/// lanes) depend on the input type through their TimeTile (kOwnRowsTimeTile), and the dstate-256
+/// row through its channels per block.
 using default_config_1 = forward_config<1, 64, 32, 1>;
 using default_config_16 = forward_config<16, 32, 32, 4>;
 /// The 96-row block asks the compiler to fit 3 blocks per SM (at most 112 registers), the most its
