@@ -319,10 +319,10 @@ TEST_CASE("tuning table: the anchor shapes take the rows their measurements chos
   constexpr int kSMs = 132;  // the H200 the table was measured on
   // (batch, dim, groups, seqlen, dstate)
   REQUIRE(forward_tuning_row(8, 4096, 1, 2048, 16, kSMs) == forward_row::dstate16_rows128x2);
-  REQUIRE(forward_tuning_row(64, 768, 4, 3136, 16, kSMs) == forward_row::dstate16_rows96x2);
-  REQUIRE(forward_tuning_row(64, 1536, 4, 784, 16, kSMs) == forward_row::dstate16_rows96x2);
-  REQUIRE(forward_tuning_row(64, 3072, 4, 196, 16, kSMs) == forward_row::dstate16_rows96x2);
-  REQUIRE(forward_tuning_row(64, 6144, 4, 49, 16, kSMs) == forward_row::dstate16_rows96x2);
+  REQUIRE(forward_tuning_row(64, 768, 4, 3136, 16, kSMs) == forward_row::dstate16_rows64x2);
+  REQUIRE(forward_tuning_row(64, 1536, 4, 784, 16, kSMs) == forward_row::dstate16_rows64x2);
+  REQUIRE(forward_tuning_row(64, 3072, 4, 196, 16, kSMs) == forward_row::dstate16_rows64x2);
+  REQUIRE(forward_tuning_row(64, 6144, 4, 49, 16, kSMs) == forward_row::dstate16_rows64x2);
   REQUIRE(forward_tuning_row(1, 2048, 1, 32768, 16, kSMs) == forward_row::dstate16);
   for (int64_t dim : {768, 1536, 3072, 6144})
     REQUIRE(forward_tuning_row(64, dim, 4, 3136, 1, kSMs) == forward_row::dstate1);
@@ -413,8 +413,9 @@ TEST_CASE("tuning table: time segments", "[tuning]") {
   REQUIRE(forward_tuning_row(1, 2048, 1, 32768, 16, 132, true) == forward_row::dstate16_rows128x2);
   REQUIRE(forward_tuning_row(1, 2048, 1, 32768, 16, 132, false) == forward_row::dstate16);
   REQUIRE(forward_tuning_row(8, 4096, 1, 2048, 16, 132, true) == forward_row::dstate16_rows128x2);
-  REQUIRE(forward_tuning_row(64, 3072, 4, 196, 16, 132, true) == forward_row::dstate16_rows96x2);
-  // Too short to split (fewer than 4 chunks), or no whole 128-row (nor 96-row) blocks: 32 x 4.
+  REQUIRE(forward_tuning_row(64, 3072, 4, 196, 16, 132, true) == forward_row::dstate16_rows64x2);
+  // Too short to split (fewer than 4 chunks), or no whole 128-row (nor 64- or 96-row) blocks:
+  // 32 x 4.
   REQUIRE(forward_tuning_row(1, 2048, 1, 192, 16, 132, true) == forward_row::dstate16);
   REQUIRE(forward_tuning_row(1, 2000, 1, 32768, 16, 132, true) == forward_row::dstate16);
 }
@@ -444,15 +445,19 @@ TEST_CASE("tuning table: boundaries, small grids and sizes that would overflow",
   REQUIRE(forward_tuning_row(8, 4096, 1, 2048, 17, 132) == forward_row::dstate64);
   REQUIRE(forward_tuning_row(8, 4096, 1, 2048, 65, 132) == forward_row::dstate128);
   REQUIRE(forward_tuning_row(8, 4096, 1, 2048, 129, 132) == forward_row::dstate256);
-  // 116 blocks of 128 rows are 7/8 of 132 SMs; 115 are not (and 115 x 128 channels make no
-  // whole 96-row blocks), while 115 x 96 channels make 115 blocks of 96 rows, not enough
-  // either, and 116 x 96 enough.
+  // 116 blocks of 128 rows are 7/8 of 132 SMs; 115 are not, but make 230 blocks of 64 rows.
+  // 116 x 64 channels are enough 64-row blocks, 115 x 64 not (and no whole 96-row blocks).
+  // 115 x 96 channels make 115 blocks of 96 rows, not enough, and no whole 64-row blocks;
+  // 117 x 96 make enough 96-row blocks and no whole 64-row ones; 116 x 96 make 174 of 64.
   REQUIRE(forward_tuning_row(1, 116 * 128, 1, 2048, 16, 132) == forward_row::dstate16_rows128x2);
-  REQUIRE(forward_tuning_row(1, 115 * 128, 1, 2048, 16, 132) == forward_row::dstate16);
+  REQUIRE(forward_tuning_row(1, 115 * 128, 1, 2048, 16, 132) == forward_row::dstate16_rows64x2);
+  REQUIRE(forward_tuning_row(1, 116 * 64, 1, 2048, 16, 132) == forward_row::dstate16_rows64x2);
+  REQUIRE(forward_tuning_row(1, 115 * 64, 1, 2048, 16, 132) == forward_row::dstate16);
   REQUIRE(forward_tuning_row(1, 115 * 96, 1, 2048, 16, 132) == forward_row::dstate16);
-  REQUIRE(forward_tuning_row(1, 116 * 96, 1, 2048, 16, 132) == forward_row::dstate16_rows96x2);
-  // Too short for the 128-row row, and a channel count no row divides.
-  REQUIRE(forward_tuning_row(8, 4096, 1, 1023, 16, 132) == forward_row::dstate16);
+  REQUIRE(forward_tuning_row(1, 117 * 96, 1, 2048, 16, 132) == forward_row::dstate16_rows96x2);
+  REQUIRE(forward_tuning_row(1, 116 * 96, 1, 2048, 16, 132) == forward_row::dstate16_rows64x2);
+  // Too short for the 128-row row (64 rows then), and a channel count no row divides.
+  REQUIRE(forward_tuning_row(8, 4096, 1, 1023, 16, 132) == forward_row::dstate16_rows64x2);
   REQUIRE(forward_tuning_row(8, 4000, 1, 2048, 16, 132) == forward_row::dstate16);
   // Sizes the checks refuse later must still pick a row without overflowing.
   const int64_t huge = int64_t(1) << 62;

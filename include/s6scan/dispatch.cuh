@@ -40,11 +40,17 @@ inline constexpr int kOwnRowsTimeTile = sizeof(InT) >= 4 ? 16 : 32;
 ///
 /// Each thread keeps 16 states (one state when dstate is 1; 4 in the general dstate-16 row, 8 in
 /// its two-lane rows and at dstate 64); larger dstate spreads a channel's states over 8 or 16
-/// lanes. The rows whose threads read their own channels' raw rows (96 and 128 channels of 2
+/// lanes. The rows whose threads read their own channels' raw rows (64, 96 and 128 channels of 2
 /// lanes) depend on the input type through their TimeTile (kOwnRowsTimeTile), and the dstate-256
 /// row through its channels per block.
 using default_config_1 = forward_config<1, 64, 32, 1>;
 using default_config_16 = forward_config<16, 32, 32, 4>;
+/// The 64-row block of 2 lanes (128 threads) leaves the registers to the compiler: 122 in
+/// bfloat16 and 128 in float32 for the scan, so 4 blocks fit an SM by registers, and by shared
+/// memory (51,744 bytes in 16-bit types at TimeTile 32, 44,576 in float32 at 16) where there is
+/// no z; with z, 16-bit inputs fit 3 (61,984 bytes), as many warps as the 96-row block's 2.
+template <class InT>
+using default_config_16_rows64x2 = forward_config<16, 64, kOwnRowsTimeTile<InT>, 8>;
 /// The 96-row block asks the compiler to fit 3 blocks per SM (at most 112 registers), the most its
 /// shared memory allows on the H200 without z: left to itself ptxas aimed at 4 and gave it 80
 /// registers with spills.
@@ -101,6 +107,7 @@ inline constexpr int kDefaultMaxDState = default_config_256<float>::kMaxDState;
 #define S6SCAN_DEFAULT_FORWARD_CONFIGS(X, InT, OutT)                                           \
   X(InT, OutT, ::s6scan::default_config_1)                                                     \
   X(InT, OutT, ::s6scan::default_config_16)                                                    \
+  X(InT, OutT, ::s6scan::default_config_16_rows64x2<InT>)                                      \
   X(InT, OutT, ::s6scan::default_config_16_rows96x2<InT>)                                      \
   X(InT, OutT, ::s6scan::default_config_16_rows128x2<InT>)                                     \
   X(InT, OutT, ::s6scan::default_config_64)                                                    \
@@ -174,6 +181,7 @@ template <class InT, class OutT, class F>
                              limits.multiprocessor_count, can_split)) {
     case forward_row::dstate1: return use(default_config_1{});
     case forward_row::dstate16: return use(default_config_16{});
+    case forward_row::dstate16_rows64x2: return own_rows(default_config_16_rows64x2<InT>{});
     case forward_row::dstate16_rows96x2: return own_rows(default_config_16_rows96x2<InT>{});
     case forward_row::dstate16_rows128x2: return own_rows(default_config_16_rows128x2<InT>{});
     case forward_row::dstate64: return use(default_config_64{});
