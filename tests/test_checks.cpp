@@ -340,6 +340,15 @@ TEST_CASE("tuning table: rows that read their own channels need two blocks per S
   REQUIRE_FALSE(two_blocks_fit(127008, kH100));  // float32, 128 rows of 2 lanes
   REQUIRE(two_blocks_fit(112672, kH100));      // bfloat16, 128 rows of 2 lanes, with z
   REQUIRE_FALSE(two_blocks_fit(99104, kA100));  // 167,936 per SM
+  // Four blocks of 64 rows of 2 lanes (the 128-row row's stand-in): 16-bit without z, float32
+  // at TimeTile 16 with z; not 16-bit with z.
+  using s6scan::blocks_fit;
+  REQUIRE(blocks_fit(4, 51744, kH100));
+  REQUIRE(blocks_fit(4, 54816, kH100));
+  REQUIRE_FALSE(blocks_fit(4, 61984, kH100));
+  REQUIRE(blocks_fit(4, 57344, kH100));  // (57,344 + 1,024) x 4 = 233,472
+  REQUIRE_FALSE(blocks_fit(4, 57345, kH100));
+  REQUIRE(blocks_fit(2, 115712, kH100) == two_blocks_fit(115712, kH100));
   // A device that does not say: no constraint.
   REQUIRE(two_blocks_fit(1 << 30, k48));
 }

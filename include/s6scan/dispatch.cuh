@@ -156,7 +156,8 @@ inline status default_set_refusal(int64_t dstate, const char* pass) noexcept {
 /// device's limit. On the H200 every such row fits twice in every type (float32 at TimeTile 16)
 /// but one: 128 rows with z and a float32 output from 16-bit inputs take 129,056 bytes (18,432 of
 /// them the tile of the states saved every 16 steps, forward_smem_layout::ckpt), so that call
-/// runs the 32 x 4 row.
+/// runs the 32 x 4 row. The 128-row row runs 64 rows of 2 lanes where four such blocks fit a
+/// multiprocessor: on the H200 every call but 16-bit inputs with z.
 /// `can_split`: the call has a workspace, so it may split time (forward_time_segments).
 template <class InT, class OutT, class F>
 [[nodiscard]] status with_default_config(const forward_args<InT, OutT>& a, bool can_split,
@@ -183,7 +184,19 @@ template <class InT, class OutT, class F>
     case forward_row::dstate16: return use(default_config_16{});
     case forward_row::dstate16_rows64x2: return own_rows(default_config_16_rows64x2<InT>{});
     case forward_row::dstate16_rows96x2: return own_rows(default_config_16_rows96x2<InT>{});
-    case forward_row::dstate16_rows128x2: return own_rows(default_config_16_rows128x2<InT>{});
+    case forward_row::dstate16_rows128x2: {
+      // 64 x 2 in its place where four of its blocks fit an SM (16 warps, as two 128-row blocks
+      // give; 128 divides the group, so 64 does). H200, forward ms, bfloat16 / float32 (study of
+      // 2026-12-03, bench/results/h200_nrows.txt): lm 0.520 / 0.617 against 0.541 / 0.636; the
+      // long sequence, split, 0.920 / 1.066 against 1.015 / 1.096; lm with z in float32 0.669
+      // against 0.686. With z a 16-bit block needs 61,984 bytes, so 3 fit, and lm with z took
+      // 0.661 against 0.587: that call keeps 128 x 2.
+      using Narrow = default_config_16_rows64x2<InT>;
+      const int64_t narrow = forward_smem_bytes(a, shape_of<Narrow>());
+      if (narrow <= limits.max_shared_memory_per_block_optin && blocks_fit(4, narrow, limits))
+        return use(Narrow{});
+      return own_rows(default_config_16_rows128x2<InT>{});
+    }
     case forward_row::dstate64: return use(default_config_64{});
     case forward_row::dstate128: return use(default_config_128{});
     case forward_row::dstate256: return use(default_config_256<InT>{});

@@ -21,7 +21,8 @@ enum class forward_row {
   dstate16,            ///< forward_config<16, 32, 32, 4>: 32 channels of 4 lanes
   dstate16_rows64x2,   ///< forward_config<16, 64, T, 8>: 64 channels of 2 lanes
   dstate16_rows96x2,   ///< forward_config<16, 96, T, 8>: 96 channels of 2 lanes
-  dstate16_rows128x2,  ///< forward_config<16, 128, T, 8>: 128 channels of 2 lanes
+  dstate16_rows128x2,  ///< forward_config<16, 128, T, 8>: 128 channels of 2 lanes, or 64 where
+                       ///< four 64-row blocks fit an SM (with_default_config)
                        ///< (T: TimeTile 32, or 16 for float32 inputs; kOwnRowsTimeTile)
   dstate64,            ///< forward_config<64, 32, 32, 8>: 32 channels of 8 lanes
   dstate128,           ///< forward_config<128, 32, 16, 16>: 32 channels of 8 lanes
