@@ -365,6 +365,10 @@ using s6scan::forward_config;
 using study_dstate_1 = config_list<forward_config<1, 32, 32, 1>, forward_config<1, 64, 32, 1>,
                                    forward_config<1, 128, 32, 1>, forward_config<1, 256, 32, 1>,
                                    forward_config<1, 512, 32, 1>>;
+// float32 at dstate 1, when --dtypes names it: TimeTile 16 halves the raw tiles (6 blocks of 64
+// rows per SM instead of 4 on the H200), yet lost VMamba stages 1-3 by 7-19% (h200_nrows.txt).
+using study_dstate_1_f32 = config_list<forward_config<1, 64, 32, 1>, forward_config<1, 64, 16, 1>,
+                                       forward_config<1, 32, 32, 1>, forward_config<1, 128, 16, 1>>;
 using study_dstate_16 = config_list<forward_config<32, 1, 32, 1>, forward_config<16, 2, 32, 1>,
                                     forward_config<16, 8, 32, 4>, forward_config<16, 16, 32, 4>,
                                     forward_config<16, 32, 32, 4>, forward_config<16, 32, 32, 16>,
@@ -373,7 +377,12 @@ using study_dstate_16 = config_list<forward_config<32, 1, 32, 1>, forward_config
                                     forward_config<16, 64, 32, 8>, forward_config<16, 96, 32, 8>,
                                     forward_config<16, 128, 32, 8>, forward_config<16, 192, 32, 8>,
                                     forward_config<16, 96, 16, 8>, forward_config<16, 128, 16, 8>,
-                                    forward_config<16, 192, 16, 16>>;
+                                    forward_config<16, 192, 16, 16>,
+                                    // 64-step tiles: half the per-tile work per step, at the
+                                    // shared memory of twice the rows at 32 steps; 8-121%
+                                    // slower than 32 steps (h200_nrows.txt, 2026-12-03).
+                                    forward_config<16, 32, 64, 8>, forward_config<16, 64, 64, 8>,
+                                    forward_config<16, 96, 64, 8>, forward_config<16, 128, 64, 8>>;
 using study_dstate_128 = config_list<forward_config<256, 16, 16, 16>, forward_config<128, 8, 16, 16>,
                                      forward_config<128, 16, 16, 16>, forward_config<128, 32, 16, 16>>;
 using study_dstate_64 = config_list<forward_config<64, 2, 32, 4>, forward_config<64, 8, 32, 4>,
@@ -572,7 +581,10 @@ int main(int argc, char** argv) {
   if (nrows_study) {
     for (const auto& s : kShapes) {
       if (!listed(shapes, s.name)) continue;
-      if (s.dstate == 1) study(s, c, reps, prop.l2CacheSize, study_dstate_1{});
+      if (s.dstate == 1) {
+        study(s, c, reps, prop.l2CacheSize, study_dstate_1{});
+        if (listed(dtypes, "float32")) study<float>(s, c, reps, prop.l2CacheSize, study_dstate_1_f32{});
+      }
       else if (s.dstate == 16) {
         if (listed(dtypes, "bfloat16")) study(s, c, reps, prop.l2CacheSize, study_dstate_16{});
         if (listed(dtypes, "float32"))

@@ -8,10 +8,16 @@ eligible and active warps per scheduler, achieved occupancy, DRAM throughput and
 and FMA pipes' use; from the longest kernel its registers and its three largest stall reasons
 (warps stalled per issued instruction). The last column names the limit those figures point to.
 
-    bench/limits.py DIR [--json OUT] [--commit SHA]
+    bench/limits.py DIR [--json OUT] [--commit SHA] [--bench BENCH_JSON --reference REF_JSON]
 
 The shapes' sizes come from the file names (SHAPE.DTYPE.csv) and SHAPES below, which match
-bench.cu's list."""
+bench.cu's list.
+
+With --bench (s6scan_bench's JSON) and --reference (anchors-h200.json), a second table says what
+each profiled row would need to meet issue 4's targets at the issue rate it runs at now: the
+forward's instructions per state-step times (1.5 x floor) / forward time, and the backward's
+times the backward time the target leaves (mamba's forward+backward / 3, less a forward at 1.5x
+its floor) over its time now (forward+backward less forward). The JSON rows gain "needed"."""
 import csv
 import json
 import os
@@ -130,12 +136,40 @@ def table(results):
     return "\n".join(lines)
 
 
+def needed(results, bench, reference):
+    """Adds r["needed"] to each result with a bench record and a mamba figure; returns the table."""
+    records = bench if isinstance(bench, list) else bench.get("records", [])
+    ours = {(b["shape"], b["dtype"]): b for b in records}
+    mamba = {(m["shape"], m["dtype"]): m for m in reference.get("results", [])
+             if m.get("impl") == "mamba"}
+    lines = ["| shape | dtype | fwd x floor | fwd instr./state-step: now -> needed | "
+             "fwd+bwd speed-up over mamba | bwd instr./state-step: now -> needed |",
+             "|" + "---|" * 6]
+    for r in results:
+        key = (r["shape"], r["dtype"])
+        if key not in ours or key not in mamba or r["fwd"] is None or r["bwd"] is None:
+            continue
+        b, m = ours[key], mamba[key]
+        fwd_now, bwd_now = r["fwd"]["inst_per_state_step"], r["bwd"]["inst_per_state_step"]
+        fwd_need = fwd_now * 1.5 * b["floor_ms"] / b["fwd_ms"]
+        bwd_need = bwd_now * (m["fwdbwd_ms"] / 3 - 1.5 * b["floor_ms"]) / (b["fwdbwd_ms"] - b["fwd_ms"])
+        r["needed"] = {"fwd_over_floor": b["fwd_ms"] / b["floor_ms"], "fwd_inst": fwd_need,
+                       "speedup_fwdbwd": m["fwdbwd_ms"] / b["fwdbwd_ms"], "bwd_inst": bwd_need}
+        met = lambda now, need: " (met)" if need >= now else ""
+        lines.append(f"| {r['shape']} | {r['dtype']} | {b['fwd_ms'] / b['floor_ms']:.2f} | "
+                     f"{fwd_now:.1f} -> {fwd_need:.1f}{met(fwd_now, fwd_need)} | "
+                     f"{m['fwdbwd_ms'] / b['fwdbwd_ms']:.2f} | "
+                     f"{bwd_now:.0f} -> {bwd_need:.0f}{met(bwd_now, bwd_need)} |")
+    return "\n".join(lines)
+
+
 def main(argv):
     if len(argv) < 1 or argv[0].startswith("-"):
         print(__doc__, file=sys.stderr)
         return 2
     folder, options = argv[0], dict(zip(argv[1::2], argv[2::2]))
-    if len(argv) % 2 != 1 or set(options) - {"--json", "--commit"}:
+    if (len(argv) % 2 != 1 or set(options) - {"--json", "--commit", "--bench", "--reference"}
+            or ("--bench" in options) != ("--reference" in options)):
         print(__doc__, file=sys.stderr)
         return 2
     results, gpu = [], None
@@ -155,6 +189,9 @@ def main(argv):
     order = list(SHAPES)
     results.sort(key=lambda r: (order.index(r["shape"]), r["dtype"]))
     print(table(results))
+    if "--bench" in options:
+        with open(options["--bench"]) as fb, open(options["--reference"]) as fr:
+            print("\n" + needed(results, json.load(fb), json.load(fr)))
     if "--json" in options:
         with open(options["--json"], "w") as f:
             json.dump({"gpu": gpu, "commit": options.get("--commit", "unknown"), "rows": results},

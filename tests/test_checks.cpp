@@ -319,10 +319,10 @@ TEST_CASE("tuning table: the anchor shapes take the rows their measurements chos
   constexpr int kSMs = 132;  // the H200 the table was measured on
   // (batch, dim, groups, seqlen, dstate)
   REQUIRE(forward_tuning_row(8, 4096, 1, 2048, 16, kSMs) == forward_row::dstate16_rows128x2);
-  REQUIRE(forward_tuning_row(64, 768, 4, 3136, 16, kSMs) == forward_row::dstate16_rows96x2);
-  REQUIRE(forward_tuning_row(64, 1536, 4, 784, 16, kSMs) == forward_row::dstate16_rows96x2);
-  REQUIRE(forward_tuning_row(64, 3072, 4, 196, 16, kSMs) == forward_row::dstate16_rows96x2);
-  REQUIRE(forward_tuning_row(64, 6144, 4, 49, 16, kSMs) == forward_row::dstate16_rows96x2);
+  REQUIRE(forward_tuning_row(64, 768, 4, 3136, 16, kSMs) == forward_row::dstate16_rows64x2);
+  REQUIRE(forward_tuning_row(64, 1536, 4, 784, 16, kSMs) == forward_row::dstate16_rows64x2);
+  REQUIRE(forward_tuning_row(64, 3072, 4, 196, 16, kSMs) == forward_row::dstate16_rows64x2);
+  REQUIRE(forward_tuning_row(64, 6144, 4, 49, 16, kSMs) == forward_row::dstate16_rows64x2);
   REQUIRE(forward_tuning_row(1, 2048, 1, 32768, 16, kSMs) == forward_row::dstate16);
   for (int64_t dim : {768, 1536, 3072, 6144})
     REQUIRE(forward_tuning_row(64, dim, 4, 3136, 1, kSMs) == forward_row::dstate1);
@@ -340,6 +340,15 @@ TEST_CASE("tuning table: rows that read their own channels need two blocks per S
   REQUIRE_FALSE(two_blocks_fit(127008, kH100));  // float32, 128 rows of 2 lanes
   REQUIRE(two_blocks_fit(112672, kH100));      // bfloat16, 128 rows of 2 lanes, with z
   REQUIRE_FALSE(two_blocks_fit(99104, kA100));  // 167,936 per SM
+  // Four blocks of 64 rows of 2 lanes (the 128-row row's stand-in): 16-bit without z, float32
+  // at TimeTile 16 with z; not 16-bit with z.
+  using s6scan::blocks_fit;
+  REQUIRE(blocks_fit(4, 51744, kH100));
+  REQUIRE(blocks_fit(4, 54816, kH100));
+  REQUIRE_FALSE(blocks_fit(4, 61984, kH100));
+  REQUIRE(blocks_fit(4, 57344, kH100));  // (57,344 + 1,024) x 4 = 233,472
+  REQUIRE_FALSE(blocks_fit(4, 57345, kH100));
+  REQUIRE(blocks_fit(2, 115712, kH100) == two_blocks_fit(115712, kH100));
   // A device that does not say: no constraint.
   REQUIRE(two_blocks_fit(1 << 30, k48));
 }
@@ -413,8 +422,9 @@ TEST_CASE("tuning table: time segments", "[tuning]") {
   REQUIRE(forward_tuning_row(1, 2048, 1, 32768, 16, 132, true) == forward_row::dstate16_rows128x2);
   REQUIRE(forward_tuning_row(1, 2048, 1, 32768, 16, 132, false) == forward_row::dstate16);
   REQUIRE(forward_tuning_row(8, 4096, 1, 2048, 16, 132, true) == forward_row::dstate16_rows128x2);
-  REQUIRE(forward_tuning_row(64, 3072, 4, 196, 16, 132, true) == forward_row::dstate16_rows96x2);
-  // Too short to split (fewer than 4 chunks), or no whole 128-row (nor 96-row) blocks: 32 x 4.
+  REQUIRE(forward_tuning_row(64, 3072, 4, 196, 16, 132, true) == forward_row::dstate16_rows64x2);
+  // Too short to split (fewer than 4 chunks), or no whole 128-row (nor 64- or 96-row) blocks:
+  // 32 x 4.
   REQUIRE(forward_tuning_row(1, 2048, 1, 192, 16, 132, true) == forward_row::dstate16);
   REQUIRE(forward_tuning_row(1, 2000, 1, 32768, 16, 132, true) == forward_row::dstate16);
 }
@@ -444,15 +454,19 @@ TEST_CASE("tuning table: boundaries, small grids and sizes that would overflow",
   REQUIRE(forward_tuning_row(8, 4096, 1, 2048, 17, 132) == forward_row::dstate64);
   REQUIRE(forward_tuning_row(8, 4096, 1, 2048, 65, 132) == forward_row::dstate128);
   REQUIRE(forward_tuning_row(8, 4096, 1, 2048, 129, 132) == forward_row::dstate256);
-  // 116 blocks of 128 rows are 7/8 of 132 SMs; 115 are not (and 115 x 128 channels make no
-  // whole 96-row blocks), while 115 x 96 channels make 115 blocks of 96 rows, not enough
-  // either, and 116 x 96 enough.
+  // 116 blocks of 128 rows are 7/8 of 132 SMs; 115 are not, but make 230 blocks of 64 rows.
+  // 116 x 64 channels are enough 64-row blocks, 115 x 64 not (and no whole 96-row blocks).
+  // 115 x 96 channels make 115 blocks of 96 rows, not enough, and no whole 64-row blocks;
+  // 117 x 96 make enough 96-row blocks and no whole 64-row ones; 116 x 96 make 174 of 64.
   REQUIRE(forward_tuning_row(1, 116 * 128, 1, 2048, 16, 132) == forward_row::dstate16_rows128x2);
-  REQUIRE(forward_tuning_row(1, 115 * 128, 1, 2048, 16, 132) == forward_row::dstate16);
+  REQUIRE(forward_tuning_row(1, 115 * 128, 1, 2048, 16, 132) == forward_row::dstate16_rows64x2);
+  REQUIRE(forward_tuning_row(1, 116 * 64, 1, 2048, 16, 132) == forward_row::dstate16_rows64x2);
+  REQUIRE(forward_tuning_row(1, 115 * 64, 1, 2048, 16, 132) == forward_row::dstate16);
   REQUIRE(forward_tuning_row(1, 115 * 96, 1, 2048, 16, 132) == forward_row::dstate16);
-  REQUIRE(forward_tuning_row(1, 116 * 96, 1, 2048, 16, 132) == forward_row::dstate16_rows96x2);
-  // Too short for the 128-row row, and a channel count no row divides.
-  REQUIRE(forward_tuning_row(8, 4096, 1, 1023, 16, 132) == forward_row::dstate16);
+  REQUIRE(forward_tuning_row(1, 117 * 96, 1, 2048, 16, 132) == forward_row::dstate16_rows96x2);
+  REQUIRE(forward_tuning_row(1, 116 * 96, 1, 2048, 16, 132) == forward_row::dstate16_rows64x2);
+  // Too short for the 128-row row (64 rows then), and a channel count no row divides.
+  REQUIRE(forward_tuning_row(8, 4096, 1, 1023, 16, 132) == forward_row::dstate16_rows64x2);
   REQUIRE(forward_tuning_row(8, 4000, 1, 2048, 16, 132) == forward_row::dstate16);
   // Sizes the checks refuse later must still pick a row without overflowing.
   const int64_t huge = int64_t(1) << 62;

@@ -224,10 +224,14 @@ TEMPLATE_TEST_CASE("forward: every configuration of the tuning table", "[gpu][fo
         problem<InT, OutT> p(2, 4 * 100, seqlen, 1, 4, o, rng);
         run_case(p, config_launch<s6scan::default_config_1, InT, OutT>, true);
       }
-      // Threads reading their channels' raw rows at dstate <= 16: 96 and 128 rows of 2 lanes,
+      // Threads reading their channels' raw rows at dstate <= 16: 64, 96 and 128 rows of 2 lanes,
       // 40 channels past a block; dstate 7 leaves the second lanes all padding. At dstate 16
       // (seqlen 33, 300) a block's whole tiles take load_whole and its last tile load_rows.
       const int64_t d16 = seqlen == 1 || seqlen == 64 ? 7 : 16;
+      {
+        problem<InT, OutT> p(2, 2 * (64 + 40), seqlen, d16, 2, o, rng);
+        run_case(p, config_launch<s6scan::default_config_16_rows64x2<InT>, InT, OutT>, true);
+      }
       {
         problem<InT, OutT> p(2, 2 * (96 + 40), seqlen, d16, 2, o, rng);
         run_case(p, config_launch<s6scan::default_config_16_rows96x2<InT>, InT, OutT>, true);
@@ -276,6 +280,10 @@ TEMPLATE_TEST_CASE("forward: time split across blocks", "[gpu][forward]", S6SCAN
       {
         problem<InT, OutT> p(1, 128 + 40, seqlen, 13, 1, o, rng);
         run_case(p, segmented_launch<s6scan::default_config_16_rows128x2<InT>, 3, InT, OutT>, true);
+      }
+      {  // the 128-row row's 64-row stand-in, split as the long sequence is
+        problem<InT, OutT> p(1, 64 + 40, seqlen, 16, 1, o, rng);
+        run_case(p, segmented_launch<s6scan::default_config_16_rows64x2<InT>, 3, InT, OutT>, true);
       }
       {
         problem<InT, OutT> p(2, 40, seqlen, 7, 4, o, rng);
@@ -344,9 +352,11 @@ s6scan::forward_args<InT> stand_in_args(int64_t batch, int64_t dim, int64_t seql
 TEST_CASE("forward: the default set's dstate-16 rows by input type", "[gpu][forward]") {
   // The rows that read their own channels' raw rows take TimeTile 16 in float32 and 32 in 16-bit
   // types (kOwnRowsTimeTile), and run only where two blocks fit a multiprocessor, else 32 x 4.
-  // lm (4096 channels, seqlen 2048) takes 128 rows of 2 lanes; VMamba stage 1 (192 channels per
-  // group) 96. The float32 blocks with z fit twice on the H200 (91,168 and 70,432 bytes; at
-  // TimeTile 32 they took 163,872 and 126,752). Nothing is launched.
+  // lm (4096 channels, seqlen 2048) takes the 128-row row, which runs 64 rows of 2 lanes where
+  // four of those blocks fit a multiprocessor (on the H200 all but 16-bit inputs with z: 61,984
+  // bytes) and 128 rows otherwise; VMamba stage 1 (192 channels per group) 64, and 96 where a
+  // group has 96 x an odd count of channels. The float32 blocks with z fit twice on the H200
+  // (91,168 and 70,432 bytes; at TimeTile 32 they took 163,872 and 126,752). Nothing is launched.
   int device = 0;
   CUDA_REQUIRE(cudaGetDevice(&device));
   s6scan::device_limits limits;
@@ -354,8 +364,9 @@ TEST_CASE("forward: the default set's dstate-16 rows by input type", "[gpu][forw
   const auto expect = [&](auto a, int rows) {
     using InT = std::remove_cv_t<std::remove_pointer_t<decltype(a.u.data)>>;
     const int tile = sizeof(InT) >= 4 ? 16 : 32;
-    const auto k = rows == 128 ? s6scan::shape_of<s6scan::default_config_16_rows128x2<InT>>()
-                               : s6scan::shape_of<s6scan::default_config_16_rows96x2<InT>>();
+    const auto k = rows == 128  ? s6scan::shape_of<s6scan::default_config_16_rows128x2<InT>>()
+                   : rows == 96 ? s6scan::shape_of<s6scan::default_config_16_rows96x2<InT>>()
+                                : s6scan::shape_of<s6scan::default_config_16_rows64x2<InT>>();
     const int64_t bytes = s6scan::detail::forward_smem_bytes(a, k);
     const bool twice = bytes <= limits.max_shared_memory_per_block_optin &&
                        s6scan::two_blocks_fit(bytes, limits);
@@ -364,11 +375,27 @@ TEST_CASE("forward: the default set's dstate-16 rows by input type", "[gpu][forw
                                           : std::array<int, 2>{32, 32};
     CHECK(default_pick(a) == want);
   };
+  // The 128-row row: 64 rows where four 64-row blocks fit, and on the H200 exactly where the
+  // input is float32 or there is no z.
+  const auto expect_wide = [&](auto a, bool four_on_h200) {
+    using InT = std::remove_cv_t<std::remove_pointer_t<decltype(a.u.data)>>;
+    const int64_t narrow = s6scan::detail::forward_smem_bytes(
+        a, s6scan::shape_of<s6scan::default_config_16_rows64x2<InT>>());
+    const bool four = narrow <= limits.max_shared_memory_per_block_optin &&
+                      s6scan::blocks_fit(4, narrow, limits);
+    if (limits.max_shared_memory_per_multiprocessor == 233472) CHECK(four == four_on_h200);
+    if (four)
+      CHECK(default_pick(a) == std::array<int, 2>{64, sizeof(InT) >= 4 ? 16 : 32});
+    else
+      expect(a, 128);
+  };
   for (bool z : {false, true}) {
-    expect(stand_in_args<float>(8, 4096, 2048, 1, z), 128);
-    expect(stand_in_args<__nv_bfloat16>(8, 4096, 2048, 1, z), 128);
-    expect(stand_in_args<float>(64, 768, 3136, 4, z), 96);
-    expect(stand_in_args<__nv_bfloat16>(64, 768, 3136, 4, z), 96);
+    expect_wide(stand_in_args<float>(8, 4096, 2048, 1, z), true);
+    expect_wide(stand_in_args<__nv_bfloat16>(8, 4096, 2048, 1, z), !z);
+    expect(stand_in_args<float>(64, 768, 3136, 4, z), 64);
+    expect(stand_in_args<__nv_bfloat16>(64, 768, 3136, 4, z), 64);
+    expect(stand_in_args<float>(64, 4 * 96 * 3, 3136, 4, z), 96);
+    expect(stand_in_args<__nv_bfloat16>(64, 4 * 96 * 3, 3136, 4, z), 96);
   }
 }
 

@@ -71,6 +71,32 @@ def main():
         if "| N64 | bfloat16 | bwd | 2 | 4.000 | 33.0 | 50.0 |" not in p.stdout:
             print("FAIL: table row missing:\n" + p.stdout)
             failed.append("table")
+        # What the targets need: forward 8.0 x 1.5 x 0.2 / 0.5 = 4.8 instructions a state-step;
+        # backward 33 x (9.0 / 3 - 1.5 x 0.2) / (4.5 - 0.5) = 22.275.
+        ours, ref = os.path.join(d, "bench.json"), os.path.join(d, "ref.json")
+        json.dump({"records": [{"shape": "N64", "dtype": "bfloat16", "fwd_ms": 0.5,
+                                "fwdbwd_ms": 4.5, "floor_ms": 0.2}]}, open(ours, "w"))
+        json.dump({"results": [{"shape": "N64", "dtype": "bfloat16", "impl": "vmamba_oflex",
+                                "fwdbwd_ms": 1.0},
+                               {"shape": "N64", "dtype": "bfloat16", "impl": "mamba",
+                                "fwdbwd_ms": 9.0}]}, open(ref, "w"))
+        t = subprocess.run([sys.executable, LIMITS, d, "--json", out, "--bench", ours,
+                            "--reference", ref], capture_output=True, text=True)
+        need = json.load(open(out))["rows"][0].get("needed", {}) if t.returncode == 0 else {}
+        for what, got, want in [("forward needed", need.get("fwd_inst"), 4.8),
+                                ("backward needed", need.get("bwd_inst"), 22.275),
+                                ("forward x floor", need.get("fwd_over_floor"), 2.5),
+                                ("speed-up over mamba", need.get("speedup_fwdbwd"), 2.0)]:
+            if got is None or abs(got - want) > 1e-9:
+                print(f"FAIL: {what}: {got!r}, expected {want!r}")
+                failed.append(what)
+        if "| N64 | bfloat16 | 2.50 | 8.0 -> 4.8 | 2.00 | 33 -> 22 |" not in t.stdout:
+            print("FAIL: targets row missing:\n" + t.stdout + t.stderr)
+            failed.append("targets table")
+        half = subprocess.run([sys.executable, LIMITS, d, "--bench", ours], capture_output=True)
+        if half.returncode != 2:
+            print("FAIL: --bench without --reference exits", half.returncode)
+            failed.append("half")
         bad = subprocess.run([sys.executable, LIMITS, d, "--jsn", out], capture_output=True)
         if bad.returncode != 2:
             print("FAIL: an unknown option exits", bad.returncode)

@@ -48,18 +48,22 @@ struct device_limits {
   }
 };
 
-/// @brief Whether two blocks of `block_bytes` of dynamic shared memory fit on one multiprocessor
-///        of `d` (true where `d` does not say how much one holds).
+/// @brief Whether `blocks` (two_blocks_fit: two) blocks of `block_bytes` of dynamic shared memory
+///        fit on one multiprocessor of `d` (true where `d` does not say how much one holds).
 ///
 /// The default set takes a dstate-16 row whose threads read their own channels' rows only where
 /// two of its blocks fit: one block per multiprocessor stalls it at every barrier and load.
 /// float32 at 128 rows of 2 lanes and TimeTile 32 (a block of 127,008 bytes) on the H200: lm
 /// 0.909 ms against 0.766 at TimeTile 16 (two blocks) and 0.921 for 32 x 4 lanes
 /// (`--nrows-study 1 --dtypes float32` at 883fd46; bench/results/h200_nrows.txt).
-[[nodiscard]] constexpr bool two_blocks_fit(int64_t block_bytes, const device_limits& d) noexcept {
+[[nodiscard]] constexpr bool blocks_fit(int blocks, int64_t block_bytes,
+                                        const device_limits& d) noexcept {
   if (d.max_shared_memory_per_multiprocessor <= 0) return true;
-  return 2 * (block_bytes + d.reserved_shared_memory_per_block) <=
+  return blocks * (block_bytes + d.reserved_shared_memory_per_block) <=
          d.max_shared_memory_per_multiprocessor;
+}
+[[nodiscard]] constexpr bool two_blocks_fit(int64_t block_bytes, const device_limits& d) noexcept {
+  return blocks_fit(2, block_bytes, d);
 }
 
 /// @brief Dynamic shared memory for a block of `block_bytes` that holds a launch to `k` blocks per

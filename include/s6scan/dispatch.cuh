@@ -40,11 +40,17 @@ inline constexpr int kOwnRowsTimeTile = sizeof(InT) >= 4 ? 16 : 32;
 ///
 /// Each thread keeps 16 states (one state when dstate is 1; 4 in the general dstate-16 row, 8 in
 /// its two-lane rows and at dstate 64); larger dstate spreads a channel's states over 8 or 16
-/// lanes. The rows whose threads read their own channels' raw rows (96 and 128 channels of 2
+/// lanes. The rows whose threads read their own channels' raw rows (64, 96 and 128 channels of 2
 /// lanes) depend on the input type through their TimeTile (kOwnRowsTimeTile), and the dstate-256
 /// row through its channels per block.
 using default_config_1 = forward_config<1, 64, 32, 1>;
 using default_config_16 = forward_config<16, 32, 32, 4>;
+/// The 64-row block of 2 lanes (128 threads) leaves the registers to the compiler: 122 in
+/// bfloat16 and 128 in float32 for the scan, so 4 blocks fit an SM by registers, and by shared
+/// memory (51,744 bytes in 16-bit types at TimeTile 32, 44,576 in float32 at 16) where there is
+/// no z; with z, 16-bit inputs fit 3 (61,984 bytes), as many warps as the 96-row block's 2.
+template <class InT>
+using default_config_16_rows64x2 = forward_config<16, 64, kOwnRowsTimeTile<InT>, 8>;
 /// The 96-row block asks the compiler to fit 3 blocks per SM (at most 112 registers), the most its
 /// shared memory allows on the H200 without z: left to itself ptxas aimed at 4 and gave it 80
 /// registers with spills.
@@ -101,6 +107,7 @@ inline constexpr int kDefaultMaxDState = default_config_256<float>::kMaxDState;
 #define S6SCAN_DEFAULT_FORWARD_CONFIGS(X, InT, OutT)                                           \
   X(InT, OutT, ::s6scan::default_config_1)                                                     \
   X(InT, OutT, ::s6scan::default_config_16)                                                    \
+  X(InT, OutT, ::s6scan::default_config_16_rows64x2<InT>)                                      \
   X(InT, OutT, ::s6scan::default_config_16_rows96x2<InT>)                                      \
   X(InT, OutT, ::s6scan::default_config_16_rows128x2<InT>)                                     \
   X(InT, OutT, ::s6scan::default_config_64)                                                    \
@@ -149,7 +156,8 @@ inline status default_set_refusal(int64_t dstate, const char* pass) noexcept {
 /// device's limit. On the H200 every such row fits twice in every type (float32 at TimeTile 16)
 /// but one: 128 rows with z and a float32 output from 16-bit inputs take 129,056 bytes (18,432 of
 /// them the tile of the states saved every 16 steps, forward_smem_layout::ckpt), so that call
-/// runs the 32 x 4 row.
+/// runs the 32 x 4 row. The 128-row row runs 64 rows of 2 lanes where four such blocks fit a
+/// multiprocessor: on the H200 every call but 16-bit inputs with z.
 /// `can_split`: the call has a workspace, so it may split time (forward_time_segments).
 template <class InT, class OutT, class F>
 [[nodiscard]] status with_default_config(const forward_args<InT, OutT>& a, bool can_split,
@@ -174,8 +182,21 @@ template <class InT, class OutT, class F>
                              limits.multiprocessor_count, can_split)) {
     case forward_row::dstate1: return use(default_config_1{});
     case forward_row::dstate16: return use(default_config_16{});
+    case forward_row::dstate16_rows64x2: return own_rows(default_config_16_rows64x2<InT>{});
     case forward_row::dstate16_rows96x2: return own_rows(default_config_16_rows96x2<InT>{});
-    case forward_row::dstate16_rows128x2: return own_rows(default_config_16_rows128x2<InT>{});
+    case forward_row::dstate16_rows128x2: {
+      // 64 x 2 in its place where four of its blocks fit an SM (16 warps, as two 128-row blocks
+      // give; 128 divides the group, so 64 does). H200, forward ms, bfloat16 / float32 (study of
+      // 2026-12-03, bench/results/h200_nrows.txt): lm 0.520 / 0.617 against 0.541 / 0.636; the
+      // long sequence, split, 0.920 / 1.066 against 1.015 / 1.096; lm with z in float32 0.669
+      // against 0.686. With z a 16-bit block needs 61,984 bytes, so 3 fit, and lm with z took
+      // 0.661 against 0.587: that call keeps 128 x 2.
+      using Narrow = default_config_16_rows64x2<InT>;
+      const int64_t narrow = forward_smem_bytes(a, shape_of<Narrow>());
+      if (narrow <= limits.max_shared_memory_per_block_optin && blocks_fit(4, narrow, limits))
+        return use(Narrow{});
+      return own_rows(default_config_16_rows128x2<InT>{});
+    }
     case forward_row::dstate64: return use(default_config_64{});
     case forward_row::dstate128: return use(default_config_128{});
     case forward_row::dstate256: return use(default_config_256<InT>{});

@@ -19,8 +19,10 @@ namespace s6scan {
 enum class forward_row {
   dstate1,             ///< forward_config<1, 64, 32, 1>
   dstate16,            ///< forward_config<16, 32, 32, 4>: 32 channels of 4 lanes
+  dstate16_rows64x2,   ///< forward_config<16, 64, T, 8>: 64 channels of 2 lanes
   dstate16_rows96x2,   ///< forward_config<16, 96, T, 8>: 96 channels of 2 lanes
-  dstate16_rows128x2,  ///< forward_config<16, 128, T, 8>: 128 channels of 2 lanes
+  dstate16_rows128x2,  ///< forward_config<16, 128, T, 8>: 128 channels of 2 lanes, or 64 where
+                       ///< four 64-row blocks fit an SM (with_default_config)
                        ///< (T: TimeTile 32, or 16 for float32 inputs; kOwnRowsTimeTile)
   dstate64,            ///< forward_config<64, 32, 32, 8>: 32 channels of 8 lanes
   dstate128,           ///< forward_config<128, 32, 16, 16>: 32 channels of 8 lanes
@@ -171,6 +173,17 @@ inline constexpr int kBackwardSplitThreadsPerSM = 1024;
     // 64 x 2, 0.756 at 256 x 1, 0.778 at 128 x 1, 0.918 at 32 x 4; with z 0.771 against 0.841 at
     // 256 x 1.
     if (rows_fit(128, 1024)) return forward_row::dstate16_rows128x2;
+    // 64 x 2 where it divides the group, before 96 x 2 (2026-12-03, bench/results/
+    // h200_nrows.txt: 8869b52's kernels, three rounds, medians; bfloat16 T32 / float32 T16):
+    // VMamba stage 1 1.232 / 1.527 ms against 1.338 / 1.428 at 96 x 2 in the study and 1.313 /
+    // 1.690 for the default's 96 x 2 (which asks for 3 blocks per SM: 96 registers and a stack
+    // in float32); stage 2 0.598 / 0.691 against 0.636 / 0.723 (default 0.638 / 0.746); stage
+    // 3 0.468 / 0.386 against 0.465 / 0.416 (0.469 / 0.416); stage 4 0.355 / 0.376 against
+    // 0.350 / 0.421 (0.354 / 0.378). Not before 128 x 2: lm 0.520 against 0.541 in bfloat16,
+    // but with z 0.661 against 0.587 (3 blocks of 64 rows fit an SM, 12 warps, against 2 of 128,
+    // 16 warps).
+    if (rows_fit(64, 1)) return forward_row::dstate16_rows64x2;
+    // 96 x 2 for groups of 96 x an odd count (VMamba v2's stage 1 at ssm_ratio 1: 96).
     // VMamba stages 2, 3, 4 (384, 768, 1536 per group; seqlen 784, 196, 49): 96 x 2 0.747,
     // 0.492, 0.354; 128 x 1 0.773, 0.534, 0.378; 128 x 2 0.792, 0.508, 0.359; 32 x 4 0.940,
     // 0.579, 0.418. Short sequences no longer favour 4 lanes, as they did 1 lane.
