@@ -179,9 +179,9 @@ inline constexpr int kBackwardSplitThreadsPerSM = 1024;
     // 1.690 for the default's 96 x 2 (which asks for 3 blocks per SM: 96 registers and a stack
     // in float32); stage 2 0.598 / 0.691 against 0.636 / 0.723 (default 0.638 / 0.746); stage
     // 3 0.468 / 0.386 against 0.465 / 0.416 (0.469 / 0.416); stage 4 0.355 / 0.376 against
-    // 0.350 / 0.421 (0.354 / 0.378). Not before 128 x 2: lm 0.520 against 0.541 in bfloat16,
-    // but with z 0.661 against 0.587 (3 blocks of 64 rows fit an SM, 12 warps, against 2 of 128,
-    // 16 warps).
+    // 0.350 / 0.421 (0.354 / 0.378). Not before 128 x 2 here: lm 0.520 against 0.541 in
+    // bfloat16, but with z 0.661 against 0.587 (3 blocks of 64 rows fit an SM, 12 warps, against
+    // 2 of 128, 16 warps); with_default_config runs it in 128 x 2's place where four fit.
     if (rows_fit(64, 1)) return forward_row::dstate16_rows64x2;
     // 96 x 2 for groups of 96 x an odd count (VMamba v2's stage 1 at ssm_ratio 1: 96).
     // VMamba stages 2, 3, 4 (384, 768, 1536 per group; seqlen 784, 196, 49): 96 x 2 0.747,
