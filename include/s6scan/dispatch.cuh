@@ -171,12 +171,13 @@ template <class InT, class OutT, class F>
                   "every configuration picked here is in S6SCAN_DEFAULT_FORWARD_CONFIGS");
     return f(cfg);
   };
+  // Whether k blocks of cfg fit one multiprocessor's shared memory (and one fits a block's).
+  const auto fit = [&](auto cfg, int k) {
+    const int64_t bytes = forward_smem_bytes(a, shape_of<decltype(cfg)>());
+    return bytes <= limits.max_shared_memory_per_block_optin && blocks_fit(k, bytes, limits);
+  };
   const auto own_rows = [&](auto cfg) {
-    using Config = decltype(cfg);
-    const int64_t bytes = forward_smem_bytes(a, shape_of<Config>());
-    if (bytes <= limits.max_shared_memory_per_block_optin && two_blocks_fit(bytes, limits))
-      return use(Config{});
-    return use(default_config_16{});
+    return fit(cfg, 2) ? use(cfg) : use(default_config_16{});
   };
   switch (forward_tuning_row(a.batch, a.dim, a.groups, a.seqlen, a.dstate,
                              limits.multiprocessor_count, can_split)) {
@@ -191,10 +192,7 @@ template <class InT, class OutT, class F>
       // long sequence, split, 0.920 / 1.066 against 1.015 / 1.096; lm with z in float32 0.669
       // against 0.686. With z a 16-bit block needs 61,984 bytes, so 3 fit, and lm with z took
       // 0.661 against 0.587: that call keeps 128 x 2.
-      using Narrow = default_config_16_rows64x2<InT>;
-      const int64_t narrow = forward_smem_bytes(a, shape_of<Narrow>());
-      if (narrow <= limits.max_shared_memory_per_block_optin && blocks_fit(4, narrow, limits))
-        return use(Narrow{});
+      if (fit(default_config_16_rows64x2<InT>{}, 4)) return use(default_config_16_rows64x2<InT>{});
       return own_rows(default_config_16_rows128x2<InT>{});
     }
     case forward_row::dstate64: return use(default_config_64{});
