@@ -204,11 +204,9 @@ template <class Config = void>
 struct backward_call {
   int segments = 0;
   template <class T>
-  s6scan::status operator()(const s6scan::backward_args<T>& g, const void* states, size_t states_bytes,
-                            void* ws, size_t ws_bytes) const {
+  s6scan::status operator()(const s6scan::backward_args<T>& g, void* ws, size_t ws_bytes) const {
     const auto run = [&](auto cfg) {
-      return s6scan::detail::backward_segmented<decltype(cfg)>(g, states, states_bytes, ws, ws_bytes,
-                                                               nullptr, segments);
+      return s6scan::detail::backward_segmented<decltype(cfg)>(g, {ws, ws_bytes}, nullptr, segments);
     };
     if constexpr (std::is_void_v<Config>)
       return s6scan::detail::with_default_backward_config(g, run);
@@ -216,8 +214,15 @@ struct backward_call {
   }
   template <class T>
   size_t workspace(const s6scan::backward_args<T>& g) const {
-    if constexpr (std::is_void_v<Config>) return s6scan::backward_workspace_size(g);
-    else return s6scan::backward_workspace_size<Config>(g);
+    size_t bytes = 0;
+    s6scan::status st;
+    if constexpr (std::is_void_v<Config>) st = s6scan::backward_workspace_size(g, &bytes);
+    else st = s6scan::backward_workspace_size<Config>(g, &bytes);
+    if (!st.ok()) {
+      std::fprintf(stderr, "backward_workspace_size: %s\n", st.message);
+      std::exit(1);
+    }
+    return bytes;
   }
 };
 
@@ -227,11 +232,10 @@ template <class T, class Forward, class Backward = backward_call<>>
 record bench_shape(const case_shape& s, const ceilings& c, int reps, int64_t l2_bytes,
                    Forward&& forward, bool with_backward, Backward backward = {}) {
   const uint64_t nseq = uint64_t(s.batch * s.dim * s.seqlen), nbc = uint64_t(s.batch * s.groups * s.dstate * s.seqlen);
-  s6scan::forward_args<T> a;
-  a.batch = s.batch; a.dim = s.dim; a.seqlen = s.seqlen; a.dstate = s.dstate; a.groups = s.groups;
-  a.set_contiguous_strides();
+  auto a = s6scan::forward_args<T>::contiguous(s.batch, s.dim, s.seqlen, s.dstate, s.groups);
   a.delta_softplus = true;
-  const size_t ws_bytes = s6scan::forward_workspace_size(a);
+  size_t ws_bytes = 0;
+  if (!s6scan::saved_states_size(a, &ws_bytes).ok()) std::exit(1);
   const int64_t set_bytes = int64_t((3 + s.z) * nseq + 2 * nbc) * int64_t(sizeof(T)) + int64_t(ws_bytes);
   // Enough input sets, rotated, that the L2 cannot serve one launch from the last.
   const int sets = int(std::min<int64_t>(8, std::max<int64_t>(1, (4 * l2_bytes + set_bytes - 1) / set_bytes)));
@@ -291,8 +295,9 @@ record bench_shape(const case_shape& s, const ceilings& c, int reps, int64_t l2_
   size_t bws_bytes = 0;
   for (int k = 0; k < sets; ++k) {
     auto& g = grads[k];
-    g.fwd = args[k];
-    g.set_contiguous_strides();
+    auto f = args[k];
+    f.saved_states = {ws[k], ws_bytes};
+    g = s6scan::backward_args<T>::of(f);
     g.dout.data = alloc_fill<T>(nseq, seed++, 0, 1);
     auto make = [&](auto*& p, uint64_t n) {
       using E = std::remove_pointer_t<std::remove_reference_t<decltype(p)>>;
@@ -315,11 +320,8 @@ record bench_shape(const case_shape& s, const ceilings& c, int reps, int64_t l2_
   void* bws = nullptr;
   BENCH_CUDA(cudaMalloc(&bws, bws_bytes));
   BENCH_CUDA(cudaDeviceSynchronize());
-  const auto fwd_of = [&](int i) { check(s6scan::forward(args[i % sets], ws[i % sets], ws_bytes)); };
-  const auto bwd_of = [&](int i) {
-    const int k = i % sets;
-    check(backward(grads[k], ws[k], ws_bytes, bws, bws_bytes));
-  };
+  const auto fwd_of = [&](int i) { check(s6scan::forward(grads[i % sets].fwd)); };
+  const auto bwd_of = [&](int i) { check(backward(grads[i % sets], bws, bws_bytes)); };
   const float fb_ms = g_profile ? profile_once(fwd_of, bwd_of)
                                 : time_ms([&](int i) { fwd_of(i); bwd_of(i); }, 2, std::max(10, reps / 2));
   release();
@@ -334,7 +336,10 @@ record bench_shape(const case_shape& s, const ceilings& c, int reps, int64_t l2_
 }
 
 // The forward of the default set, as bench_shape's `forward`.
-const auto fwd_default = [](const auto& a, void* ws, size_t bytes) { return s6scan::forward(a, ws, bytes); };
+const auto fwd_default = [](auto a, void* ws, size_t bytes) {
+  a.saved_states = {ws, bytes};
+  return s6scan::forward(a);
+};
 
 // bench_shape with the default sets, forward and backward, for the dtype named `dt`.
 record bench_default(const char* dt, const case_shape& s, const ceilings& c, int reps, int64_t l2_bytes) {
@@ -407,8 +412,9 @@ using study_dstate_16_f32 = config_list<forward_config<16, 32, 32, 4>, forward_c
 template <class Config, class T = __nv_bfloat16>
 void study_config(const case_shape& s, const ceilings& c, int reps, int64_t l2_bytes,
                   int segments = 0) {
-  const auto forward = [segments](const s6scan::forward_args<T>& a, void* ws, size_t bytes) {
-    return s6scan::detail::forward_segmented<Config>(a, ws, bytes, nullptr, segments);
+  const auto forward = [segments](s6scan::forward_args<T> a, void* ws, size_t bytes) {
+    a.saved_states = {ws, bytes};
+    return s6scan::detail::forward_segmented<Config>(a, nullptr, segments);
   };
   std::printf("%-16s %-8s MaxDState %3d NRows %3d TimeTile %2d lanes %2d threads %4d segments ",
               s.name, s6scan::type_name<T>(), Config::kMaxDState, Config::kRows,
@@ -416,10 +422,7 @@ void study_config(const case_shape& s, const ceilings& c, int reps, int64_t l2_b
   if (segments > 0) std::printf("%4d: ", segments);
   else std::printf("auto: ");
   // The launcher's own checks on this device, with stand-in pointers (nothing is launched).
-  s6scan::forward_args<T> probe;
-  probe.batch = s.batch; probe.dim = s.dim; probe.seqlen = s.seqlen; probe.dstate = s.dstate;
-  probe.groups = s.groups;
-  probe.set_contiguous_strides();
+  auto probe = s6scan::forward_args<T>::contiguous(s.batch, s.dim, s.seqlen, s.dstate, s.groups);
   const auto stand_in = reinterpret_cast<T*>(uintptr_t(256));
   probe.u.data = probe.delta.data = probe.B.data = probe.C.data = stand_in;
   probe.out.data = stand_in;

@@ -1,17 +1,55 @@
 # SPDX-License-Identifier: MIT
-# s6scan_add_default_instances(<target> PAIRS "<InT>,<OutT>" ... [HEADER <name>])
+# s6scan_add_default_instances(<target> PAIRS "<InT>,<OutT>" ...
+#                              [FORWARD] [BACKWARD] [ARCHITECTURES <arch> ...] [HEADER <name>])
 #
 # A static library that compiles the forward's and the backward's default set once for each
 # (input, output) type pair, one source file per pair and pass so that a parallel build spreads
 # them over its cores, and a header, <name> (s6scan_default_instances.hpp unless HEADER says
 # otherwise), that declares them (include/s6scan/instances.cuh). A target that links the library
-# and includes the header before calling s6scan compiles none of those kernels itself. Two such
-# libraries that one target links need two header names: each library's include folder is public,
-# so the first header of a name found would hide the other.
+# and includes the header before calling s6scan compiles none of those kernels itself.
+#
+# FORWARD or BACKWARD alone compiles that pass only (a forward-only user skips the backward's
+# kernels); neither, or both, compiles both. ARCHITECTURES sets the library's CUDA_ARCHITECTURES
+# (else CMAKE_CUDA_ARCHITECTURES applies); the kernels need 80 or above. Two such libraries that
+# one target links need two header names: each library's include folder is public, so the first
+# header of a name found would hide the other.
 function(s6scan_add_default_instances target)
-  cmake_parse_arguments(ARG "" "HEADER" "PAIRS" ${ARGN})
+  cmake_parse_arguments(ARG "FORWARD;BACKWARD" "HEADER" "PAIRS;ARCHITECTURES" ${ARGN})
+  get_property(_languages GLOBAL PROPERTY ENABLED_LANGUAGES)
+  if(NOT "CUDA" IN_LIST _languages)
+    message(FATAL_ERROR
+      "s6scan_add_default_instances(${target}) compiles CUDA sources, but the CUDA language is "
+      "not enabled: use project(<name> LANGUAGES CXX CUDA) or enable_language(CUDA) first")
+  endif()
   if(NOT ARG_PAIRS)
     message(FATAL_ERROR "s6scan_add_default_instances(${target}): give PAIRS \"InT,OutT\" ...")
+  endif()
+  if(ARG_UNPARSED_ARGUMENTS)
+    message(FATAL_ERROR
+      "s6scan_add_default_instances(${target}): unknown arguments ${ARG_UNPARSED_ARGUMENTS}")
+  endif()
+  set(_architectures "${CMAKE_CUDA_ARCHITECTURES}")
+  if(ARG_ARCHITECTURES)
+    set(_architectures "${ARG_ARCHITECTURES}")
+  endif()
+  foreach(_arch IN LISTS _architectures)
+    string(REGEX MATCH "^[0-9]+" _number "${_arch}")
+    if(_number AND _number LESS 80)
+      message(FATAL_ERROR
+        "s6scan_add_default_instances(${target}): CUDA architecture ${_arch} is below 80; "
+        "s6scan's kernels need sm_80 or newer (pass ARCHITECTURES 80 90, or set "
+        "CMAKE_CUDA_ARCHITECTURES)")
+    endif()
+  endforeach()
+  set(_passes "")
+  if(ARG_FORWARD)
+    list(APPEND _passes FORWARD)
+  endif()
+  if(ARG_BACKWARD)
+    list(APPEND _passes BACKWARD)
+  endif()
+  if(NOT _passes)
+    set(_passes FORWARD BACKWARD)
   endif()
   if(NOT ARG_HEADER)
     set(ARG_HEADER s6scan_default_instances.hpp)
@@ -21,7 +59,7 @@ function(s6scan_add_default_instances target)
   set(_sources "")
   set(_i 0)
   foreach(_pair IN LISTS ARG_PAIRS)
-    foreach(_pass FORWARD BACKWARD)
+    foreach(_pass IN LISTS _passes)
       string(TOLOWER "${_pass}" _name)
       set(_file "${_dir}/${_name}_${_i}.cu")
       file(CONFIGURE OUTPUT "${_file}" CONTENT
@@ -36,4 +74,7 @@ function(s6scan_add_default_instances target)
   add_library(${target} STATIC ${_sources})
   target_link_libraries(${target} PUBLIC s6scan::s6scan)
   target_include_directories(${target} PUBLIC "${_dir}/include")
+  if(ARG_ARCHITECTURES)
+    set_target_properties(${target} PROPERTIES CUDA_ARCHITECTURES "${ARG_ARCHITECTURES}")
+  endif()
 endfunction()

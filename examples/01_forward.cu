@@ -31,9 +31,7 @@ int main() {
   for (auto& x : bias) x = 0.1f * N(rng);
 
   // The arguments: sizes, pointers, strides (contiguous here), options.
-  s6scan::forward_args<bf16> a;
-  a.batch = batch; a.dim = dim; a.seqlen = seqlen; a.dstate = dstate; a.groups = 1;
-  a.set_contiguous_strides();
+  auto a = s6scan::forward_args<bf16>::contiguous(batch, dim, seqlen, dstate, /*groups=*/1);
   a.delta_softplus = true;
   auto point = [&](const auto& host) {
     a.u.data = host.u; a.delta.data = host.delta; a.z.data = host.z; a.A.data = host.A;
@@ -65,7 +63,7 @@ int main() {
            to_device(A), to_device(D), to_device(bias), to_device(out)};
   point(dev);
   using config = s6scan::forward_config<16, 64>;  // MaxDState 16, 64 channels per block
-  const s6scan::status s = s6scan::forward<config>(a, nullptr, 0);
+  const s6scan::status s = s6scan::forward<config>(a);  // no saved states: inference
   if (!s.ok()) {
     std::printf("forward refused: %s (%s)\n", s.message, s6scan::to_string(s.code));
     return 1;

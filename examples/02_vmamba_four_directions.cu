@@ -49,9 +49,8 @@ bool run(int64_t dstate, bool gpu) {
   for (auto& v : D) v = N(rng);
   for (auto& v : bias) v = 0.1f * N(rng);
 
-  s6scan::forward_args<bf16, float> a;  // bfloat16 in, float out
-  a.batch = batch; a.dim = dim; a.seqlen = L; a.dstate = dstate; a.groups = K;
-  a.set_contiguous_strides();
+  // bfloat16 in, float out; one group of B and C per direction.
+  auto a = s6scan::forward_args<bf16, float>::contiguous(batch, dim, L, dstate, /*groups=*/K);
   a.delta_softplus = true;
   a.u.data = u.data(); a.delta.data = delta.data(); a.A.data = A.data(); a.B.data = B.data();
   a.C.data = C.data(); a.D.data = D.data(); a.delta_bias.data = bias.data(); a.out.data = out.data();
@@ -79,7 +78,7 @@ bool run(int64_t dstate, bool gpu) {
     a.u.data = to_device(u); a.delta.data = to_device(delta); a.A.data = to_device(A);
     a.B.data = to_device(B); a.C.data = to_device(C); a.D.data = to_device(D);
     a.delta_bias.data = to_device(bias); a.out.data = to_device(out);
-    s = s6scan::forward<Config>(a, nullptr, 0);
+    s = s6scan::forward<Config>(a);
     if (s.ok()) EXAMPLE_CUDA(cudaMemcpy(out.data(), a.out.data, out.size() * sizeof(float), cudaMemcpyDeviceToHost));
   } else {
     s = s6scan::reference_forward(a);

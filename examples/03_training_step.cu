@@ -61,11 +61,10 @@ int main() {
   for (auto& x : h.A) x = -std::exp(x);
 
   // The forward's arguments (contiguous), then the backward's around them.
-  s6scan::backward_args<float> g;
+  auto g = s6scan::backward_args<float>::of(
+      s6scan::forward_args<float>::contiguous(batch, dim, seqlen, dstate, groups));
   auto& a = g.fwd;
-  a.batch = batch; a.dim = dim; a.seqlen = seqlen; a.dstate = dstate; a.groups = groups;
   a.delta_softplus = true;
-  g.set_contiguous_strides();
   std::vector<float> out(seq);
   auto point_inputs = [&](const host_problem& p, float* o) {
     a.u.data = p.u.data(); a.delta.data = p.delta.data(); a.z.data = p.z.data();
@@ -100,9 +99,15 @@ int main() {
     a.out.data = dev_out;
   };
   point_device();
-  const size_t states_bytes = s6scan::forward_workspace_size(a);
-  float* states = to_device(std::vector<float>(states_bytes / sizeof(float)));
-  s6scan::status s = s6scan::forward(a, states, states_bytes);
+  // The states the backward needs, saved by the forward: sized by a query that can fail.
+  size_t states_bytes = 0;
+  s6scan::status s = s6scan::saved_states_size(a, &states_bytes);
+  if (!s.ok()) {
+    std::printf("saved_states_size refused: %s\n", s.message);
+    return 1;
+  }
+  a.saved_states = {to_device(std::vector<float>(states_bytes / sizeof(float))), states_bytes};
+  s = s6scan::forward(a);
   if (!s.ok()) {
     std::printf("forward refused: %s\n", s.message);
     return 1;
@@ -118,9 +123,9 @@ int main() {
   g.du.data = up(gu); g.ddelta.data = up(gdelta); g.dz.data = up(gz); g.dB.data = up(gB);
   g.dC.data = up(gC); g.dA.data = up(gA); g.dD.data = up(gD); g.ddelta_bias.data = up(gbias);
   g.dinitial_state.data = up(gh0);
-  const size_t ws_bytes = s6scan::backward_workspace_size(g);
-  float* ws = to_device(std::vector<float>(ws_bytes / sizeof(float)));
-  s = s6scan::backward(g, states, states_bytes, ws, ws_bytes);
+  size_t ws_bytes = 0;
+  s = s6scan::backward_workspace_size(g, &ws_bytes);
+  if (s) s = s6scan::backward(g, {to_device(std::vector<float>(ws_bytes / sizeof(float))), ws_bytes});
   if (!s.ok()) {
     std::printf("backward refused: %s (%s)\n", s.message, s6scan::to_string(s.code));
     return 1;
@@ -166,7 +171,9 @@ int main() {
   EXAMPLE_CUDA(cudaMemcpy(dev_bias, h.bias.data(), h.bias.size() * 4, cudaMemcpyHostToDevice));
   EXAMPLE_CUDA(cudaMemcpy(dev_A, h.A.data(), h.A.size() * 4, cudaMemcpyHostToDevice));
   point_device();
-  s = s6scan::forward(a, nullptr, 0);
+  auto infer = a;  // no backward follows: save no states
+  infer.saved_states = {};
+  s = s6scan::forward(infer);
   EXAMPLE_CUDA(cudaMemcpy(out.data(), dev_out, seq * sizeof(float), cudaMemcpyDeviceToHost));
   const double loss1 = loss_of(out);
   std::printf("after one step of learning rate %g on A, D and delta_bias: loss %.6g -> %.6g\n", kLearningRate,

@@ -6,6 +6,7 @@
 
 #include <cuda_runtime.h>
 
+#include <s6scan/checks.hpp>
 #include <s6scan/numeric.hpp>
 
 #include <array>
@@ -79,6 +80,23 @@ struct device_problem {
       CUDA_REQUIRE(cudaMemcpy(p.last.data(), args.last_state.data, last_bytes, cudaMemcpyDeviceToHost));
   }
 };
+
+// saved_states_size of `a`, which must succeed.
+template <class InT, class OutT>
+size_t saved_states_bytes(const forward_args<InT, OutT>& a) {
+  size_t bytes = 0;
+  const s6scan::status s = s6scan::saved_states_size(a, &bytes);
+  INFO(s.message);
+  REQUIRE(s.ok());
+  return bytes;
+}
+
+// `a` saving its states to `ws` (null: none).
+template <class InT, class OutT>
+forward_args<InT, OutT> with_saved_states(forward_args<InT, OutT> a, void* ws, size_t bytes) {
+  a.saved_states = {ws, bytes};
+  return a;
+}
 
 template <class T>
 inline bool all_ones(const T& x) {

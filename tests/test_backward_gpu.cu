@@ -214,20 +214,20 @@ void run_case(problem<InT, OutT>& p, Fwd fwd, Bwd bwd, int64_t partial_budget = 
   INFO(name << " seed=" << s6test::test_seed());
   std::mt19937_64 rng(s6test::test_seed() ^ std::hash<std::string>{}(name));
   device_problem<InT, OutT> d(p);
-  const size_t states_bytes = s6scan::forward_workspace_size(p.args);
+  const size_t states_bytes = s6test::saved_states_bytes(p.args);
   device_ptr states = device_alloc(states_bytes);
   {
     const s6scan::status s = fwd(d.args, states.get(), states_bytes);
     INFO("forward: " << s.message);
     REQUIRE(s.ok());
   }
-  gradients<InT, OutT> gr(p, d.args, rng);
+  gradients<InT, OutT> gr(p, s6test::with_saved_states(d.args, states.get(), states_bytes), rng);
   if (partial_budget > 0) gr.g.partial_budget = partial_budget;
   gr.poison();
   const size_t ws_bytes = bwd.workspace_size(gr.g);
   device_ptr ws = device_alloc(ws_bytes);
   CUDA_REQUIRE(cudaMemset(ws.get(), 0xFF, ws_bytes));
-  const s6scan::status s = bwd(gr.g, states.get(), states_bytes, ws.get(), ws_bytes);
+  const s6scan::status s = bwd(gr.g, ws.get(), ws_bytes);
   INFO("backward: " << s.message);
   REQUIRE(s.ok());
   CUDA_REQUIRE(cudaDeviceSynchronize());
@@ -256,39 +256,51 @@ void run_case(problem<InT, OutT>& p, Fwd fwd, Bwd bwd, int64_t partial_budget = 
 }
 
 // The default set, or one configuration, as the launcher run_case calls.
+// A size query that must succeed.
+size_t required(const s6scan::status& s, size_t bytes) {
+  INFO(s.message);
+  REQUIRE(s.ok());
+  return bytes;
+}
+
 struct default_backward {
   template <class G>
-  size_t workspace_size(const G& g) const { return s6scan::backward_workspace_size(g); }
+  size_t workspace_size(const G& g) const {
+    size_t b = 0;
+    return required(s6scan::backward_workspace_size(g, &b), b);
+  }
   template <class G>
-  s6scan::status operator()(const G& g, const void* st, size_t stb, void* ws, size_t wsb) const {
-    return s6scan::backward(g, st, stb, ws, wsb);
+  s6scan::status operator()(const G& g, void* ws, size_t wsb) const {
+    return s6scan::backward(g, {ws, wsb});
   }
 };
 template <class Config>
 struct config_backward {
   template <class G>
-  size_t workspace_size(const G& g) const { return s6scan::backward_workspace_size<Config>(g); }
+  size_t workspace_size(const G& g) const {
+    size_t b = 0;
+    return required(s6scan::backward_workspace_size<Config>(g, &b), b);
+  }
   template <class G>
-  s6scan::status operator()(const G& g, const void* st, size_t stb, void* ws, size_t wsb) const {
-    return s6scan::backward<Config>(g, st, stb, ws, wsb);
+  s6scan::status operator()(const G& g, void* ws, size_t wsb) const {
+    return s6scan::backward<Config>(g, {ws, wsb});
   }
 };
 // The default set's configuration with `segments` time segments per launch.
 struct segmented_backward {
   int segments;
   template <class G>
-  size_t workspace_size(const G& g) const { return s6scan::backward_workspace_size(g); }
+  size_t workspace_size(const G& g) const { return default_backward{}.workspace_size(g); }
   template <class G>
-  s6scan::status operator()(const G& g, const void* st, size_t stb, void* ws, size_t wsb) const {
+  s6scan::status operator()(const G& g, void* ws, size_t wsb) const {
     return s6scan::detail::with_default_backward_config(g, [&](auto cfg) {
-      return s6scan::detail::backward_segmented<decltype(cfg)>(g, st, stb, ws, wsb, nullptr,
-                                                               segments);
+      return s6scan::detail::backward_segmented<decltype(cfg)>(g, {ws, wsb}, nullptr, segments);
     });
   }
 };
 template <class InT, class OutT>
 s6scan::status default_forward(const forward_args<InT, OutT>& a, void* ws, size_t bytes) {
-  return s6scan::forward(a, ws, bytes);
+  return s6scan::forward(s6test::with_saved_states(a, ws, bytes));
 }
 
 }  // namespace
@@ -460,7 +472,8 @@ TEMPLATE_TEST_CASE("backward: explicit configurations outside the default set", 
   if constexpr (sizeof(InT) == 2) {
     // dstate above 256: 32 lanes of 16 states, with the forward of the same reach.
     auto fwd = [](const forward_args<InT, OutT>& a, void* ws, size_t bytes) {
-      return s6scan::forward<s6scan::forward_config<512, 16, 16>>(a, ws, bytes);
+      return s6scan::forward<s6scan::forward_config<512, 16, 16>>(
+          s6test::with_saved_states(a, ws, bytes));
     };
     for (int64_t dstate : {300, 512}) {
       problem<InT, OutT> p(1, 6, 130, dstate, 1, all, rng);
@@ -478,17 +491,18 @@ TEST_CASE("backward: the same call twice gives the same bits", "[gpu][backward]"
     CAPTURE(dstate);
     problem<bf16, bf16> p(3, 256, 1000, dstate, 4, o, rng);
     device_problem<bf16, bf16> d(p);
-    const size_t states_bytes = s6scan::forward_workspace_size(p.args);
+    const size_t states_bytes = s6test::saved_states_bytes(p.args);
     device_ptr states = device_alloc(states_bytes);
-    REQUIRE(s6scan::forward(d.args, states.get(), states_bytes).ok());
-    gradients<bf16, bf16> gr(p, d.args, rng);
-    const size_t ws_bytes = s6scan::backward_workspace_size(gr.g);
+    const auto fwd = s6test::with_saved_states(d.args, states.get(), states_bytes);
+    REQUIRE(s6scan::forward(fwd).ok());
+    gradients<bf16, bf16> gr(p, fwd, rng);
+    const size_t ws_bytes = default_backward{}.workspace_size(gr.g);
     device_ptr ws = device_alloc(ws_bytes);
     std::vector<std::vector<unsigned char>> runs;
     for (int byte : {0xFF, 0x00}) {  // different poison and workspace contents each time
       gr.poison(byte);
       CUDA_REQUIRE(cudaMemset(ws.get(), byte, ws_bytes));
-      REQUIRE(s6scan::backward(gr.g, states.get(), states_bytes, ws.get(), ws_bytes).ok());
+      REQUIRE(s6scan::backward(gr.g, {ws.get(), ws_bytes}).ok());
       CUDA_REQUIRE(cudaDeviceSynchronize());
       gr.download();
       std::vector<unsigned char> bits;
@@ -510,16 +524,15 @@ TEST_CASE("backward: refusals launch nothing", "[gpu][backward]") {
   o.z = true;
   problem<float, float> p(1, 8, 40, 16, 1, o, rng);
   device_problem<float, float> d(p);
-  const size_t states_bytes = s6scan::forward_workspace_size(p.args);
+  const size_t states_bytes = s6test::saved_states_bytes(p.args);
   device_ptr states = device_alloc(states_bytes);
-  REQUIRE(s6scan::forward(d.args, states.get(), states_bytes).ok());
-  gradients<float, float> gr(p, d.args, rng);
+  const auto fwd = s6test::with_saved_states(d.args, states.get(), states_bytes);
+  REQUIRE(s6scan::forward(fwd).ok());
+  gradients<float, float> gr(p, fwd, rng);
   gr.poison();
-  const size_t ws_bytes = s6scan::backward_workspace_size(gr.g);
+  const size_t ws_bytes = default_backward{}.workspace_size(gr.g);
   device_ptr ws = device_alloc(ws_bytes);
-  auto run = [&](const backward_args<float>& g) {
-    return s6scan::backward(g, states.get(), states_bytes, ws.get(), ws_bytes);
-  };
+  auto run = [&](const backward_args<float>& g) { return s6scan::backward(g, {ws.get(), ws_bytes}); };
   auto expect = [](const s6scan::status& s, s6scan::status_code c, const char* text) {
     CAPTURE(s.message, text);
     REQUIRE(s.code == c);
@@ -540,9 +553,12 @@ TEST_CASE("backward: refusals launch nothing", "[gpu][backward]") {
     g.dD = {gr.dA.get(), 1};
     expect(run(g), s6scan::status_code::invalid_argument, "dD is set but the forward had no D");
   }
-  expect(s6scan::backward(gr.g, nullptr, 0, ws.get(), ws_bytes), s6scan::status_code::invalid_argument,
-         "saved states are null");
-  expect(s6scan::backward(gr.g, states.get(), states_bytes, ws.get(), ws_bytes - 4),
+  {
+    auto g = gr.g;
+    g.fwd.saved_states = {};
+    expect(run(g), s6scan::status_code::invalid_argument, "fwd.saved_states is null");
+  }
+  expect(s6scan::backward(gr.g, {ws.get(), ws_bytes - 4}),
          s6scan::status_code::workspace_too_small, "(backward_workspace_size)");
   {
     auto g = gr.g;
@@ -563,21 +579,15 @@ TEST_CASE("backward: the default set takes fewer rows where shared memory is sho
           "[gpu][backward]") {
   // dstate 128 and 256 take the row of more channels per block when its shared memory fits the
   // device, else the _small row. Nothing is launched.
-  s6scan::backward_args<float> g;
-  g.fwd.batch = 2; g.fwd.dim = 64; g.fwd.seqlen = 100; g.fwd.groups = 1;
-  g.fwd.set_contiguous_strides();
+  auto g = s6scan::backward_args<float>::of(s6scan::forward_args<float>::contiguous(2, 64, 100, 1));
   const auto stand_in = reinterpret_cast<float*>(uintptr_t(256));
   g.fwd.u.data = g.fwd.delta.data = g.fwd.B.data = g.fwd.C.data = g.fwd.A.data = stand_in;
   g.fwd.z.data = stand_in;
   auto rows_for = [&](int64_t dstate, int64_t optin) {
     g.fwd.dstate = dstate;
-    int rows = 0;
-    const s6scan::status s = s6scan::detail::pick_backward_config(g, optin, [&](auto cfg) {
-      rows = decltype(cfg)::kRows;
-      return s6scan::status{};
-    });
-    REQUIRE(s.ok());
-    return rows;
+    return s6scan::shape_of(
+               s6scan::select_backward(g, s6scan::device_limits::with_shared_memory(optin)))
+        .rows;
   };
   using s6scan::detail::backward_smem_bytes;
   using s6scan::shape_of;
@@ -628,20 +638,19 @@ TEST_CASE("backward: more than 2^32 elements", "[gpu][backward][large]") {
   auto gB = device_alloc(L * sizeof(bf16)), gC = device_alloc(L * sizeof(bf16));
   auto gA = device_alloc(dim * sizeof(float)), gD = device_alloc(dim * sizeof(float));
 
-  backward_args<bf16> g;
-  g.fwd = lp.args;
-  g.set_contiguous_strides();
+  const size_t states_bytes = s6test::saved_states_bytes(lp.args);
+  auto states = device_alloc(states_bytes);
+  auto g = backward_args<bf16>::of(s6test::with_saved_states(lp.args, states.get(), states_bytes));
   g.dout.data = static_cast<bf16*>(dout.get());
   g.du.data = static_cast<bf16*>(du.get()); g.ddelta.data = static_cast<bf16*>(dd.get());
   g.dB.data = static_cast<bf16*>(gB.get()); g.dC.data = static_cast<bf16*>(gC.get());
   g.dA.data = static_cast<float*>(gA.get()); g.dD.data = static_cast<float*>(gD.get());
-  const size_t states_bytes = s6scan::forward_workspace_size(g.fwd);
-  const size_t ws_bytes = s6scan::backward_workspace_size(g);
-  auto states = device_alloc(states_bytes), ws = device_alloc(ws_bytes);
-  auto s = s6scan::forward(g.fwd, states.get(), states_bytes);
+  const size_t ws_bytes = default_backward{}.workspace_size(g);
+  auto ws = device_alloc(ws_bytes);
+  auto s = s6scan::forward(g.fwd);
   INFO(s.message);
   REQUIRE(s.ok());
-  s = s6scan::backward(g, states.get(), states_bytes, ws.get(), ws_bytes);
+  s = s6scan::backward(g, {ws.get(), ws_bytes});
   INFO(s.message);
   REQUIRE(s.ok());
   CUDA_REQUIRE(cudaDeviceSynchronize());

@@ -3,6 +3,7 @@
 // message. Host-only: the checks never touch a device.
 
 #include <s6scan/checks.hpp>
+#include <s6scan/default_set.hpp>
 #include <s6scan/numeric.hpp>
 #include <s6scan/tuning.hpp>
 
@@ -126,9 +127,10 @@ TEST_CASE("checks: pointers, strides and alignment", "[checks]") {
   a = f.a; a.D.data = a.A.data; a.D.stride = 3; expect(a, "D has last-dimension stride 3");
   a = f.a; a.u.data = reinterpret_cast<const __nv_bfloat16*>(fake_args::arena + 1); expect(a, "u at");
   a = f.a; a.last_state.data = reinterpret_cast<float*>(fake_args::arena + 2); expect(a, "last_state at");
-  // Free strides are free: negative, huge and broadcast ones pass.
-  a = f.a; a.u.batch_stride = -5; a.B.batch_stride = 0; a.delta.dim_stride = int64_t(1) << 40;
+  // Free strides are free: huge and broadcast (zero) ones pass for inputs.
+  a = f.a; a.B.batch_stride = 0; a.delta.dim_stride = int64_t(1) << 40;
   REQUIRE(s6scan::check_forward(a, k, kH100).ok());
+  a = f.a; a.u.batch_stride = -5; expect(a, "u's batch_stride is -5; strides must be 0 or positive");
 }
 
 TEST_CASE("checks: 64-bit sizes pass; only the grid limits them", "[checks]") {
@@ -173,20 +175,40 @@ TEST_CASE("checks: workspace", "[checks]") {
                 s6scan::checkpoint_spans(65) == 2 && s6scan::checkpoint_spans(600) == 10);
   static_assert(s6scan::kMaxCheckpointSteps % s6scan::checkpoint_steps(1) == 0 &&
                 s6scan::kMaxCheckpointSteps % s6scan::checkpoint_steps(256) == 0);
+  const auto size = [](const fake_args& f) {
+    size_t bytes = 1;
+    REQUIRE(s6scan::saved_states_size(f.a, &bytes).ok());
+    return bytes;
+  };
   fake_args f(2, 3, 600, 17);  // 10 chunks of 64 steps, the last one partial
-  REQUIRE(s6scan::forward_workspace_size(f.a) == size_t(2 * 3 * 10 * 17 * sizeof(float)));
+  REQUIRE(size(f) == size_t(2 * 3 * 10 * 17 * sizeof(float)));
   fake_args small(2, 3, 600, 16);  // 38 chunks of 16 steps
-  REQUIRE(s6scan::forward_workspace_size(small.a) == size_t(2 * 3 * 38 * 16 * sizeof(float)));
+  REQUIRE(size(small) == size_t(2 * 3 * 38 * 16 * sizeof(float)));
   fake_args one(1, 1, 16, 1), two(1, 1, 17, 1);
-  REQUIRE(s6scan::forward_workspace_size(one.a) == sizeof(float));
-  REQUIRE(s6scan::forward_workspace_size(two.a) == 2 * sizeof(float));
-  REQUIRE(s6scan::check_workspace(f.a, nullptr, 0).ok());
+  REQUIRE(size(one) == sizeof(float));
+  REQUIRE(size(two) == 2 * sizeof(float));
+  REQUIRE(s6scan::check_saved_states(f.a).ok());  // none
   std::vector<float> ws(1020);
-  REQUIRE(s6scan::check_workspace(f.a, ws.data(), 4080).ok());
-  const auto s = s6scan::check_workspace(f.a, ws.data(), 4076);
+  f.a.saved_states = {ws.data(), 4080};
+  REQUIRE(s6scan::check_saved_states(f.a).ok());
+  f.a.saved_states = {ws.data(), 4076};
+  auto s = s6scan::check_saved_states(f.a);
   REQUIRE(s.code == status_code::workspace_too_small);
   CAPTURE(s.message);
-  REQUIRE(has(s, "holds 4076 bytes but this call saves 4080 (batch 2 x dim 3 x 10 chunks"));
+  REQUIRE(has(s, "saved_states holds 4076 bytes but this call needs 4080 (saved_states_size)"));
+  REQUIRE(s6scan::check_forward(f.a, shape_of<forward_config<64, 32>>(), kH100).code ==
+          status_code::workspace_too_small);
+  f.a.saved_states = {nullptr, 4080};
+  s = s6scan::check_saved_states(f.a);
+  REQUIRE(s.code == status_code::invalid_argument);
+  REQUIRE(has(s, "saved_states is null but says it holds 4080 bytes"));
+  f.a.saved_states = {reinterpret_cast<char*>(ws.data()) + 2, 4080};
+  REQUIRE(has(s6scan::check_saved_states(f.a), "not 4-byte aligned"));
+  // A failed query says so, and reports no size.
+  fake_args bad(0, 3, 600, 16);
+  size_t bytes = 7;
+  REQUIRE(s6scan::saved_states_size(bad.a, &bytes).code == status_code::invalid_argument);
+  REQUIRE(bytes == 0);
 }
 
 namespace {
@@ -198,8 +220,10 @@ struct fake_backward {
 
   fake_backward(int64_t batch, int64_t dim, int64_t seqlen, int64_t dstate, int64_t groups = 1)
       : f(batch, dim, seqlen, dstate, groups) {
-    g.fwd = f.a;
-    g.set_contiguous_strides();
+    size_t bytes = 0;
+    REQUIRE(s6scan::saved_states_size(f.a, &bytes).ok());
+    f.a.saved_states = {fake_args::arena, bytes};
+    g = s6scan::backward_args<__nv_bfloat16>::of(f.a);
     auto bf = reinterpret_cast<__nv_bfloat16*>(fake_args::arena);
     auto fl = reinterpret_cast<float*>(fake_args::arena);
     g.dout.data = bf;
@@ -255,54 +279,69 @@ TEST_CASE("checks: backward shared memory from the runtime dstate", "[checks]") 
   REQUIRE(s.code == status_code::insufficient_shared_memory);
   REQUIRE(has(s, "the backward needs"));
   REQUIRE(has(s, "dstate 256, NRows 4, TimeTile 8) but the device allows 49152"));
-  auto dz = large.g;  // dstate above MaxDState is refused before any resource check
-  dz.fwd.dstate = 300;
-  REQUIRE(s6scan::check_backward(dz, k, kH100).code == status_code::unsupported_dstate);
+  // dstate above MaxDState is refused before any resource check.
+  fake_backward too_big(2, 64, 100, 300);
+  const auto refused = s6scan::check_backward(too_big.g, k, kH100);
+  CAPTURE(refused.message);
+  REQUIRE(refused.code == status_code::unsupported_dstate);
 }
 
 TEST_CASE("checks: backward workspace", "[checks]") {
   using s6scan::backward_config;
   const auto k = shape_of<backward_config<16, 8, 8, 4>>();  // 8 rows: one block per group here
+  const auto ws_size = [](const auto& g, const kernel_shape& shape) {
+    size_t bytes = 1;
+    const auto st = s6scan::backward_workspace_size(g, shape, &bytes);
+    CAPTURE(st.message);
+    REQUIRE(st.ok());
+    return bytes;
+  };
   fake_backward b(2, 8, 600, 5, 2);  // 38 chunks of 16 steps (checkpoint_steps(5))
   // 4 blocks, so room for kBackwardMaxSegments = 32 time segments: the carry (2*8*5 = 80 floats),
   // the segments' end adjoints (32 x 80) and decays (31 x 80), dA (32 x 80), dD and ddelta_bias
   // (32 x 16 each), and the dB and dC block partials for the whole sequence: 2 batches x 2 groups
   // x 1 block x 5 states x 608 steps.
-  REQUIRE(s6scan::backward_workspace_size(b.g, k) ==
+  REQUIRE(ws_size(b.g, k) ==
           size_t(80 + 2560 + 2480 + 2560 + 512 + 512 + 2 * 12160) * 4);
   // More than kBackwardSplitMaxBlocks blocks (2 x 2 x 33) never split: no per-segment parts.
   fake_backward wide(2, 8 * 66, 600, 5, 2);
   const int64_t bdn = 2 * 528 * 5, parts = 2 * 2 * 33 * 5 * 608;
-  REQUIRE(s6scan::backward_workspace_size(wide.g, k) ==
+  REQUIRE(ws_size(wide.g, k) ==
           size_t(bdn + bdn + 2 * 528 + 2 * 528 + 2 * parts) * 4);
   // Constant B and C: no partials, and their per-segment sums (32 x 80 each) instead.
   fake_backward consts(2, 8, 600, 5, 2);
   consts.g.fwd.B.data = consts.g.fwd.C.data = nullptr;
   consts.g.fwd.B_const.data = consts.g.fwd.C_const.data = consts.g.fwd.A.data;
-  REQUIRE(s6scan::backward_workspace_size(consts.g, k) ==
+  REQUIRE(ws_size(consts.g, k) ==
           size_t(80 + 2560 + 2480 + 3 * 2560 + 512 + 512) * 4);
   // A MaxDState above 16 walks 64-step chunks, at any dstate: 10 of them, so room for 10
   // segments.
   const auto k64 = shape_of<backward_config<64, 8, 8, 4>>();
   fake_backward b64(2, 8, 600, 17, 2);
-  REQUIRE(s6scan::backward_workspace_size(b64.g, k64) ==
+  REQUIRE(ws_size(b64.g, k64) ==
           size_t(272 + 2720 + 2448 + 2720 + 160 + 160 + 2 * 43520) * 4);
-  REQUIRE(s6scan::backward_workspace_size(b.g, k64) ==
+  REQUIRE(ws_size(b.g, k64) ==
           size_t(80 + 800 + 720 + 800 + 160 + 160 + 2 * 12800) * 4);
   b.g.partial_budget = 1;  // one chunk per launch: 16 steps of partials, one segment
-  REQUIRE(s6scan::backward_workspace_size(b.g, k) == size_t(80 + 80 + 16 + 16 + 2 * 320) * 4);
+  REQUIRE(ws_size(b.g, k) == size_t(80 + 80 + 16 + 16 + 2 * 320) * 4);
   std::vector<float> ws(4096);
-  const size_t need = s6scan::backward_workspace_size(b.g, k);
-  const size_t states = 2 * 8 * 38 * 5 * 4;  // forward_workspace_size
-  REQUIRE(s6scan::check_backward_workspaces(b.g, k, ws.data(), states, ws.data(), need).ok());
-  auto s = s6scan::check_backward_workspaces(b.g, k, nullptr, 0, ws.data(), need);
-  REQUIRE(s.code == status_code::invalid_argument);
-  s = s6scan::check_backward_workspaces(b.g, k, ws.data(), states - 4, ws.data(), need);
-  REQUIRE(s.code == status_code::workspace_too_small);
-  s = s6scan::check_backward_workspaces(b.g, k, ws.data(), states, ws.data(), need - 4);
+  const size_t need = ws_size(b.g, k);
+  REQUIRE(s6scan::check_backward_workspace(b.g, k, {ws.data(), need}).ok());
+  auto s = s6scan::check_backward_workspace(b.g, k, {ws.data(), need - 4});
   REQUIRE(s.code == status_code::workspace_too_small);
   CAPTURE(s.message);
   REQUIRE(has(s, "needs " + std::to_string(need)));
+  s = s6scan::check_backward_workspace(b.g, k, {});
+  REQUIRE(s.code == status_code::workspace_too_small);
+  // The saved states: required, and as large as saved_states_size says.
+  REQUIRE(s6scan::check_backward(b.g, k, kH100).ok());
+  auto g = b.g;
+  g.fwd.saved_states = {};
+  s = s6scan::check_backward(g, k, kH100);
+  REQUIRE(s.code == status_code::invalid_argument);
+  REQUIRE(has(s, "fwd.saved_states is null"));
+  g.fwd.saved_states = {fake_args::arena, b.g.fwd.saved_states.bytes - 4};
+  REQUIRE(s6scan::check_backward(g, k, kH100).code == status_code::workspace_too_small);
 }
 
 TEST_CASE("checks: statuses print their names", "[checks]") {
@@ -473,4 +512,191 @@ TEST_CASE("tuning table: boundaries, small grids and sizes that would overflow",
   REQUIRE(forward_tuning_row(huge, huge, 1, 2048, 16, 132) == forward_row::dstate16_rows128x2);
   REQUIRE(forward_tuning_row(0, 4096, 1, 2048, 16, 132) == forward_row::dstate16);
   REQUIRE(forward_tuning_row(8, 4096, 0, 2048, 16, 132) == forward_row::dstate16);
+}
+
+// ---- Wrong use made hard: strides never set, outputs that overlap, queries at the limits.
+
+TEST_CASE("checks: strides that were never set are refused by name", "[checks][api]") {
+  const auto k = shape_of<forward_config<16, 64>>();
+  const auto expect = [&](const s6scan::forward_args<__nv_bfloat16>& a, const char* text) {
+    const auto s = s6scan::check_forward(a, k, kH100);
+    CAPTURE(s.message);
+    REQUIRE(s.code == status_code::invalid_argument);
+    REQUIRE(has(s, text));
+  };
+  // Forgotten: sizes and pointers, no strides.
+  fake_args f(2, 64, 100, 16);
+  auto a = f.a;
+  a.u = {a.u.data};
+  expect(a, "u's batch_stride was never set; set it, or call set_contiguous_strides() after the sizes");
+  a = f.a;
+  a.B.state_stride = s6scan::kUnsetStride;
+  expect(a, "B's state_stride was never set");
+  a = f.a;
+  a.last_state = {reinterpret_cast<float*>(fake_args::arena)};
+  expect(a, "last_state's batch_stride was never set");
+  // Set before the sizes: nothing is guessed from sizes of 0.
+  s6scan::forward_args<__nv_bfloat16> early;
+  early.set_contiguous_strides();
+  early.batch = 2; early.dim = 64; early.seqlen = 100; early.dstate = 16;
+  early.u.data = early.delta.data = early.B.data = early.C.data = f.a.u.data;
+  early.A.data = f.a.A.data;
+  early.out.data = f.a.out.data;
+  expect(early, "u's batch_stride was never set");
+  // The factory and set_contiguous_strides() after the sizes agree.
+  auto made = s6scan::forward_args<__nv_bfloat16>::contiguous(2, 64, 100, 16);
+  REQUIRE(made.u.batch_stride == 6400);
+  REQUIRE(made.B.group_stride == 1600);
+  REQUIRE(made.A.dim_stride == 16);
+  REQUIRE(made.last_state.batch_stride == 1024);
+}
+
+TEST_CASE("checks: the backward's gradient strides leave the forward's alone", "[checks][api]") {
+  fake_args f(2, 64, 100, 16);
+  f.a.u.dim_stride = 128;  // a strided forward
+  f.a.u.batch_stride = 64 * 128;
+  auto g = s6scan::backward_args<__nv_bfloat16>::of(f.a);
+  REQUIRE(g.fwd.u.dim_stride == 128);
+  REQUIRE(g.du.dim_stride == 100);
+  g.fwd = f.a;
+  g.set_contiguous_gradient_strides();
+  REQUIRE(g.fwd.u.dim_stride == 128);
+  REQUIRE(g.fwd.u.batch_stride == 64 * 128);
+  // Gradients left unset are refused, as the forward's tensors are.
+  s6scan::backward_args<__nv_bfloat16> bare;
+  bare.fwd = f.a;
+  bare.dout.data = bare.du.data = bare.ddelta.data = bare.dB.data = bare.dC.data =
+      reinterpret_cast<__nv_bfloat16*>(fake_args::arena);
+  bare.dA.data = reinterpret_cast<float*>(fake_args::arena);
+  size_t bytes = 0;
+  REQUIRE(s6scan::saved_states_size(f.a, &bytes).ok());
+  bare.fwd.saved_states = {fake_args::arena, bytes};
+  const auto s = s6scan::check_backward(bare, shape_of<s6scan::backward_config<16, 32>>(), kH100);
+  CAPTURE(s.message);
+  REQUIRE(s.code == status_code::invalid_argument);
+  REQUIRE(has(s, "dout's batch_stride was never set"));
+}
+
+TEST_CASE("checks: outputs whose elements would share an address", "[checks][api]") {
+  const auto k = shape_of<forward_config<16, 64>>();
+  fake_args f(2, 64, 100, 16);
+  const auto refused = [&](const s6scan::forward_args<__nv_bfloat16>& a, const char* text) {
+    const auto s = s6scan::check_forward(a, k, kH100);
+    CAPTURE(s.message);
+    REQUIRE(s.code == status_code::invalid_argument);
+    REQUIRE(has(s, text));
+  };
+  auto a = f.a;
+  a.out.dim_stride = 0;
+  refused(a, "out is an output, but its strides give two of its elements one address");
+  a = f.a;
+  a.out.dim_stride = 99;  // rows one step shorter than seqlen
+  refused(a, "dim_stride 99 (size 64)");
+  a = f.a;
+  a.out.batch_stride = 64 * 100 - 1;
+  refused(a, "out is an output");
+  a = f.a;
+  a.last_state = {reinterpret_cast<float*>(fake_args::arena), 16, 8, 1};  // batch overlaps dim
+  refused(a, "last_state is an output");
+  // Inputs may broadcast; outputs may be padded, transposed in their leading dimensions, or take
+  // any stride in a dimension of size 1.
+  a = f.a;
+  a.u.dim_stride = 0;
+  a.u.batch_stride = 0;
+  a.out.dim_stride = 2 * 100 * 2;
+  a.out.batch_stride = 100;  // batches interleaved between channels: distinct addresses
+  REQUIRE(s6scan::check_forward(a, k, kH100).ok());
+  fake_args one(1, 64, 100, 16);
+  one.a.out.batch_stride = 0;
+  REQUIRE(s6scan::check_forward(one.a, k, kH100).ok());
+  // A gradient likewise.
+  fake_backward b(2, 64, 100, 16);
+  auto g = b.g;
+  g.du.dim_stride = 50;
+  const auto s = s6scan::check_backward(g, shape_of<s6scan::backward_config<16, 32>>(), kH100);
+  CAPTURE(s.message);
+  REQUIRE(s.code == status_code::invalid_argument);
+  REQUIRE(has(s, "du is an output"));
+  g = b.g;
+  g.dout.dim_stride = 0;  // dout is an input: broadcasting is fine
+  REQUIRE(s6scan::check_backward(g, shape_of<s6scan::backward_config<16, 32>>(), kH100).ok());
+}
+
+TEST_CASE("checks: strides that reach past the address space", "[checks][api]") {
+  const auto k = shape_of<forward_config<16, 64>>();
+  fake_args f(2, 64, 100, 16);
+  auto a = f.a;
+  a.delta.batch_stride = int64_t(1) << 62;  // (2 - 1) x 2^62 elements of 2 bytes: 2^63 bytes
+  auto s = s6scan::check_forward(a, k, kH100);
+  CAPTURE(s.message);
+  REQUIRE(s.code == status_code::invalid_argument);
+  REQUIRE(has(s, "delta's strides reach beyond the address space"));
+  a = f.a;
+  a.A.data = reinterpret_cast<const float*>(UINTPTR_MAX - 63);  // its 64 x 16 floats wrap
+  s = s6scan::check_forward(a, k, kH100);
+  REQUIRE(has(s, "A's strides reach beyond the address space"));
+}
+
+TEST_CASE("checks: size queries report failure apart from a size, without overflow",
+          "[checks][api]") {
+  size_t bytes = 123;
+  // Sizes the checks refuse: no size, a status that says why.
+  fake_args zero(2, 0, 100, 16);
+  REQUIRE(s6scan::saved_states_size(zero.a, &bytes).code == status_code::invalid_argument);
+  REQUIRE(bytes == 0);
+  fake_args huge(int64_t(1) << 40, int64_t(1) << 20, 1 << 10, 4);
+  bytes = 123;
+  const auto s = s6scan::saved_states_size(huge.a, &bytes);
+  CAPTURE(s.message);
+  REQUIRE(s.code == status_code::invalid_argument);
+  REQUIRE(has(s, "overflows 64 bits"));
+  REQUIRE(bytes == 0);
+  // At the limit: 2^40 x 2^17 channels x 1 chunk x 16 states x 4 bytes = 2^63 does not fit a
+  // signed 64-bit size; half of it does.
+  fake_args over(int64_t(1) << 40, int64_t(1) << 17, 16, 16);
+  fake_args under(int64_t(1) << 40, int64_t(1) << 16, 16, 16);
+  REQUIRE(!s6scan::saved_states_size(over.a, &bytes).ok());
+  REQUIRE(s6scan::saved_states_size(under.a, &bytes).ok());
+  REQUIRE(bytes == size_t(1) << 62);
+  // The backward's workspace of 2^52 channels of 256 states: each of its parts fits, their sum in
+  // bytes does not.
+  fake_backward wide(1, int64_t(1) << 52, 1, 256);
+  const auto k = shape_of<s6scan::backward_config<256, 8, 8, 8>>();
+  bytes = 123;
+  const auto w = s6scan::backward_workspace_size(wide.g, k, &bytes);
+  CAPTURE(w.message);
+  REQUIRE(w.code == status_code::invalid_argument);
+  REQUIRE(has(w, "overflows 64 bits"));
+  REQUIRE(bytes == 0);
+  // An unsupported dstate is a failure, not a size of 0.
+  fake_backward big(1, 64, 100, 300);
+  REQUIRE(s6scan::backward_workspace_size(big.g, kH100, &bytes).code ==
+          status_code::unsupported_dstate);
+  REQUIRE(bytes == 0);
+}
+
+TEST_CASE("checks: the default set on a simulated device, without a GPU", "[checks][api]") {
+  fake_args lm(8, 4096, 2048, 16);
+  for (const auto& d : {kA100, kH100}) REQUIRE(s6scan::check_forward(lm.a, d).ok());
+  // Which configuration: the one select_forward names.
+  const auto c = s6scan::select_forward(lm.a, kH100);
+  REQUIRE(c == s6scan::forward_choice::config_16_rows64x2);
+  fake_args big(1, 64, 100, 300);
+  auto s = s6scan::check_forward(big.a, kH100);
+  CAPTURE(s.message);
+  REQUIRE(s.code == status_code::unsupported_dstate);
+  REQUIRE(has(s, "dstate 300 exceeds 256, the largest MaxDState of the default set"));
+  // The backward: the saved states are required, then the device's shared memory decides.
+  fake_backward b(2, 64, 100, 128);
+  REQUIRE(s6scan::check_backward(b.g, kH100).ok());
+  REQUIRE(s6scan::select_backward(b.g, kH100) == s6scan::backward_choice::config_128);
+  REQUIRE(s6scan::select_backward(b.g, k48) == s6scan::backward_choice::config_128_small);
+  auto g = b.g;
+  g.fwd.saved_states = {};
+  s = s6scan::check_backward(g, kH100);
+  REQUIRE(has(s, "fwd.saved_states is null"));
+  // A backward configuration's refusal names backward_config.
+  fake_backward wide(1, 64, 100, 300);
+  s = s6scan::check_backward(wide.g, shape_of<s6scan::backward_config<256, 8, 8, 8>>(), kH100);
+  REQUIRE(has(s, "instantiate s6scan::backward_config<MaxDState, ...> with MaxDState >= 300"));
 }

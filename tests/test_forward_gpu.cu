@@ -64,7 +64,7 @@ void run_case(problem<InT, OutT>& p, Launch launch, bool with_workspace) {
   INFO(name << " workspace=" << with_workspace << " seed=" << s6test::test_seed());
   device_problem<InT, OutT> d(p);
   d.poison();
-  const size_t ws_bytes = with_workspace ? s6scan::forward_workspace_size(p.args) : 0;
+  const size_t ws_bytes = with_workspace ? s6test::saved_states_bytes(p.args) : 0;
   device_ptr ws = with_workspace ? device_alloc(ws_bytes) : nullptr;
   if (ws) CUDA_REQUIRE(cudaMemset(ws.get(), 0xFF, ws_bytes));
 
@@ -99,7 +99,7 @@ void run_case(problem<InT, OutT>& p, Launch launch, bool with_workspace) {
 
 template <class InT, class OutT>
 s6scan::status default_launch(const forward_args<InT, OutT>& a, void* ws, size_t bytes) {
-  return s6scan::forward(a, ws, bytes);
+  return s6scan::forward(s6test::with_saved_states(a, ws, bytes));
 }
 
 
@@ -145,7 +145,7 @@ TEMPLATE_TEST_CASE("forward: each option on its own and all together", "[gpu][fo
 
 template <class Config, class InT, class OutT>
 s6scan::status config_launch(const forward_args<InT, OutT>& a, void* ws, size_t bytes) {
-  return s6scan::forward<Config>(a, ws, bytes);
+  return s6scan::forward<Config>(s6test::with_saved_states(a, ws, bytes));
 }
 
 TEMPLATE_TEST_CASE("forward: explicit configurations outside the default set", "[gpu][forward]",
@@ -254,7 +254,8 @@ TEMPLATE_TEST_CASE("forward: every configuration of the tuning table", "[gpu][fo
 
 template <class Config, int Segments, class InT, class OutT>
 s6scan::status segmented_launch(const forward_args<InT, OutT>& a, void* ws, size_t bytes) {
-  return s6scan::detail::forward_segmented<Config>(a, ws, bytes, nullptr, Segments);
+  return s6scan::detail::forward_segmented<Config>(s6test::with_saved_states(a, ws, bytes), nullptr,
+                                                   Segments);
 }
 
 // Time split across blocks (forward_time_segments): one batch of few channels, so the default
@@ -327,7 +328,7 @@ TEMPLATE_TEST_CASE("forward: rows aligned to 8 or 4 bytes but not 16", "[gpu][fo
 template <class InT>
 std::array<int, 2> default_pick(const s6scan::forward_args<InT>& a) {
   std::array<int, 2> picked{0, 0};
-  const s6scan::status s = s6scan::detail::with_default_config(a, false, [&](auto cfg) {
+  const s6scan::status s = s6scan::detail::with_default_config(a, [&](auto cfg) {
     picked = {decltype(cfg)::kRows, decltype(cfg)::kTimeTile};
     return s6scan::forward_can_implement<decltype(cfg)>(a);
   });
@@ -417,7 +418,7 @@ TEST_CASE("forward: the same call twice gives the same bits", "[gpu][forward]") 
   std::vector<float> first(p.out.size()), second(p.out.size());
   for (auto* dst : {&first, &second}) {
     d.poison();
-    REQUIRE(s6scan::forward(d.args, nullptr, 0).ok());
+    REQUIRE(s6scan::forward(d.args).ok());
     CUDA_REQUIRE(cudaMemcpy(dst->data(), d.args.out.data, d.out_bytes, cudaMemcpyDeviceToHost));
   }
   REQUIRE(std::memcmp(first.data(), second.data(), d.out_bytes) == 0);
@@ -429,14 +430,14 @@ TEST_CASE("forward: refusals launch nothing", "[gpu][forward]") {
   problem<float, float> p(1, 8, 16, 300, 1, {}, rng);
   device_problem<float, float> d(p);
   d.poison();
-  auto s = s6scan::forward(d.args, nullptr, 0);
+  auto s = s6scan::forward(d.args);
   REQUIRE(s.code == s6scan::status_code::unsupported_dstate);
   REQUIRE(std::strstr(s.message, "dstate 300 exceeds 256"));
-  s = s6scan::forward<forward_config<16, 64>>(d.args, nullptr, 0);
+  s = s6scan::forward<forward_config<16, 64>>(d.args);
   REQUIRE(s.code == s6scan::status_code::unsupported_dstate);
   REQUIRE(std::strstr(s.message, "dstate 300 exceeds MaxDState 16"));
   auto small = device_alloc(16);
-  s = s6scan::forward<forward_config<512, 16, 16>>(d.args, small.get(), 16);
+  s = s6scan::forward<forward_config<512, 16, 16>>(s6test::with_saved_states(d.args, small.get(), 16));
   REQUIRE(s.code == s6scan::status_code::workspace_too_small);
   CUDA_REQUIRE(cudaDeviceSynchronize());
   d.download(p);
@@ -455,7 +456,7 @@ TEST_CASE("forward: more than 2^32 elements", "[gpu][forward][large]") {
   const uint64_t seed = s6test::test_seed();
   INFO("seed " << seed);
   s6test::large_problem lp(dim, L, seed);
-  const auto s = s6scan::forward(lp.args, nullptr, 0);
+  const auto s = s6scan::forward(lp.args);
   INFO(s.message);
   REQUIRE(s.ok());
   CUDA_REQUIRE(cudaDeviceSynchronize());

@@ -165,5 +165,9 @@ TEST_CASE("reference backward: refuses bad arguments", "[reference][backward]") 
   REQUIRE(std::strstr(s.message, "A is null"));
   dout.seq_stride = 2;
   s = s6scan::reference_backward(p.args, dout, {}, g);
-  REQUIRE(std::strstr(s.message, "unit last-dimension stride"));
+  REQUIRE(std::strstr(s.message, "dout has last-dimension stride 2; it must be 1"));
+  dout.seq_stride = 1;
+  dout.dim_stride = s6scan::kUnsetStride;
+  s = s6scan::reference_backward(p.args, dout, {}, g);
+  REQUIRE(std::strstr(s.message, "dout's dim_stride was never set"));
 }

@@ -1,21 +1,23 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-// The backward selective scan of one configuration: check, size the workspace, run.
-//
-//   s6scan::backward_args<__nv_bfloat16> g = ...;       // g.fwd: the forward's arguments, unchanged
-//   using cfg = s6scan::backward_config<16, 32>;        // MaxDState 16, 32 channels per block
-//   size_t ws_bytes = s6scan::backward_workspace_size<cfg>(g);
-//   s6scan::status s = s6scan::backward<cfg>(g, states, states_bytes, ws, ws_bytes, stream);
-//
-// What the caller keeps between forward and backward: the forward's inputs (u, delta, A, B, C, D,
-// delta_bias, z, initial_state) and the states the forward saved in its workspace
-// (forward_workspace_size bytes). Nothing else: out is not needed, and the backward recomputes
-// every state from the saved ones.
-//
-// The result is deterministic: the same call on the same GPU gives the same bits (every sum has a
-// fixed order; no atomics). The backward's own workspace holds per-batch and per-block partial sums
-// (see backward_workspace_layout); it needs no initialisation and may be reused between calls.
+/// @file
+/// @brief The backward selective scan of one configuration: size the workspace, check, run.
+///
+///   auto g = s6scan::backward_args<__nv_bfloat16>::of(a);  // a: the forward's arguments
+///   g.dout.data = dout; g.du.data = du; ...                 // device pointers
+///   using cfg = s6scan::backward_config<16, 32>;           // MaxDState 16, 32 channels per block
+///   size_t bytes = 0;
+///   s6scan::backward_workspace_size<cfg>(g, &bytes);
+///   s6scan::status s = s6scan::backward<cfg>(g, {ws, bytes}, stream);
+///
+/// What the caller keeps between forward and backward: the forward's inputs (u, delta, A, B, C, D,
+/// delta_bias, z, initial_state) and the states the forward saved (`fwd.saved_states`). Nothing
+/// else: out is not needed, and the backward recomputes every state from the saved ones.
+///
+/// The result is deterministic: the same call on the same GPU gives the same bits (every sum has a
+/// fixed order; no atomics). The backward's own workspace holds per-batch and per-block partial sums
+/// (see backward_workspace_layout); it needs no initialisation and may be reused between calls.
 
 #include <cuda_runtime.h>
 
@@ -34,17 +36,25 @@
 namespace s6scan {
 
 /// @brief Bytes of workspace the backward with configuration `Config` needs for these arguments.
+/// @param bytes receives the size, or 0 when the status is not success
 template <class Config, class InT, class OutT>
-[[nodiscard]] size_t backward_workspace_size(const backward_args<InT, OutT>& a) noexcept {
-  return backward_workspace_size(a, shape_of<Config>());
+[[nodiscard]] status backward_workspace_size(const backward_args<InT, OutT>& a,
+                                             size_t* bytes) noexcept {
+  static_assert(is_backward_config_v<Config>,
+                "s6scan::backward_workspace_size<Config>: Config must be a backward_config");
+  return backward_workspace_size(a, shape_of<Config>(), bytes);
 }
 
-/// @brief Checks a backward call against this configuration and the current device.
+/// @brief Checks a backward call against this configuration and the current device: the
+///        arguments first, then the device (queried once per device).
 template <class Config, class InT, class OutT>
 [[nodiscard]] status backward_can_implement(const backward_args<InT, OutT>& a) noexcept {
+  static_assert(is_backward_config_v<Config>,
+                "s6scan::backward_can_implement<Config>: Config must be a backward_config");
+  status s = detail::check_backward_args(a, shape_of<Config>());
+  if (!s) return s;
   device_limits limits;
-  int device = 0;
-  status s = detail::current_device_limits(&limits, &device);
+  s = query_device_limits(&limits);
   return s ? check_backward(a, shape_of<Config>(), limits) : s;
 }
 
@@ -54,17 +64,24 @@ namespace detail {
 ///        decides; more than the workspace has room for, or than a launch has chunks, are
 ///        reduced to that).
 template <class Config, class InT, class OutT>
-[[nodiscard]] status backward_segmented(const backward_args<InT, OutT>& a, const void* states,
-                                        size_t states_bytes, void* workspace,
-                                        size_t workspace_bytes, cudaStream_t stream,
-                                        int segments) noexcept {
+[[nodiscard]] status backward_segmented(const backward_args<InT, OutT>& a,
+                                        const device_buffer& workspace_buffer,
+                                        cudaStream_t stream, int segments) noexcept {
+  static_assert(is_backward_config_v<Config>,
+                "s6scan::backward<Config>: Config must be a backward_config (a forward_config "
+                "goes to s6scan::forward)");
+  const kernel_shape k = shape_of<Config>();
+  // The arguments first, then the device: a bad call is named as such on any machine.
+  status s = check_backward_args(a, k);
+  if (s) s = check_backward_workspace(a, k, workspace_buffer);
+  if (!s) return s;
   device_limits limits;
   int device = 0;
-  const kernel_shape k = shape_of<Config>();
-  status s = current_device_limits(&limits, &device);
+  s = current_device_limits(&limits, &device);
   if (s) s = check_backward(a, k, limits);
-  if (s) s = check_backward_workspaces(a, k, states, states_bytes, workspace, workspace_bytes);
   if (!s) return s;
+  const void* const states = a.fwd.saved_states.data;
+  void* const workspace = workspace_buffer.data;
 
   const auto& f = a.fwd;
   backward_params<InT, OutT> p{};
@@ -78,12 +95,8 @@ template <class Config, class InT, class OutT>
   p.ws = static_cast<float*>(workspace);
   p.dim_per_group = f.dim / f.groups;
   p.blocks_per_group = int(p.w.blocks_per_group);
-  // The forward's vector bits, plus dout's and the gradients'.
-  forward_args<InT, OutT> probe = f;
-  probe.out = {};
-  const auto fp = make_forward_params<Config>(probe, nullptr);
-  p.vec = fp.vec;
-  p.vec_small = fp.vec_small;
+  // The forward's inputs' vector bits, plus dout's and the gradients'.
+  set_input_piece_bits(p, f);
   set_piece_bits(p, a.dout.data, {a.dout.batch_stride, a.dout.dim_stride}, kVecDout);
   // The gradients one lane per channel stores in 16-byte or small pieces.
   set_piece_bits(p, a.du.data, {a.du.batch_stride, a.du.dim_stride}, kVecGradU);
@@ -140,22 +153,18 @@ template <class Config, class InT, class OutT>
 /// Writes every gradient `a` points at. Runs one launch of the scan kernel per window of chunks
 /// (one window unless time-varying dB/dC partials exceed kBackwardPartialBudget), then the
 /// reduction kernels, all on `stream`. When the channels give few blocks (backward_time_segments)
-/// each window is split in time: a carry pass and a combine run before its scan.
+/// each window is split in time: a carry pass and a combine run before its scan. Asynchronous,
+/// as the forward: the status covers the checks and the launches.
 ///
-/// @param a               the forward's arguments, dout, the optional last-state gradient, and
-///                        the gradients to write (see backward_args)
-/// @param states          the forward's workspace, filled by that forward call
-/// @param states_bytes    its size (at least forward_workspace_size(a.fwd))
-/// @param workspace       device memory of backward_workspace_size<Config>(a) bytes
-/// @param workspace_bytes its size
-/// @param stream          the stream to run on
+/// @param a          the forward's arguments (with its saved states), dout, the optional
+///                   last-state gradient, and the gradients to write (see backward_args)
+/// @param workspace  device memory of backward_workspace_size<Config>(a) bytes
+/// @param stream     the stream to run on
 /// @return success, or why the call was refused (nothing was launched then)
 template <class Config, class InT, class OutT>
-[[nodiscard]] status backward(const backward_args<InT, OutT>& a, const void* states,
-                              size_t states_bytes, void* workspace, size_t workspace_bytes,
+[[nodiscard]] status backward(const backward_args<InT, OutT>& a, const device_buffer& workspace,
                               cudaStream_t stream = nullptr) noexcept {
-  return detail::backward_segmented<Config>(a, states, states_bytes, workspace, workspace_bytes,
-                                            stream, 0);
+  return detail::backward_segmented<Config>(a, workspace, stream, 0);
 }
 
 }  // namespace s6scan

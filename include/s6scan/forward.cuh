@@ -1,22 +1,25 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-// The forward selective scan of one configuration: check, size the workspace, run.
-//
-//   s6scan::forward_args<__nv_bfloat16> a = ...;            // sizes, device pointers, strides
-//   using cfg = s6scan::forward_config<16, 64>;            // MaxDState 16, 64 channels per block
-//   size_t ws_bytes = s6scan::forward_workspace_size(a);   // states saved for a backward
-//   s6scan::status s = s6scan::forward<cfg>(a, ws, ws_bytes, stream);
-//
-// Workspace contract: when `workspace` is not null the forward writes, for every (batch, channel),
-// the state after steps K-1, 2K-1, ... and after the last step, K = checkpoint_steps(dstate) (16 up
-// to dstate 16, else 64), as floats laid out (batch, dim, chunks, dstate), chunks =
-// checkpoint_chunks(seqlen, dstate) = ceil(seqlen / K). A backward reads them instead of
-// rerunning the scan from the start; keep the workspace and the
-// forward's inputs unchanged between the two. Null saves nothing, and also keeps the forward from
-// splitting time across blocks (forward_time_segments), which needs the workspace: pass one to a
-// call with fewer blocks than SMs and a long sequence (batch 1, dim 2048, seqlen 32768) even when
-// no backward follows.
+/// @file
+/// @brief The forward selective scan of one configuration: check, then run.
+///
+///   auto a = s6scan::forward_args<__nv_bfloat16>::contiguous(8, 4096, 2048, 16);
+///   a.u.data = u; ...                                     // device pointers
+///   size_t bytes = 0;
+///   s6scan::saved_states_size(a, &bytes);                 // for a backward; skip for inference
+///   a.saved_states = {states, bytes};
+///   using cfg = s6scan::forward_config<16, 64>;           // MaxDState 16, 64 channels per block
+///   s6scan::status s = s6scan::forward<cfg>(a, stream);
+///
+/// Saved states: when `a.saved_states` is set the forward writes, for every (batch, channel), the
+/// state after steps K-1, 2K-1, ... and after the last step, K = checkpoint_steps(dstate), as
+/// floats laid out (batch, dim, chunks, dstate), chunks = checkpoint_chunks(seqlen, dstate). A
+/// backward reads them instead of rerunning the scan from the start; keep them and the forward's
+/// inputs unchanged between the two. The same memory holds a time split's segment results
+/// (forward_time_segments), so a call without saved states never splits time across blocks: with
+/// few channels (batch x dim far below the device's threads) and a long sequence, pass them even
+/// when no backward follows.
 
 #include <cuda_runtime.h>
 
@@ -61,6 +64,16 @@ void set_piece_bits(Params& p, const T* ptr, std::initializer_list<int64_t> stri
   if (rows_aligned<small_piece_bytes<T>()>(ptr, strides)) p.vec_small |= bit;
 }
 
+/// @brief The bits of the forward's inputs u, delta, z, B and C (forward and backward params).
+template <class Params, class InT, class OutT>
+void set_input_piece_bits(Params& p, const forward_args<InT, OutT>& a) {
+  set_piece_bits(p, a.u.data, {a.u.batch_stride, a.u.dim_stride}, kVecU);
+  set_piece_bits(p, a.delta.data, {a.delta.batch_stride, a.delta.dim_stride}, kVecDelta);
+  set_piece_bits(p, a.z.data, {a.z.batch_stride, a.z.dim_stride}, kVecZ);
+  set_piece_bits(p, a.B.data, {a.B.batch_stride, a.B.group_stride, a.B.state_stride}, kVecB);
+  set_piece_bits(p, a.C.data, {a.C.batch_stride, a.C.group_stride, a.C.state_stride}, kVecC);
+}
+
 template <class Config, class InT, class OutT>
 forward_params<InT, OutT> make_forward_params(const forward_args<InT, OutT>& a, void* workspace) {
   forward_params<InT, OutT> p{};
@@ -80,12 +93,7 @@ forward_params<InT, OutT> make_forward_params(const forward_args<InT, OutT>& a, 
   p.segment_tiles = p.num_tiles;
   p.segment_chunks = int(p.num_chunks);
   p.num_segments = 1;
-  // Each tensor's bits for 16-byte and small pieces.
-  set_piece_bits(p, a.u.data, {a.u.batch_stride, a.u.dim_stride}, kVecU);
-  set_piece_bits(p, a.delta.data, {a.delta.batch_stride, a.delta.dim_stride}, kVecDelta);
-  set_piece_bits(p, a.z.data, {a.z.batch_stride, a.z.dim_stride}, kVecZ);
-  set_piece_bits(p, a.B.data, {a.B.batch_stride, a.B.group_stride, a.B.state_stride}, kVecB);
-  set_piece_bits(p, a.C.data, {a.C.batch_stride, a.C.group_stride, a.C.state_stride}, kVecC);
+  set_input_piece_bits(p, a);
   set_piece_bits(p, a.out.data, {a.out.batch_stride, a.out.dim_stride}, kVecOut);
   return p;
 }
@@ -94,29 +102,40 @@ forward_params<InT, OutT> make_forward_params(const forward_args<InT, OutT>& a, 
 
 /// @brief Checks a forward call against this configuration and the current device.
 ///
-/// Reads the device's limits (cached after the first call per device); launches nothing.
+/// The arguments are checked before the device is queried (cached after the first call per
+/// device); launches nothing.
 template <class Config, class InT, class OutT>
 [[nodiscard]] status forward_can_implement(const forward_args<InT, OutT>& a) noexcept {
+  static_assert(is_forward_config_v<Config>,
+                "s6scan::forward_can_implement<Config>: Config must be a forward_config");
+  status s = detail::check_forward_args(a, shape_of<Config>());
+  if (s) s = check_saved_states(a);
+  if (!s) return s;
   device_limits limits;
-  int device = 0;
-  status s = detail::current_device_limits(&limits, &device);
+  s = query_device_limits(&limits);
   return s ? check_forward(a, shape_of<Config>(), limits) : s;
 }
 
 namespace detail {
 
 /// @brief forward<Config> with `segments` time segments (0: forward_time_segments decides; more
-///        than the sequence allows are reduced to that). Without a workspace time is not split.
+///        than the sequence allows are reduced to that). Without saved states time is not split.
 template <class Config, class InT, class OutT>
-[[nodiscard]] status forward_segmented(const forward_args<InT, OutT>& a, void* workspace,
-                                       size_t workspace_bytes, cudaStream_t stream,
+[[nodiscard]] status forward_segmented(const forward_args<InT, OutT>& a, cudaStream_t stream,
                                        int segments) noexcept {
+  static_assert(is_forward_config_v<Config>,
+                "s6scan::forward<Config>: Config must be a forward_config (a backward_config "
+                "goes to s6scan::backward)");
+  // The arguments first, then the device: a bad call is named as such on any machine.
+  status s = check_forward_args(a, shape_of<Config>());
+  if (s) s = check_saved_states(a);
+  if (!s) return s;
   device_limits limits;
   int device = 0;
-  status s = current_device_limits(&limits, &device);
+  s = current_device_limits(&limits, &device);
   if (s) s = check_forward(a, shape_of<Config>(), limits);
-  if (s) s = check_workspace(a, workspace, workspace_bytes);
   if (!s) return s;
+  void* const workspace = a.saved_states.data;
   auto p = make_forward_params<Config>(a, workspace);
   const int64_t blocks = p.blocks_per_segment;
   if (segments <= 0)
@@ -171,20 +190,21 @@ template <class Config, class InT, class OutT>
 
 /// @brief Runs the forward selective scan with configuration `Config`.
 ///
-/// When the channels give fewer blocks than the device has SMs and the call has a workspace, time
+/// When the channels give fewer blocks than the device has SMs and the call saves states, time
 /// is split across blocks (forward_time_segments): two more launches, a carry pass and a combine,
 /// run before the scan.
 ///
+/// The call is asynchronous: the returned status covers the checks and the launches, not the
+/// kernels' execution, whose errors the stream reports as any CUDA kernel's.
+///
 /// @tparam Config    a forward_config; its MaxDState must be at least a.dstate
-/// @param a          sizes, device pointers and strides (see forward_args)
-/// @param workspace  device memory of forward_workspace_size(a) bytes for the saved states, or null
-/// @param workspace_bytes its size
+/// @param a          sizes, device pointers, strides and the optional saved states (forward_args)
 /// @param stream     the stream to run on
 /// @return success, or why the call was refused (nothing was launched then)
 template <class Config, class InT, class OutT>
-[[nodiscard]] status forward(const forward_args<InT, OutT>& a, void* workspace,
-                             size_t workspace_bytes, cudaStream_t stream = nullptr) noexcept {
-  return detail::forward_segmented<Config>(a, workspace, workspace_bytes, stream, 0);
+[[nodiscard]] status forward(const forward_args<InT, OutT>& a,
+                             cudaStream_t stream = nullptr) noexcept {
+  return detail::forward_segmented<Config>(a, stream, 0);
 }
 
 }  // namespace s6scan

@@ -7,7 +7,7 @@
 ///
 /// Every translation unit that calls `s6scan::forward` (or `forward<Config>`, or the backward)
 /// compiles the kernels it can reach: the default set of one type pair costs tens of seconds per
-/// architecture (README, "Kernel design and compile time"). With these macros the kernels are
+/// architecture (see the README). With these macros the kernels are
 /// compiled in one translation unit and the others only declare them:
 ///
 ///   // s6scan_kernels.hpp, included wherever s6scan is called
@@ -23,7 +23,7 @@
 /// Use them at global scope. A call whose launcher is declared but not defined anywhere fails to
 /// link; a call whose launcher is not declared compiles its kernels where it is, as without these
 /// macros. The default-set macros cover every configuration the dispatcher picks for the pair
-/// (dispatch.cuh's S6SCAN_DEFAULT_FORWARD_CONFIGS and S6SCAN_DEFAULT_BACKWARD_CONFIGS); the
+/// (default_set.hpp's S6SCAN_DEFAULT_FORWARD_CONFIGS and S6SCAN_DEFAULT_BACKWARD_CONFIGS); the
 /// others take one configuration, last so that its template arguments may hold commas.
 
 #include "dispatch.cuh"
@@ -31,12 +31,12 @@
 /// @brief The launcher of forward<Config> for (InT, OutT): `extern` declares it, empty defines it.
 #define S6SCAN_FORWARD_INSTANCE(Extern, InT, OutT, ...)                                        \
   Extern template ::s6scan::status s6scan::detail::forward_segmented<__VA_ARGS__, InT, OutT>(  \
-      const ::s6scan::forward_args<InT, OutT>&, void*, size_t, cudaStream_t, int) noexcept;
+      const ::s6scan::forward_args<InT, OutT>&, cudaStream_t, int) noexcept;
 /// @brief The launcher of backward<Config> for (InT, OutT): `extern` declares it, empty defines it.
 #define S6SCAN_BACKWARD_INSTANCE(Extern, InT, OutT, ...)                                       \
   Extern template ::s6scan::status s6scan::detail::backward_segmented<__VA_ARGS__, InT, OutT>( \
-      const ::s6scan::backward_args<InT, OutT>&, const void*, size_t, void*, size_t,           \
-      cudaStream_t, int) noexcept;
+      const ::s6scan::backward_args<InT, OutT>&, const ::s6scan::device_buffer&, cudaStream_t,  \
+      int) noexcept;
 
 /// @brief Declares forward<Config> for (InT, OutT) as compiled elsewhere.
 #define S6SCAN_EXTERN_FORWARD(InT, OutT, ...)                                                  \

@@ -3,7 +3,7 @@
 
 // The CPU reference of the selective scan's backward: plain host C++, double precision, the oracle
 // for the GPU backward. It recomputes the forward of each (batch, channel) and runs the adjoint
-// recurrence backwards in time (DESIGN.md §1):
+// recurrence backwards in time:
 //   g_t = C_t dy_t + a_{t+1} g_{t+1}  (plus the last state's gradient at t = L-1)
 //   dC_t += dy_t h_t   dB_t += g_t D_t u_t   du_t = D dy_t + sum_n g_t B_t D_t
 //   dDelta_t = sum_n g_t (B_t u_t + A a_t h_{t-1})   dA += g_t D_t a_t h_{t-1}   dh0 = a_0 g_0
@@ -45,15 +45,14 @@ template <class InT, class OutT>
                                         const seq_tensor<const OutT>& dout,
                                         const state_tensor<const float>& dlast,
                                         reference_gradients& g) {
-  if (!dout.data) return status::make(status_code::invalid_argument, "dout is null");
-  if (dout.seq_stride != 1 || (dlast.data && dlast.state_stride != 1))
-    return status::make(status_code::invalid_argument,
-                        "dout and dlast must have unit last-dimension stride (got %lld, %lld)",
-                        (long long)dout.seq_stride, (long long)dlast.state_stride);
-  auto checked = a;
-  checked.out.data = const_cast<OutT*>(dout.data);  // out itself is not needed here
-  status s = detail::check_forward_args(checked, detail::kHostShape);
+  status s = detail::check_forward_inputs(a);
   if (!s) return s;
+  if (!dout.data) return status::make(status_code::invalid_argument, "dout is null");
+  if (!(s = detail::check_tensor(detail::view("dout", dout, a.batch, a.dim, a.seqlen), false)))
+    return s;
+  if (!(s = detail::check_tensor(detail::view("dlast_state", dlast, a.batch, a.dim, a.dstate),
+                                 false)))
+    return s;
 
   const int64_t Bn = a.batch, Dm = a.dim, L = a.seqlen, N = a.dstate, G = a.groups;
   const int64_t per_group = Dm / G;

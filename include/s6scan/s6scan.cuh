@@ -9,6 +9,8 @@
 #include "backward.cuh"
 #include "checks.hpp"
 #include "config.hpp"
+#include "default_set.hpp"
+#include "device_limits.hpp"
 #include "dispatch.cuh"
 #include "forward.cuh"
 #include "numeric.hpp"

@@ -276,9 +276,8 @@ std::tuple<Tensor, Tensor, Tensor> forward_op(const Tensor& u, const Tensor& del
     a.last_state = state_view<float>(last);
     if (u.is_cuda()) {
       const c10::cuda::CUDAGuard guard(u.device());
-      raise_if_refused(op, s6scan_torch::run_forward(a, save_states ? states.data_ptr() : nullptr,
-                                                     size_t(states.nbytes()),
-                                                     c10::cuda::getCurrentCUDAStream()));
+      if (save_states) a.saved_states = {states.data_ptr(), size_t(states.nbytes())};
+      raise_if_refused(op, s6scan_torch::run_forward(a, c10::cuda::getCurrentCUDAStream()));
     } else {
       TORCH_CHECK_VALUE(u.is_cpu(), op, ": tensors on ", u.device(), " are not supported");
       raise_if_refused(op, s6scan::reference_forward(a));
@@ -366,10 +365,11 @@ gradients backward_op(const Tensor& u, const Tensor& delta, const Tensor& A, con
       if (s.delta_bias) g.ddelta_bias = vector_view<float>(dbias);
       if (s.h0) g.dinitial_state = state_view<float>(dh0);
       const c10::cuda::CUDAGuard guard(dev);
-      const size_t ws_bytes = s6scan_torch::backward_workspace_bytes(g);
+      g.fwd.saved_states = {saved.data_ptr(), size_t(saved.nbytes())};
+      size_t ws_bytes = 0;
+      raise_if_refused(op, s6scan_torch::backward_workspace_bytes(g, &ws_bytes));
       Tensor ws = at::empty({int64_t(ws_bytes)}, u.options().dtype(at::kByte));
-      raise_if_refused(op, s6scan_torch::run_backward(g, saved.data_ptr(), size_t(saved.nbytes()),
-                                                      ws.data_ptr(), ws_bytes,
+      raise_if_refused(op, s6scan_torch::run_backward(g, {ws.data_ptr(), ws_bytes},
                                                       c10::cuda::getCurrentCUDAStream()));
     } else {
       TORCH_CHECK_VALUE(u.is_cpu(), op, ": tensors on ", dev, " are not supported");

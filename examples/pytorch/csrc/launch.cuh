@@ -10,21 +10,19 @@
 namespace s6scan_torch {
 
 template <class InT, class OutT>
-s6scan::status run_forward(const s6scan::forward_args<InT, OutT>& a, void* states,
-                           size_t states_bytes, cudaStream_t stream) {
-  return s6scan::forward(a, states, states_bytes, stream);
+s6scan::status run_forward(const s6scan::forward_args<InT, OutT>& a, cudaStream_t stream) {
+  return s6scan::forward(a, stream);
 }
 
 template <class InT, class OutT>
-size_t backward_workspace_bytes(const s6scan::backward_args<InT, OutT>& g) {
-  return s6scan::backward_workspace_size(g);
+s6scan::status backward_workspace_bytes(const s6scan::backward_args<InT, OutT>& g, size_t* bytes) {
+  return s6scan::backward_workspace_size(g, bytes);
 }
 
 template <class InT, class OutT>
-s6scan::status run_backward(const s6scan::backward_args<InT, OutT>& g, const void* states,
-                            size_t states_bytes, void* workspace, size_t workspace_bytes,
-                            cudaStream_t stream) {
-  return s6scan::backward(g, states, states_bytes, workspace, workspace_bytes, stream);
+s6scan::status run_backward(const s6scan::backward_args<InT, OutT>& g,
+                            const s6scan::device_buffer& workspace, cudaStream_t stream) {
+  return s6scan::backward(g, workspace, stream);
 }
 
 }  // namespace s6scan_torch
@@ -32,8 +30,8 @@ s6scan::status run_backward(const s6scan::backward_args<InT, OutT>& g, const voi
 /// Instantiates the three functions for one (input, output) type pair.
 #define S6SCAN_TORCH_INSTANTIATE(InT, OutT)                                                    \
   template s6scan::status s6scan_torch::run_forward<InT, OutT>(                                \
-      const s6scan::forward_args<InT, OutT>&, void*, size_t, cudaStream_t);                    \
-  template size_t s6scan_torch::backward_workspace_bytes<InT, OutT>(                           \
-      const s6scan::backward_args<InT, OutT>&);                                                \
+      const s6scan::forward_args<InT, OutT>&, cudaStream_t);                                   \
+  template s6scan::status s6scan_torch::backward_workspace_bytes<InT, OutT>(                   \
+      const s6scan::backward_args<InT, OutT>&, size_t*);                                       \
   template s6scan::status s6scan_torch::run_backward<InT, OutT>(                               \
-      const s6scan::backward_args<InT, OutT>&, const void*, size_t, void*, size_t, cudaStream_t);
+      const s6scan::backward_args<InT, OutT>&, const s6scan::device_buffer&, cudaStream_t);

@@ -15,19 +15,17 @@
 
 namespace s6scan_torch {
 
-/// @brief s6scan::forward with the default set; `states` may be null (nothing saved).
+/// @brief s6scan::forward with the default set; `a.saved_states` may be empty (nothing saved).
 template <class InT, class OutT>
-s6scan::status run_forward(const s6scan::forward_args<InT, OutT>& a, void* states,
-                           size_t states_bytes, cudaStream_t stream);
+s6scan::status run_forward(const s6scan::forward_args<InT, OutT>& a, cudaStream_t stream);
 
 /// @brief s6scan::backward_workspace_size with the default set.
 template <class InT, class OutT>
-size_t backward_workspace_bytes(const s6scan::backward_args<InT, OutT>& g);
+s6scan::status backward_workspace_bytes(const s6scan::backward_args<InT, OutT>& g, size_t* bytes);
 
-/// @brief s6scan::backward with the default set.
+/// @brief s6scan::backward with the default set; the saved states are `g.fwd.saved_states`.
 template <class InT, class OutT>
-s6scan::status run_backward(const s6scan::backward_args<InT, OutT>& g, const void* states,
-                            size_t states_bytes, void* workspace, size_t workspace_bytes,
-                            cudaStream_t stream);
+s6scan::status run_backward(const s6scan::backward_args<InT, OutT>& g,
+                            const s6scan::device_buffer& workspace, cudaStream_t stream);
 
 }  // namespace s6scan_torch

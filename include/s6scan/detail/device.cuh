@@ -9,7 +9,7 @@
 
 #include <atomic>
 
-#include "../checks.hpp"
+#include "../device_limits.hpp"
 #include "../status.hpp"
 
 namespace s6scan::detail {
@@ -25,30 +25,41 @@ inline constexpr int kMaxCachedDevices = 64;
                       cudaGetErrorString(e));
 }
 
+/// @brief A failed query of the device as a status: "no usable CUDA device: ..." where CUDA says
+///        there is none (or no driver that can run it), else as cuda_status says it.
+[[nodiscard]] inline status device_query_status(cudaError_t e, const char* what) noexcept {
+  if (e == cudaSuccess) return {};
+  (void)cudaGetLastError();
+  return status::make(status_code::cuda_error, "no usable CUDA device: %s failed: %s (%s)", what,
+                      cudaGetErrorName(e), cudaGetErrorString(e));
+}
+
 [[nodiscard]] inline status read_device_limits(int device, device_limits* out) noexcept {
   int smem = 0, grid = 0, sms = 0, per_sm = 0, reserved = 0;
-  status s = cuda_status(
-      cudaDeviceGetAttribute(&smem, cudaDevAttrMaxSharedMemoryPerBlockOptin, device),
-      "cudaDeviceGetAttribute(MaxSharedMemoryPerBlockOptin)");
-  if (s) s = cuda_status(cudaDeviceGetAttribute(&grid, cudaDevAttrMaxGridDimX, device),
-                         "cudaDeviceGetAttribute(MaxGridDimX)");
-  if (s) s = cuda_status(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device),
-                         "cudaDeviceGetAttribute(MultiProcessorCount)");
-  if (s)
-    s = cuda_status(
-        cudaDeviceGetAttribute(&per_sm, cudaDevAttrMaxSharedMemoryPerMultiprocessor, device),
-        "cudaDeviceGetAttribute(MaxSharedMemoryPerMultiprocessor)");
-  if (s)
-    s = cuda_status(
-        cudaDeviceGetAttribute(&reserved, cudaDevAttrReservedSharedMemoryPerBlock, device),
-        "cudaDeviceGetAttribute(ReservedSharedMemoryPerBlock)");
-  if (!s) return s;
+  const struct {
+    int* value;
+    cudaDeviceAttr attr;
+    const char* name;
+  } queries[] = {
+      {&smem, cudaDevAttrMaxSharedMemoryPerBlockOptin,
+       "cudaDeviceGetAttribute(MaxSharedMemoryPerBlockOptin)"},
+      {&grid, cudaDevAttrMaxGridDimX, "cudaDeviceGetAttribute(MaxGridDimX)"},
+      {&sms, cudaDevAttrMultiProcessorCount, "cudaDeviceGetAttribute(MultiProcessorCount)"},
+      {&per_sm, cudaDevAttrMaxSharedMemoryPerMultiprocessor,
+       "cudaDeviceGetAttribute(MaxSharedMemoryPerMultiprocessor)"},
+      {&reserved, cudaDevAttrReservedSharedMemoryPerBlock,
+       "cudaDeviceGetAttribute(ReservedSharedMemoryPerBlock)"},
+  };
+  for (const auto& q : queries) {
+    const status s = device_query_status(cudaDeviceGetAttribute(q.value, q.attr, device), q.name);
+    if (!s) return s;
+  }
   out->max_shared_memory_per_multiprocessor = per_sm;
   out->reserved_shared_memory_per_block = reserved;
   out->max_shared_memory_per_block_optin = smem;
   out->max_grid_x = grid;
   out->multiprocessor_count = sms;
-  return s;
+  return {};
 }
 
 /// @brief The limits of the current device, read once per device and then served from a cache.
@@ -56,7 +67,7 @@ inline constexpr int kMaxCachedDevices = 64;
 [[nodiscard]] inline status current_device_limits(device_limits* out, int* device) noexcept {
   static device_limits cache[kMaxCachedDevices];
   static std::atomic<int> state[kMaxCachedDevices];  // 0 empty, 1 being filled, 2 ready
-  status s = cuda_status(cudaGetDevice(device), "cudaGetDevice");
+  status s = device_query_status(cudaGetDevice(device), "cudaGetDevice");
   if (!s) return s;
   const int dev = *device;
   if (dev < 0 || dev >= kMaxCachedDevices) return read_device_limits(dev, out);
@@ -115,3 +126,15 @@ template <class Tag, class Kernel>
 }
 
 }  // namespace s6scan::detail
+
+namespace s6scan {
+
+/// @brief Reads the limits of the current CUDA device (cached after the first call per device),
+///        for check_forward / check_backward without a launch.
+/// @return success, or "no usable CUDA device: ..." with CUDA's reason
+[[nodiscard]] inline status query_device_limits(device_limits* out) noexcept {
+  int device = 0;
+  return detail::current_device_limits(out, &device);
+}
+
+}  // namespace s6scan

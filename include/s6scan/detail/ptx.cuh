@@ -6,6 +6,12 @@
 
 #include <cstdint>
 
+// The kernels stage their tiles with cp.async, which sm_80 introduced; an older target is refused
+// here rather than given a slower path no one tests.
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
+#error "s6scan's kernels need sm_80 or newer: build for CUDA architectures 80 and above (CMake: set CMAKE_CUDA_ARCHITECTURES or s6scan_add_default_instances(... ARCHITECTURES 80 90); nvcc: -arch=sm_80 or newer). Without a setting nvcc builds for its oldest supported architecture."
+#endif
+
 namespace s6scan::detail {
 
 inline constexpr float kLog2e = 1.4426950408889634f;
@@ -46,12 +52,10 @@ __device__ __forceinline__ float sigmoid(float x) {
 }
 
 /// @brief Copies `src_bytes` (0 to Bytes) from global to shared memory and zero-fills the rest of
-///        the Bytes (16, 8 or 4; both addresses aligned to it); asynchronous on sm_80 and later, a
-///        plain copy before.
+///        the Bytes (16, 8 or 4; both addresses aligned to it), asynchronously.
 template <int Bytes>
 __device__ __forceinline__ void copy_zfill(void* smem_dst, const void* gmem_src, int src_bytes) {
   static_assert(Bytes == 16 || Bytes == 8 || Bytes == 4, "cp.async moves 16, 8 or 4 bytes");
-#if __CUDA_ARCH__ >= 800
   const auto dst = static_cast<uint32_t>(__cvta_generic_to_shared(smem_dst));
   if constexpr (Bytes == 16)  // .cg (L2 only) exists for 16-byte copies alone
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(gmem_src),
@@ -62,25 +66,14 @@ __device__ __forceinline__ void copy_zfill(void* smem_dst, const void* gmem_src,
   else
     asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(dst), "l"(gmem_src),
                  "r"(src_bytes));
-#else
-  unsigned char b[Bytes] = {};
-  for (int i = 0; i < src_bytes; ++i) b[i] = static_cast<const unsigned char*>(gmem_src)[i];
-  for (int i = 0; i < Bytes; ++i) static_cast<unsigned char*>(smem_dst)[i] = b[i];
-#endif
 }
 
-__device__ __forceinline__ void copy_commit() {
-#if __CUDA_ARCH__ >= 800
-  asm volatile("cp.async.commit_group;\n" ::);
-#endif
-}
+__device__ __forceinline__ void copy_commit() { asm volatile("cp.async.commit_group;\n" ::); }
 
 /// @brief Waits until at most `Pending` committed copy groups are still in flight.
 template <int Pending>
 __device__ __forceinline__ void copy_wait() {
-#if __CUDA_ARCH__ >= 800
   asm volatile("cp.async.wait_group %0;\n" ::"n"(Pending));
-#endif
 }
 
 }  // namespace s6scan::detail
