@@ -10,7 +10,7 @@ import subprocess
 import sys
 import tempfile
 
-LIMITS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench", "limits.py")
+LIMITS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench", "limits.py")
 COLUMNS = ["ID", "Kernel Name", "gpu__time_duration.sum", "smsp__inst_executed.sum",
            "smsp__issue_active.avg.pct_of_peak_sustained_active",
            "sm__inst_executed_pipe_xu.avg.pct_of_peak_sustained_active",

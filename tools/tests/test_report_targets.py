@@ -8,7 +8,7 @@ import subprocess
 import sys
 import tempfile
 
-REPORT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench", "report.py")
+REPORT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench", "report.py")
 
 
 def run(ours, refs):

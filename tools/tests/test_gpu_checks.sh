@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Checks tests/gpu_checks.sh without a GPU: a stand-in build tree whose test binaries print their
+# Checks tools/gpu_checks.sh without a GPU: a stand-in build tree whose test binaries print their
 # shard, filter and environment (and fail where FAIL_SHARD says), and a stand-in compute-sanitizer
 # that runs the binary it is given. Checks the shard counts, --part's share of the shards, the
 # verdicts, the exit statuses and the refusals of bad arguments.
@@ -33,7 +33,7 @@ export PATH="$work/bin:$PATH"
 run() {  # run OUTDIR ARGS...: gpu_checks.sh on the stand-in tree; its output goes to OUTDIR.txt
   local o=$1
   shift
-  "$here/gpu_checks.sh" --build "$work/build" --out "$work/$o" "$@" >"$work/$o.txt" 2>&1
+  "$here/../gpu_checks.sh" --build "$work/build" --out "$work/$o" "$@" >"$work/$o.txt" 2>&1
 }
 
 PROBE_STATUS=77 run nogpu tests

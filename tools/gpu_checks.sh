@@ -5,7 +5,7 @@
 # side (S6SCAN_TEST_SHARD=i/n), one log per process under the output folder; the summary counts
 # the shards whose log has the step's verdict line and shows the end of every other log.
 #
-#   tests/gpu_checks.sh [--build DIR] [--out DIR] [--timeout S] [--commit REV] [--part K/M] STEP...
+#   tools/gpu_checks.sh [--build DIR] [--out DIR] [--timeout S] [--commit REV] [--part K/M] STEP...
 #
 # STEP: tests (both binaries, 8 shards each), memcheck (12 each, without the [large] cases),
 # racecheck-forward and racecheck-backward (16 shards, without [large], S6SCAN_FEWER_BLOCKS=1;

@@ -5,8 +5,8 @@ L2 error of out per dtype and dstate, per dtype and seqlen, and the worst state 
 backward ("error bwd ..."), the worst error of each gradient per dtype, with its ratio to the bound;
 and the cases whose device part took longest (device_s: under a sanitizer, where its time goes).
 
-    ./build/tests/test_forward_gpu | python3 tests/error_table.py
-    ./build/tests/test_backward_gpu | python3 tests/error_table.py
+    ./build/tests/test_forward_gpu | python3 tools/error_table.py
+    ./build/tests/test_backward_gpu | python3 tools/error_table.py
 """
 import collections
 import fileinput

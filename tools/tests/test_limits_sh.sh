@@ -38,7 +38,7 @@ export NCU_CALLS="$work/calls.txt"
 run() {  # run NAME ARGS...: limits.sh with the stand-in ncu; its output goes to NAME.txt
   local name=$1
   shift
-  PATH="$work/bin:$PATH" "$here/../bench/limits.sh" "$@" >"$work/$name.txt" 2>&1
+  PATH="$work/bin:$PATH" "$here/../../bench/limits.sh" "$@" >"$work/$name.txt" 2>&1
 }
 
 run good --bench "$work/bench" --out "$work/lim" --shapes N64,lm1.4b_N16 --dtypes bfloat16,float32
@@ -52,7 +52,7 @@ check "an unlisted metric named as left out" \
 check "profiling starts at cudaProfilerStart" grep -q -- "--profile-from-start off" "$work/calls.txt"
 check "the benchmark's profile mode, one shape and dtype a run" \
   grep -q -- "--profile 1 --shapes N64 --dtypes float32$" "$work/calls.txt"
-python3 "$here/../bench/limits.py" "$work/lim" >"$work/table.txt" 2>&1
+python3 "$here/../../bench/limits.py" "$work/lim" >"$work/table.txt" 2>&1
 check "limits.py reads the CSV files" \
   grep -q "| N64 | float32 | bwd | 1 | 0.003 | 32.0 | .* | unknown: no issue or stall counters |" \
   "$work/table.txt"
@@ -62,7 +62,7 @@ check "a failed run: exit 1" [ $? -eq 1 ]
 check "a failed run: named" grep -q "FAILSHAPE bfloat16 failed" "$work/fail.txt"
 check "a failed run: the others still run" [ -s "$work/lim2/N64.bfloat16.csv" ]
 
-PATH="$work/nobin:/usr/bin:/bin" "$here/../bench/limits.sh" --bench "$work/bench" >/dev/null 2>&1
+PATH="$work/nobin:/usr/bin:/bin" "$here/../../bench/limits.sh" --bench "$work/bench" >/dev/null 2>&1
 check "no ncu: exit 77" [ $? -eq 77 ]
 run novalue --bench
 check "an option without a value: exit 2" [ $? -eq 2 ]
