@@ -371,7 +371,7 @@ using study_dstate_1 = config_list<forward_config<1, 32, 32, 1>, forward_config<
                                    forward_config<1, 128, 32, 1>, forward_config<1, 256, 32, 1>,
                                    forward_config<1, 512, 32, 1>>;
 // float32 at dstate 1, when --dtypes names it: TimeTile 16 halves the raw tiles (6 blocks of 64
-// rows per SM instead of 4 on the H200), yet lost VMamba stages 1-3 by 7-19% (h200_nrows.txt).
+// rows per SM instead of 4 on the H200), yet lost VMamba stages 1-3 by 7-19% on the H200.
 using study_dstate_1_f32 = config_list<forward_config<1, 64, 32, 1>, forward_config<1, 64, 16, 1>,
                                        forward_config<1, 32, 32, 1>, forward_config<1, 128, 16, 1>>;
 using study_dstate_16 = config_list<forward_config<32, 1, 32, 1>, forward_config<16, 2, 32, 1>,
@@ -385,7 +385,7 @@ using study_dstate_16 = config_list<forward_config<32, 1, 32, 1>, forward_config
                                     forward_config<16, 192, 16, 16>,
                                     // 64-step tiles: half the per-tile work per step, at the
                                     // shared memory of twice the rows at 32 steps; 8-121%
-                                    // slower than 32 steps (h200_nrows.txt, 2026-12-03).
+                                    // slower than 32 steps on the H200.
                                     forward_config<16, 32, 64, 8>, forward_config<16, 64, 64, 8>,
                                     forward_config<16, 96, 64, 8>, forward_config<16, 128, 64, 8>>;
 using study_dstate_128 = config_list<forward_config<256, 16, 16, 16>, forward_config<128, 8, 16, 16>,
@@ -475,10 +475,10 @@ using split_study_16 = config_list<s6scan::default_config_16,
 
 // The backward study (--backward-study): the default forward, then explicit backward
 // configurations. Each list holds the default set's configuration for its dstate (dstate 128 and
-// 256 share the last list), and the candidates measured against it (bench/NOTES.md).
+// 256 share the last list), and the candidates measured against it.
 using s6scan::backward_config;
 // (32 rows with MinBlocksPerSM 16, and 32 rows in float32, were measured too: 2-6% slower than 64
-// rows; bench/results/h200_backward_study_N1.txt.)
+// rows on the H200.)
 using backward_study_1 = config_list<backward_config<1, 64, 16, 1>, backward_config<1, 64, 16, 1, 8>,
                                      backward_config<1, 128, 16, 1>, backward_config<1, 32, 16, 1>>;
 // float32 at dstate 1 (timed when --dtypes names float32).

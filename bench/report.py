@@ -41,6 +41,8 @@ def main():
     ap.add_argument("--markdown", action="store_true", help="print a markdown table")
     ap.add_argument("--plot", help="write a PNG of forward time over floor per shape")
     ap.add_argument("--targets", action="store_true", help="check every row against the speed targets")
+    ap.add_argument("--readme", action="store_true",
+                    help="print the README's table: --dtype's rows against the 'mamba' reference")
     args = ap.parse_args()
 
     ours, meta = load_records(args.results)
@@ -53,6 +55,8 @@ def main():
 
     if args.targets:
         sys.exit(check_targets(ours, refs, meta))
+    if args.readme:
+        sys.exit(readme_table(ours, refs, meta, args.dtype))
 
     if args.markdown or not args.plot:
         print(f"s6scan at {meta.get('commit', '?')} on {meta.get('gpu', '?')}; forward ms, floor ms, x floor, "
@@ -104,6 +108,37 @@ def main():
         fig.tight_layout()
         fig.savefig(args.plot, dpi=110)
         print(f"wrote {args.plot}")
+
+
+# The README's names of the benchmark's shapes.
+README_NAMES = {"lm1.4b_N16": "lm 8×4096×2048, N16", "lm1.4b_N16_z": "lm with z",
+                "vmamba_s1_N1": "VMamba stage 1, N1", "vmamba_s1_N16": "VMamba stage 1, N16",
+                "long32k_N16": "long 1×2048×32768, N16", "vmamba_s2_N1": "VMamba stage 2, N1",
+                "vmamba_s2_N16": "VMamba stage 2, N16", "vmamba_s3_N1": "VMamba stage 3, N1",
+                "vmamba_s3_N16": "VMamba stage 3, N16", "vmamba_s4_N1": "VMamba stage 4, N1",
+                "vmamba_s4_N16": "VMamba stage 4, N16"}
+
+
+def readme_table(ours, refs, meta, dtype):
+    """Prints the README's speed table: one dtype, against mamba's figures. Returns 0, or 2."""
+    mamba = refs.get("mamba")
+    if mamba is None:
+        print("--readme needs the anchors' mamba figures (--reference anchors-h200.json)")
+        return 2
+    print(f"{meta.get('gpu', '?')}, {dtype}, ms; speed-up is mamba's time over s6scan's\n")
+    print("| shape | fwd | × floor | mamba fwd | speed-up | fwd+bwd | × floor | mamba fwd+bwd | speed-up |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in ours:
+        if r["dtype"] != dtype:
+            continue
+        m = mamba.get((r["shape"], r["dtype"]), {})
+        cells = [README_NAMES.get(r["shape"], r["shape"]), f"{r['fwd_ms']:.3f}", f"{r['fwd_ms'] / r['floor_ms']:.1f}"]
+        cells += [f"{m['fwd_ms']:.3f}", f"{m['fwd_ms'] / r['fwd_ms']:.2f}×"] if m.get("fwd_ms") else ["", ""]
+        fb, floor = r.get("fwdbwd_ms"), r.get("fwdbwd_floor_ms")
+        cells += [f"{fb:.2f}", f"{fb / floor:.1f}"] if fb and floor else ["", ""]
+        cells += [f"{m['fwdbwd_ms']:.3f}", f"{m['fwdbwd_ms'] / fb:.2f}×"] if fb and m.get("fwdbwd_ms") else ["", ""]
+        print("| " + " | ".join(cells) + " |")
+    return 0
 
 
 def check_targets(ours, refs, meta):

@@ -24,13 +24,9 @@ inline constexpr int kShortCheckpointDState = 16;
 ///
 /// The backward recomputes each interval's states from the one saved before it: an interval of one
 /// backward tile (16 steps at dstate <= 16) needs no pass ahead of the adjoint, and longer ones
-/// rerun the scan over all tiles of the interval but its last. So this trades workspace (one float
-/// per state per interval) against that rerun. With 16 steps up to dstate 16 and 64 above, the
-/// saved states take at most 4 bytes per (channel, step) up to dstate 64 (twice a bfloat16 u).
-/// Measured on the H200 (bench/NOTES.md, 0cd6237 against c4f233d): forward + backward on the lm
-/// shape 4.46 -> 3.91 ms in bfloat16, VMamba stage 1 10.11 -> 9.00 ms at dstate 16 and 2.44 ->
-/// 2.33 at dstate 1. A 16-step interval at dstate 64 and above would take 16 to 64 bytes per
-/// (channel, step).
+/// rerun the scan over all tiles of the interval but its last. So this trades saved states (one
+/// float per state per interval: at most 4 bytes per channel and step up to dstate 64, twice a
+/// bfloat16 u) against that rerun; a 16-step interval above dstate 16 would take 16-64 bytes.
 S6SCAN_HOST_DEVICE constexpr int checkpoint_steps(int64_t dstate) {
   return dstate <= kShortCheckpointDState ? kMinCheckpointSteps : kMaxCheckpointSteps;
 }
@@ -110,8 +106,7 @@ inline constexpr int64_t kBackwardPartialBudget = int64_t(128) << 20;
 /// each channel is split over `MaxDState / StatesPerThread` lanes. The backward walks time
 /// backwards, one tile of `TimeTile` steps at a time; it recomputes a tile's states forward into
 /// registers (TimeTile x StatesPerThread of them per thread) and then runs the adjoint through
-/// them, so TimeTile x StatesPerThread bounds the register use (the default 64 take 168 registers
-/// per thread at sm_90).
+/// them, so TimeTile x StatesPerThread bounds the register use.
 ///
 /// @tparam MaxDState       largest dstate this instantiation accepts
 /// @tparam NRows           channels per block; dB and dC are summed over them, by shuffles within

@@ -89,10 +89,9 @@ __device__ void store_pieces(T* dst, int64_t row_stride, const T* src, int rows,
 ///        small_piece_bytes<T>: dst and its row stride aligned to that), or element by element
 ///        (piece 0, or a piece longer than the tile's row).
 ///
-/// The element loop took about a sixth of the dstate-1 backward's instructions at VMamba stage 3
-/// (bfloat16 rows of 392 bytes; ncu, H200), mostly 64-bit index arithmetic per element. Each
-/// piece size has its own loop with compile-time indices: one loop over a runtime size cost the
-/// aligned 16-bit case (VMamba stage 2, dstate 1) 1-1.5% of its fwd+bwd time (bench/NOTES.md).
+/// An element loop spends most of its instructions on 64-bit index arithmetic per element, so
+/// each piece size has its own loop with compile-time indices: one loop over a runtime size also
+/// slows the aligned case.
 template <int Time, int Threads, class T>
 __device__ void store_rows(T* dst, int64_t row_stride, const T* src, int rows, int64_t left,
                            int piece) {
@@ -159,9 +158,8 @@ class backward_agent {
   static constexpr int kLaneBits = ilog2(kLanes), kRowBits = ilog2(32 / kLanes);
   static constexpr int kRun = 16 / int(sizeof(InT)) < kTime ? 16 / int(sizeof(InT)) : kTime;
   // A chunk of one tile (dstate <= 16): every item starts a chunk, so the saved state it starts
-  // from is copied into the stage with the item's inputs (backward_smem_layout::raw_h0). Loaded
-  // when the item began, it stalled the lm backward on a global load every tile (ncu at 824b51a:
-  // 6% of the warps' samples on the store that waited for it, and the barrier after it).
+  // from is copied into the stage with the item's inputs (backward_smem_layout::raw_h0): loaded
+  // when the item began, it would stall every tile on a global load and the barrier after it.
   static constexpr bool kStartInStage = kTiles == 1 && !Carry;
   using svec = float_vec<kStateVec>;
 
@@ -212,8 +210,7 @@ class backward_agent {
   }
 
   // The first chunk of this block's segment (the carry pass skips segment 0). Recomputed when
-  // needed: a member kept for it across the walk took the dstate-64 kernel from 128 registers to
-  // 175, and a 64-bit division here to a 40-byte stack.
+  // needed: a member kept for it across the walk costs registers in every loop of the walk.
   __device__ int64_t segment_begin() const {
     const unsigned seg = blockIdx.x / unsigned(p_.blocks_per_segment) + (Carry ? 1 : 0);
     return p_.chunk_begin + int64_t(seg) * p_.segment_chunks;

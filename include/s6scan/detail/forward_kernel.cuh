@@ -48,9 +48,8 @@ enum : unsigned { kVecU = 1, kVecDelta = 2, kVecZ = 4, kVecB = 8, kVecC = 16, kV
 ///        16-bit types (seqlen % 4 == 0, such as VMamba stage 3's 196), 4 for float32 (any
 ///        seqlen, such as VMamba stage 4's 49; float32 rows 8-byte aligned take 4-byte pieces too).
 ///
-/// One small size per type keeps load_rows at two cp.async sizes per instantiation: a third (4
-/// bytes beside 8 for every type) slowed the 16-bit dstate-1 kernels by 2-7% (H200, stage 3 and
-/// stage 4 at dstate 1; bench/NOTES.md), whose loads did not use it.
+/// One small size per type keeps load_rows at two cp.async sizes per instantiation: a third size
+/// costs every instantiation its branch and registers, used or not.
 template <class T>
 S6SCAN_HOST_DEVICE constexpr int small_piece_bytes() {
   return sizeof(T) >= 4 ? 4 : 8;
@@ -143,7 +142,7 @@ using word_of = std::conditional_t<Bytes == 16, uint4, std::conditional_t<Bytes 
 ///        it needs this thread's copy_wait and no barrier; columns past `rows` (padded states)
 ///        are left as they are. (The element loop of transpose_states, run between two barriers,
 ///        read every thread's copies.) Each piece size has its loop with constant shifts: a
-///        runtime log2 of the size ran a loop per call (ncu at 40c5618).
+///        runtime log2 of the size runs a loop per call.
 template <int Time, int Threads, int Run, int Pad, class T>
 __device__ void transpose_own_rows(const T* raw, int pitch, int rows, int piece, int cols,
                                    float* dst) {
@@ -180,13 +179,11 @@ __device__ void transpose_own_rows(const T* raw, int pitch, int rows, int piece,
 ///        `Swizzle` (the backward in parts, ByPiece only) to part_state_col(n, Run) instead.
 ///
 /// `ByPiece`: a thread converts the 16-byte pieces of one state's row, with no index divided by
-/// the runtime dstate (at dstate 256 the element loop was about a third of the forward's
-/// instructions). Else a thread converts one element: the forward's choice below dstate 64 with
-/// four lanes per channel (one or two lanes take transpose_own_rows), where the piece loop had
-/// taken forward_config<1, 64, 32, 1> from 80 registers to 96 (the backward's counts did not
-/// move). The element loop needs `MaxNpad`, a compile-time bound on npad, so that it divides by a
-/// constant: the runtime division by npad was a large part of the lm forward's once-per-tile
-/// instructions (ncu at 193af0d, bench/NOTES.md).
+/// the runtime dstate (at large dstate an element loop's divisions dominate). Else a thread
+/// converts one element: the forward's choice below dstate 64 with four lanes per channel (one or
+/// two lanes take transpose_own_rows), where the piece loop costs registers the scan needs. The
+/// element loop needs `MaxNpad`, a compile-time bound on npad, so that it divides by a constant
+/// rather than by the runtime npad once per element.
 template <int Time, int Threads, bool ByPiece, int Run = 1, int Pad = 0, bool Swizzle = false,
           int MaxNpad = 0, class T>
 __device__ void transpose_states(const T* raw, int pitch, int dstate, int npad, float* dst) {
@@ -290,9 +287,9 @@ class forward_agent {
   __device__ int piece_bytes(unsigned bit) const { return piece_for<InT>(p_, bit); }
 
   // Rows [0, Rows) x steps [t0, t0 + kTime), all inside the tensor, in 16-byte pieces: load_rows
-  // with compile-time trip counts and no bounds (its generic loop was about 15% of the lm
-  // forward's instructions; ncu at 193af0d). Thread tid_ copies the pieces load_rows gives it,
-  // which transpose_own_rows relies on.
+  // with compile-time trip counts and no bounds, where the generic loop's index arithmetic is a
+  // large share of a tile's work. Thread tid_ copies the pieces load_rows gives it, which
+  // transpose_own_rows relies on.
   template <int Rows>
   __device__ void load_whole(InT* dst, int pitch, const InT* src, int64_t row_stride,
                              int64_t t0) const {
@@ -434,11 +431,9 @@ class forward_agent {
   // A tile at least as long as the checkpoint interval (16 steps at dstate <= 16) ends one or more
   // intervals. With 4 states or more per thread their states go to the ckpt tile (save_inside)
   // and the block copies the tile's intervals out together after it (flush_inside), each
-  // channel's a contiguous run: each thread storing its states straight to the workspace at every
-  // interval, 4 bytes at a time to rows num_chunks x dstate floats apart, took the lm forward
-  // from 0.62 to 0.83 ms (bfloat16, TimeTile 32) and from 0.76 to 0.97 ms (float32, TimeTile 16).
-  // With one or two (dstate 1) they go straight there: the tile cost dstate 1 more registers
-  // (80 to 96) than its few stores.
+  // channel's a contiguous run, rather than each thread storing 4 bytes at a time to rows
+  // num_chunks x dstate floats apart (uncoalesced). With one or two (dstate 1) they go straight
+  // there: the tile would cost more registers than its few stores.
   static constexpr bool kStagedSaves = kStates >= 4;
   __device__ bool staged_saves() const {
     return kStagedSaves && !Carry && kTime >= kMinCheckpointSteps && p_.checkpoints &&
@@ -447,11 +442,8 @@ class forward_agent {
   // After the tile's first `steps` steps (a multiple of 4; at the tile's end only if staged): the
   // states, if an interval ends there; in 16-byte pieces if `Vector` and they are aligned, else 4
   // bytes at a time. Staged saves test ckpt_states_ (0 without them), not p_.checkpoints. Both
-  // choices are register counts (ptxas): inside scan_own_row's loop, the 16-byte stores or the
-  // test of p_.checkpoints took forward_config<16, 96, 32, 8> in bfloat16 from 80 to 96 (its
-  // shared memory holds it to 3 blocks per SM on the H200 either way), and at the tile's end the
-  // two took forward_config<16, 96, 16, 8> in float32 from 80 to 124 (2 blocks per SM instead of
-  // 3); scan_tile's loop (4 states, one piece) keeps its 72 with them.
+  // choices keep registers down: inside scan_own_row's loop, the 16-byte stores or a test of
+  // p_.checkpoints raise the two-lane kernels' register count, and with it fewer blocks fit.
   template <bool Vector>
   __device__ void save_inside(int64_t t0, int steps) const {
     if constexpr (Carry || kTime < kMinCheckpointSteps) return;
@@ -489,8 +481,7 @@ class forward_agent {
     float* dst = p_.checkpoints + ((b_ * a_.dim + d0_) * p_.num_chunks + c0) * ds;
     const int64_t row_stride = p_.num_chunks * ds;
     // With a constant interval a row has at most kPer pieces (0: not constant): walking kPer per
-    // row divides by a constant (the runtime count was an integer division per tile and thread;
-    // ncu at 193af0d).
+    // row divides by a constant, not by a runtime count once per tile and thread.
     constexpr int kPer = checkpoint_steps(Config::kMaxDState) == kMinCheckpointSteps
                              ? kTime / kMinCheckpointSteps * Config::kMaxDState / 4
                              : 0;
