@@ -8,7 +8,11 @@
 //
 //   s6scan_bench [--json FILE] [--commit SHA] [--dtypes bfloat16,float16,float32] [--shapes a,b]
 //                [--reps 20] [--nrows-study 1] [--backward-study 1] [--split-study 1]
-//                [--profile 1]
+//                [--profile 1] [--sweep 1]
+//
+// --sweep 1 times the sweep's shapes (kSweep) instead of the anchors': few channels, odd lengths,
+// prefill, other dstate and groups, VMamba v2's real call with float32 output. Every row has
+// fwd_ms (saving states), fwd_infer_ms (none saved: the inference call) and fwdbwd_ms.
 //
 // --profile 1 times nothing: for each listed shape and dtype it makes one warm call of the
 // forward and of the backward, then one more of each between cudaProfilerStart and
@@ -57,6 +61,8 @@ struct case_shape {
   const char* name;
   int64_t batch, dim, seqlen, dstate, groups;
   bool z;
+  bool out_float = false;   // float32 output from 16-bit inputs (VMamba's mode)
+  bool all_dtypes = true;   // in the sweep: bfloat16 only when false
 };
 
 // The anchors' shapes (DESIGN.md §3, anchors-h200.json), then the VMamba-T stages 2 to 4.
@@ -75,6 +81,44 @@ const case_shape kShapes[] = {
     {"vmamba_s3_N16", 64, 3072, 196, 16, 4, false},
     {"vmamba_s4_N1", 64, 6144, 49, 1, 4, false},
     {"vmamba_s4_N16", 64, 6144, 49, 16, 4, false},
+};
+
+// The sweep (--sweep 1): shapes off the anchors' (few channels, odd lengths, prefill, other dstate
+// and groups, VMamba v2's real call), as mamba's and VMamba's kernels were timed on the H100.
+const case_shape kSweep[] = {
+    {"seqlen1", 4, 1536, 1, 16, 1, false},
+    {"seqlen7", 4, 1536, 7, 16, 1, false},
+    {"seqlen63", 4, 1536, 63, 16, 1, false},
+    {"seqlen129", 4, 1536, 129, 16, 1, false},
+    {"seqlen511", 4, 1536, 511, 16, 1, false},
+    {"seqlen1023", 4, 1536, 1023, 16, 1, false},
+    {"seqlen1025", 4, 1536, 1025, 16, 1, false},
+    {"seqlen3001", 4, 1536, 3001, 16, 1, false},
+    {"seqlen4095", 4, 1536, 4095, 16, 1, false},
+    {"prefill_b1_d2048_L128", 1, 2048, 128, 16, 1, true, false, false},
+    {"prefill_b1_d2048_L512", 1, 2048, 512, 16, 1, true, false, false},
+    {"prefill_b1_d2048_L2048", 1, 2048, 2048, 16, 1, true, false, false},
+    {"prefill_b1_d5120_L512", 1, 5120, 512, 16, 1, true, false, false},
+    {"long_b1_d2048_L32768", 1, 2048, 32768, 16, 1, false, false, false},
+    {"long_b2_d1024_L65536", 2, 1024, 65536, 16, 1, false, false, false},
+    {"dim1000", 4, 1000, 2048, 16, 1, true, false, false},
+    {"dim1100", 4, 1100, 2048, 16, 1, true, false, false},
+    {"dim2500", 4, 2500, 2048, 16, 1, true, false, false},
+    {"dim5120", 4, 5120, 2048, 16, 1, true, false, false},
+    {"dstate1", 4, 1536, 2048, 1, 1, false, false, false},
+    {"dstate2", 4, 1536, 2048, 2, 1, false, false, false},
+    {"dstate4", 4, 1536, 2048, 4, 1, false, false, false},
+    {"dstate8", 4, 1536, 2048, 8, 1, false, false, false},
+    {"dstate32", 4, 1536, 2048, 32, 1, false, false, false},
+    {"dstate48", 4, 1536, 2048, 48, 1, false, false, false},
+    {"dstate100", 4, 1536, 2048, 100, 1, false, false, false},
+    {"dstate200", 4, 1536, 2048, 200, 1, false, false, false},
+    {"groups2", 4, 1536, 2048, 16, 2, false, false, false},
+    {"groups8", 4, 1536, 2048, 16, 8, false, false, false},
+    {"vmamba_v2_b128_s1_bf16_to_f32", 128, 768, 3136, 1, 4, false, true, false},
+    {"vmamba_v2_b128_s2_bf16_to_f32", 128, 1536, 784, 1, 4, false, true, false},
+    {"vmamba_v2_b128_s3_bf16_to_f32", 128, 3072, 196, 1, 4, false, true, false},
+    {"vmamba_v2_b128_s4_bf16_to_f32", 128, 6144, 49, 1, 4, false, true, false},
 };
 
 __device__ inline float hash_normal(uint64_t seed, uint64_t i) {
@@ -194,6 +238,7 @@ struct record {
   std::string shape, dtype;
   case_shape s;
   double fwd_ms, floor_ms, GBps, ratio;
+  double fwd_infer_ms = 0;  // the forward without saved states (inference), with its scratch
   double fwdbwd_ms = 0, fwdbwd_floor_ms = 0;
   int64_t bytes;
 };
@@ -203,8 +248,8 @@ struct record {
 template <class Config = void>
 struct backward_call {
   int segments = 0;
-  template <class T>
-  s6scan::status operator()(const s6scan::backward_args<T>& g, void* ws, size_t ws_bytes) const {
+  template <class T, class O>
+  s6scan::status operator()(const s6scan::backward_args<T, O>& g, void* ws, size_t ws_bytes) const {
     const auto run = [&](auto cfg) {
       return s6scan::detail::backward_segmented<decltype(cfg)>(g, {ws, ws_bytes}, nullptr, segments);
     };
@@ -212,8 +257,8 @@ struct backward_call {
       return s6scan::detail::with_default_backward_config(g, run);
     else return run(Config{});
   }
-  template <class T>
-  size_t workspace(const s6scan::backward_args<T>& g) const {
+  template <class T, class O>
+  size_t workspace(const s6scan::backward_args<T, O>& g) const {
     size_t bytes = 0;
     s6scan::status st;
     if constexpr (std::is_void_v<Config>) st = s6scan::backward_workspace_size(g, &bytes);
@@ -227,19 +272,21 @@ struct backward_call {
 };
 
 // Times one shape: the forward (`forward(args, workspace, bytes)`), and, when `with_backward`,
-// the forward of the default set then `backward`.
-template <class T, class Forward, class Backward = backward_call<>>
+// the default set's forward without saved states (with its scratch workspace), then the forward
+// of the default set followed by `backward`.
+template <class T, class OutT = T, class Forward, class Backward = backward_call<>>
 record bench_shape(const case_shape& s, const ceilings& c, int reps, int64_t l2_bytes,
                    Forward&& forward, bool with_backward, Backward backward = {}) {
   const uint64_t nseq = uint64_t(s.batch * s.dim * s.seqlen), nbc = uint64_t(s.batch * s.groups * s.dstate * s.seqlen);
-  auto a = s6scan::forward_args<T>::contiguous(s.batch, s.dim, s.seqlen, s.dstate, s.groups);
+  auto a = s6scan::forward_args<T, OutT>::contiguous(s.batch, s.dim, s.seqlen, s.dstate, s.groups);
   a.delta_softplus = true;
   size_t ws_bytes = 0;
   if (!s6scan::saved_states_size(a, &ws_bytes).ok()) std::exit(1);
-  const int64_t set_bytes = int64_t((3 + s.z) * nseq + 2 * nbc) * int64_t(sizeof(T)) + int64_t(ws_bytes);
+  const int64_t set_bytes = int64_t((2 + s.z) * nseq + 2 * nbc) * int64_t(sizeof(T)) +
+                            int64_t(nseq * sizeof(OutT)) + int64_t(ws_bytes);
   // Enough input sets, rotated, that the L2 cannot serve one launch from the last.
   const int sets = int(std::min<int64_t>(8, std::max<int64_t>(1, (4 * l2_bytes + set_bytes - 1) / set_bytes)));
-  std::vector<s6scan::forward_args<T>> args(sets, a);
+  std::vector<s6scan::forward_args<T, OutT>> args(sets, a);
   std::vector<void*> owned;
   uint64_t seed = 1234;
   for (auto& x : args) {
@@ -251,8 +298,8 @@ record bench_shape(const case_shape& s, const ceilings& c, int reps, int64_t l2_
     x.A.data = alloc_fill<float>(uint64_t(s.dim * s.dstate), seed++, 0, 1, true);
     x.D.data = alloc_fill<float>(uint64_t(s.dim), seed++, 0, 1);
     x.delta_bias.data = alloc_fill<float>(uint64_t(s.dim), seed++, 0, 0.1f);
-    T* out = nullptr;
-    BENCH_CUDA(cudaMalloc(&out, nseq * sizeof(T)));
+    OutT* out = nullptr;
+    BENCH_CUDA(cudaMalloc(&out, nseq * sizeof(OutT)));
     x.out.data = out;
     for (const void* p : {(const void*)x.u.data, (const void*)x.delta.data, (const void*)x.z.data,
                           (const void*)x.B.data, (const void*)x.C.data, (const void*)x.A.data,
@@ -290,15 +337,24 @@ record bench_shape(const case_shape& s, const ceilings& c, int reps, int64_t l2_
     return r;
   }
 
+  // Inference: no saved states; the scratch the default set asks for, if any, in their place.
+  size_t scratch_bytes = 0;
+  check(s6scan::forward_workspace_size(a, &scratch_bytes));
+  void* scratch = nullptr;
+  if (scratch_bytes) BENCH_CUDA(cudaMalloc(&scratch, scratch_bytes));
+  const auto infer_call = [&](int i) { check(s6scan::forward(args[i % sets], {scratch, scratch_bytes})); };
+  r.fwd_infer_ms = g_profile ? 0.f : time_ms(infer_call, 3, reps);
+  if (scratch) BENCH_CUDA(cudaFree(scratch));
+
   // The training step: dout and every gradient per input set, and the backward's workspace.
-  std::vector<s6scan::backward_args<T>> grads(sets);
+  std::vector<s6scan::backward_args<T, OutT>> grads(sets);
   size_t bws_bytes = 0;
   for (int k = 0; k < sets; ++k) {
     auto& g = grads[k];
     auto f = args[k];
     f.saved_states = {ws[k], ws_bytes};
-    g = s6scan::backward_args<T>::of(f);
-    g.dout.data = alloc_fill<T>(nseq, seed++, 0, 1);
+    g = s6scan::backward_args<T, OutT>::of(f);
+    g.dout.data = alloc_fill<OutT>(nseq, seed++, 0, 1);
     auto make = [&](auto*& p, uint64_t n) {
       using E = std::remove_pointer_t<std::remove_reference_t<decltype(p)>>;
       E* q = nullptr;
@@ -306,7 +362,7 @@ record bench_shape(const case_shape& s, const ceilings& c, int reps, int64_t l2_
       p = q;
       owned.push_back(q);
     };
-    owned.push_back(const_cast<T*>(g.dout.data));
+    owned.push_back(const_cast<OutT*>(g.dout.data));
     make(g.du.data, nseq);
     make(g.ddelta.data, nseq);
     if (s.z) make(g.dz.data, nseq);
@@ -329,7 +385,8 @@ record bench_shape(const case_shape& s, const ceilings& c, int reps, int64_t l2_
 
   // The backward reads u, delta, [z], dout, B, C and the saved states, and writes du, ddelta,
   // [dz], dB, dC.
-  const int64_t bwd_bytes = int64_t((5 + 2 * s.z) * nseq + 4 * nbc) * int64_t(sizeof(T)) + int64_t(ws_bytes);
+  const int64_t bwd_bytes = int64_t((4 + 2 * s.z) * nseq + 4 * nbc) * int64_t(sizeof(T)) +
+                            int64_t(nseq * sizeof(OutT)) + int64_t(ws_bytes);
   r.fwdbwd_ms = fb_ms;
   r.fwdbwd_floor_ms = std::max(double(set_bytes + bwd_bytes) / (c.copy_GBps * 1e9) * 1e3, 2 * exp_ms);
   return r;
@@ -346,6 +403,14 @@ record bench_default(const char* dt, const case_shape& s, const ceilings& c, int
   if (!std::strcmp(dt, "bfloat16")) return bench_shape<__nv_bfloat16>(s, c, reps, l2_bytes, fwd_default, true);
   if (!std::strcmp(dt, "float16")) return bench_shape<__half>(s, c, reps, l2_bytes, fwd_default, true);
   return bench_shape<float>(s, c, reps, l2_bytes, fwd_default, true);
+}
+
+// bench_default for a sweep shape, whose output may be float32 from 16-bit inputs.
+record bench_sweep(const char* dt, const case_shape& s, const ceilings& c, int reps, int64_t l2_bytes) {
+  if (!s.out_float || !std::strcmp(dt, "float32")) return bench_default(dt, s, c, reps, l2_bytes);
+  if (!std::strcmp(dt, "bfloat16"))
+    return bench_shape<__nv_bfloat16, float>(s, c, reps, l2_bytes, fwd_default, true);
+  return bench_shape<__half, float>(s, c, reps, l2_bytes, fwd_default, true);
 }
 
 bool listed(const std::string& list, const std::string& item) {
@@ -414,7 +479,7 @@ void study_config(const case_shape& s, const ceilings& c, int reps, int64_t l2_b
                   int segments = 0) {
   const auto forward = [segments](s6scan::forward_args<T> a, void* ws, size_t bytes) {
     a.saved_states = {ws, bytes};
-    return s6scan::detail::forward_segmented<Config>(a, nullptr, segments);
+    return s6scan::detail::forward_segmented<Config>(a, {}, nullptr, segments);
   };
   std::printf("%-16s %-8s MaxDState %3d NRows %3d TimeTile %2d lanes %2d threads %4d segments ",
               s.name, s6scan::type_name<T>(), Config::kMaxDState, Config::kRows,
@@ -538,7 +603,7 @@ void backward_study(const case_shape& s, const ceilings& c, int reps, int64_t l2
 int main(int argc, char** argv) {
   std::string json, commit = "unknown", dtypes = "bfloat16,float16,float32", shapes;
   int reps = 20;
-  bool nrows_study = false, bwd_study = false, seg_study = false;
+  bool nrows_study = false, bwd_study = false, seg_study = false, sweep = false;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
     if (k == "--json") json = v;
@@ -550,6 +615,7 @@ int main(int argc, char** argv) {
     else if (k == "--backward-study") bwd_study = v == "1";
     else if (k == "--split-study") seg_study = v == "1";
     else if (k == "--profile") g_profile = v == "1";
+    else if (k == "--sweep") sweep = v == "1";
     else { std::fprintf(stderr, "unknown option %s\n", k.c_str()); return 2; }
   }
 #if !S6SCAN_BENCH_STUDIES
@@ -631,38 +697,45 @@ int main(int argc, char** argv) {
     return 0;
   }
 #endif
-  std::printf("%-16s %-9s %10s %10s %8s %7s %10s %10s %7s\n", "shape", "dtype", "fwd_ms", "floor_ms",
-              "GB/s", "xfloor", "fwdbwd_ms", "fb_floor", "xfloor");
+  std::printf("%-30s %-9s %10s %10s %10s %8s %7s %10s %10s %7s\n", "shape", "dtype", "fwd_ms",
+              "infer_ms", "floor_ms", "GB/s", "xfloor", "fwdbwd_ms", "fb_floor", "xfloor");
   std::vector<record> rs;
-  for (const auto& s : kShapes) {
-    if (!listed(shapes, s.name)) continue;
+  const auto run = [&](const case_shape& s) {
+    if (!listed(shapes, s.name)) return;
     for (const char* dt : {"bfloat16", "float16", "float32"}) {
-      if (!listed(dtypes, dt)) continue;
-      record r = bench_default(dt, s, c, reps, prop.l2CacheSize);
-      std::printf("%-16s %-9s %10.4f %10.4f %8.0f %7.2f %10.4f %10.4f %7.2f\n", r.shape.c_str(),
-                  r.dtype.c_str(), r.fwd_ms, r.floor_ms, r.GBps, r.ratio, r.fwdbwd_ms,
-                  r.fwdbwd_floor_ms, r.fwdbwd_ms / r.fwdbwd_floor_ms);
+      if (!listed(dtypes, dt) || (sweep && !s.all_dtypes && std::strcmp(dt, "bfloat16"))) continue;
+      record r = sweep ? bench_sweep(dt, s, c, reps, prop.l2CacheSize)
+                       : bench_default(dt, s, c, reps, prop.l2CacheSize);
+      std::printf("%-30s %-9s %10.4f %10.4f %10.4f %8.0f %7.2f %10.4f %10.4f %7.2f\n",
+                  r.shape.c_str(), r.dtype.c_str(), r.fwd_ms, r.fwd_infer_ms, r.floor_ms, r.GBps,
+                  r.ratio, r.fwdbwd_ms, r.fwdbwd_floor_ms, r.fwdbwd_ms / r.fwdbwd_floor_ms);
       std::fflush(stdout);
       rs.push_back(r);
     }
-  }
+  };
+  if (sweep)
+    for (const auto& s : kSweep) run(s);
+  else
+    for (const auto& s : kShapes) run(s);
   if (!json.empty()) {
     FILE* f = std::fopen(json.c_str(), "w");
     if (!f) { std::perror(json.c_str()); return 1; }
     std::fprintf(f, "{\n \"gpu\": \"%s\",\n \"commit\": \"%s\",\n \"copy_GBps\": %.1f,\n \"ex2_per_s\": %.4g,\n"
                  " \"method\": \"median of %d CUDA-event timings after 3 warm-ups, input sets rotated past 4x L2; "
-                 "inputs as anchors-h200.json; softplus, D, delta_bias on; forward saves its workspace; fwd+bwd: median of max(10, reps/2), "
+                 "inputs as anchors-h200.json; softplus, D, delta_bias on; fwd saves states, fwd_infer saves none (scratch "
+                 "workspace as forward_workspace_size asks); fwd+bwd: median of max(10, reps/2), "
                  "forward then backward (all gradients), floor = both passes' bytes or 2 ex2 per element\",\n"
                  " \"records\": [\n", prop.name, commit.c_str(), c.copy_GBps, c.ex2_per_s, reps);
     for (size_t i = 0; i < rs.size(); ++i) {
       const auto& r = rs[i];
       std::fprintf(f, "  {\"shape\": \"%s\", \"dtype\": \"%s\", \"pass\": \"fwd\", \"batch\": %lld, \"dim\": %lld, "
-                   "\"seqlen\": %lld, \"dstate\": %lld, \"groups\": %lld, \"z\": %s, \"fwd_ms\": %.5f, "
+                   "\"seqlen\": %lld, \"dstate\": %lld, \"groups\": %lld, \"z\": %s, \"out_float\": %s, "
+                   "\"fwd_ms\": %.5f, \"fwd_infer_ms\": %.5f, "
                    "\"fwdbwd_ms\": %.5f, \"floor_ms\": %.5f, \"ratio\": %.3f, \"fwdbwd_floor_ms\": %.5f, \"fwdbwd_ratio\": %.3f, \"bytes\": %lld, \"GBps\": %.1f, "
                    "\"copy_GBps\": %.1f, \"ex2_per_s\": %.4g, \"gpu\": \"%s\", \"commit\": \"%s\"}%s\n",
                    r.shape.c_str(), r.dtype.c_str(), (long long)r.s.batch, (long long)r.s.dim,
                    (long long)r.s.seqlen, (long long)r.s.dstate, (long long)r.s.groups, r.s.z ? "true" : "false",
-                   r.fwd_ms, r.fwdbwd_ms, r.floor_ms, r.ratio, r.fwdbwd_floor_ms, r.fwdbwd_ms / r.fwdbwd_floor_ms,
+                   r.s.out_float ? "true" : "false", r.fwd_ms, r.fwd_infer_ms, r.fwdbwd_ms, r.floor_ms, r.ratio, r.fwdbwd_floor_ms, r.fwdbwd_ms / r.fwdbwd_floor_ms,
                    (long long)r.bytes, r.GBps, c.copy_GBps, c.ex2_per_s,
                    prop.name, commit.c_str(), i + 1 < rs.size() ? "," : "");
     }

@@ -700,3 +700,33 @@ TEST_CASE("checks: the default set on a simulated device, without a GPU", "[chec
   s = s6scan::check_backward(wide.g, shape_of<s6scan::backward_config<256, 8, 8, 8>>(), kH100);
   REQUIRE(has(s, "instantiate s6scan::backward_config<MaxDState, ...> with MaxDState >= 300"));
 }
+
+TEST_CASE("checks: the forward's scratch workspace for a time split without saved states",
+          "[checks][api]") {
+  size_t bytes = 1;
+  // Few channels, a long sequence: the default set splits time, given somewhere to keep it.
+  fake_args few(2, 1024, 65536, 16);
+  REQUIRE(s6scan::forward_workspace_size(few.a, kH100, &bytes).ok());
+  size_t states = 0;
+  REQUIRE(s6scan::saved_states_size(few.a, &states).ok());
+  REQUIRE(bytes == states);
+  REQUIRE(s6scan::select_forward(few.a, kH100, {fake_args::arena, bytes}) ==
+          s6scan::forward_choice::config_16_rows64x2);
+  REQUIRE(s6scan::select_forward(few.a, kH100) == s6scan::forward_choice::config_16);
+  REQUIRE(s6scan::check_forward(few.a, kH100, {fake_args::arena, bytes}).ok());
+  const auto s = s6scan::check_forward(few.a, kH100, {fake_args::arena, bytes - 4});
+  CAPTURE(s.message);
+  REQUIRE(s.code == status_code::workspace_too_small);
+  REQUIRE(has(s, "the forward's workspace holds"));
+  // With saved states the split uses them: no scratch.
+  few.a.saved_states = {fake_args::arena, states};
+  REQUIRE(s6scan::forward_workspace_size(few.a, kH100, &bytes).ok());
+  REQUIRE(bytes == 0);
+  // Channels enough to fill the device: no split, no scratch.
+  fake_args lm(8, 4096, 2048, 16);
+  REQUIRE(s6scan::forward_workspace_size(lm.a, kH100, &bytes).ok());
+  REQUIRE(bytes == 0);
+  fake_args bad(2, 1024, 65536, 300);
+  REQUIRE(s6scan::forward_workspace_size(bad.a, kH100, &bytes).code ==
+          status_code::unsupported_dstate);
+}

@@ -254,8 +254,8 @@ TEMPLATE_TEST_CASE("forward: every configuration of the tuning table", "[gpu][fo
 
 template <class Config, int Segments, class InT, class OutT>
 s6scan::status segmented_launch(const forward_args<InT, OutT>& a, void* ws, size_t bytes) {
-  return s6scan::detail::forward_segmented<Config>(s6test::with_saved_states(a, ws, bytes), nullptr,
-                                                   Segments);
+  return s6scan::detail::forward_segmented<Config>(s6test::with_saved_states(a, ws, bytes), {},
+                                                   nullptr, Segments);
 }
 
 // Time split across blocks (forward_time_segments): one batch of few channels, so the default
@@ -298,6 +298,40 @@ TEMPLATE_TEST_CASE("forward: time split across blocks", "[gpu][forward]", S6SCAN
   }
 }
 
+// Without saved states a scratch workspace of forward_workspace_size bytes lets the default set
+// split time as it does with them; too small a scratch is refused, and a call that does not
+// split needs none.
+TEMPLATE_TEST_CASE("forward: a scratch workspace splits time without saved states", "[gpu][forward]",
+                   S6SCAN_TYPE_PAIRS) {
+  using InT = typename TestType::first_type;
+  using OutT = typename TestType::second_type;
+  std::mt19937_64 rng(s6test::test_seed() + 11);
+  for (int64_t seqlen : {600, 64 * 13 + 5}) {
+    for (int64_t dstate : {1, 16, 64}) {
+      problem<InT, OutT> p(1, 24, seqlen, dstate, 2, random_options(rng), rng);
+      size_t bytes = 0;
+      const auto q = s6scan::forward_workspace_size(p.args, &bytes);
+      INFO(q.message);
+      REQUIRE(q.ok());
+      REQUIRE(bytes == s6test::saved_states_bytes(p.args));
+      device_ptr scratch = device_alloc(bytes);
+      CUDA_REQUIRE(cudaMemset(scratch.get(), 0xFF, bytes));
+      const auto with_scratch = [&](const forward_args<InT, OutT>& a, void*, size_t) {
+        return s6scan::forward(a, {scratch.get(), bytes});
+      };
+      run_case(p, with_scratch, false);
+      if (!s6test::in_shard(0)) continue;
+      device_problem<InT, OutT> d(p);
+      const auto s = s6scan::forward(d.args, {scratch.get(), bytes - 4});
+      REQUIRE(s.code == s6scan::status_code::workspace_too_small);
+    }
+  }
+  problem<InT, OutT> wide(4, 1024, 64, 16, 1, options{}, rng);  // many channels, short: no split
+  size_t bytes = 1;
+  REQUIRE(s6scan::forward_workspace_size(wide.args, &bytes).ok());
+  REQUIRE(bytes == 0);
+}
+
 // Rows that are not 16-byte aligned load in small pieces (small_piece_bytes; the output is stored
 // element by element): 8 bytes in 16-bit types (seqlen 12, 196), 4 bytes in float32 (262, 98, 49:
 // VMamba stage 4); element by element in 16-bit types at 98 and 49.
@@ -328,7 +362,7 @@ TEMPLATE_TEST_CASE("forward: rows aligned to 8 or 4 bytes but not 16", "[gpu][fo
 template <class InT>
 std::array<int, 2> default_pick(const s6scan::forward_args<InT>& a) {
   std::array<int, 2> picked{0, 0};
-  const s6scan::status s = s6scan::detail::with_default_config(a, [&](auto cfg) {
+  const s6scan::status s = s6scan::detail::with_default_config(a, {}, [&](auto cfg) {
     picked = {decltype(cfg)::kRows, decltype(cfg)::kTimeTile};
     return s6scan::forward_can_implement<decltype(cfg)>(a);
   });

@@ -337,6 +337,22 @@ template <class InT, class OutT>
   return detail::check_buffer("saved_states", a.saved_states, need, "saved_states_size");
 }
 
+namespace detail {
+
+/// @brief A forward's scratch workspace: empty, or at least saved_states_size bytes where the
+///        call saves no states (it then holds what the saved states would); ignored otherwise.
+template <class InT, class OutT>
+[[nodiscard]] status check_forward_workspace(const forward_args<InT, OutT>& a,
+                                             const device_buffer& workspace) noexcept {
+  if (a.saved_states.data || (!workspace.data && workspace.bytes == 0)) return {};
+  size_t need = 0;
+  const status s = saved_states_size(a, &need);
+  if (!s) return s;
+  return check_buffer("the forward's workspace", workspace, need, "forward_workspace_size");
+}
+
+}  // namespace detail
+
 /// @brief Checks a forward call against one configuration and one device, without touching it.
 ///
 /// @param a       the call's arguments

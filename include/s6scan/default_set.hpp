@@ -162,10 +162,12 @@ template <class InT>
 /// threads read their own rows falls back to the general dstate-16 row where two of its blocks do
 /// not share a multiprocessor (which also covers a block over the device's limit); the 128-row
 /// row runs 64 rows of 2 lanes where four such blocks fit a multiprocessor (as many warps, and
-/// blocks that finish in smaller steps). The call may split time only with saved states.
+/// blocks that finish in smaller steps).
+/// A call may split time when it saves states or has a scratch `workspace` (forward's).
 template <class InT, class OutT>
 [[nodiscard]] forward_choice select_forward(const forward_args<InT, OutT>& a,
-                                            const device_limits& limits) noexcept {
+                                            const device_limits& limits,
+                                            const device_buffer& workspace = {}) noexcept {
   using c = forward_choice;
   const auto fit = [&](c choice, int k) {
     const int64_t bytes = detail::forward_smem_bytes(a, shape_of<InT>(choice));
@@ -173,7 +175,8 @@ template <class InT, class OutT>
   };
   const auto own_rows = [&](c choice) { return fit(choice, 2) ? choice : c::config_16; };
   switch (forward_tuning_row(a.batch, a.dim, a.groups, a.seqlen, a.dstate,
-                             limits.multiprocessor_count, a.saved_states.data != nullptr)) {
+                             limits.multiprocessor_count,
+                             a.saved_states.data != nullptr || workspace.data != nullptr)) {
     case forward_row::dstate1: return c::config_1;
     case forward_row::dstate16: return c::config_16;
     case forward_row::dstate16_rows64x2: return own_rows(c::config_16_rows64x2);
@@ -237,14 +240,40 @@ template <class InT, class OutT>
 
 }  // namespace detail
 
-/// @brief Checks the forward call the default set would make for `a` on a device of `limits`,
-///        without a GPU: the arguments, then the chosen configuration's resources.
+/// @brief Bytes of scratch workspace that let a forward without saved states split time across
+///        blocks on a device of `limits`, as one with saved states does: the saved states' size
+///        where the default set would split this call, else 0 (and 0 when `a` saves states,
+///        whose memory the split uses instead).
+///
+/// Without saved states or this workspace a call whose channels leave most SMs idle runs
+/// unsplit: one thread walks each channel's whole sequence.
+/// @param bytes receives the size, or 0 when the status is not success
 template <class InT, class OutT>
-[[nodiscard]] status check_forward(const forward_args<InT, OutT>& a,
-                                   const device_limits& limits) noexcept {
-  const status s = detail::check_default_forward_args(a);
+[[nodiscard]] status forward_workspace_size(const forward_args<InT, OutT>& a,
+                                            const device_limits& limits, size_t* bytes) noexcept {
+  *bytes = 0;
+  status s = detail::check_sizes(a);
+  if (!s || a.saved_states.data) return s;
+  int probe = 0;  // any non-null pointer: the choice asks only whether a workspace exists
+  const forward_choice c = select_forward(a, limits, device_buffer{&probe, 0});
+  if (c == forward_choice::none) return detail::default_set_refusal(a.dstate, "forward");
+  const kernel_shape k = shape_of<InT>(c);
+  const int64_t blocks = detail::forward_grid_blocks(a.batch, a.dim, a.groups, k.rows);
+  if (forward_time_segments(blocks, k.threads, a.seqlen, limits.multiprocessor_count) <= 1)
+    return s;
+  return saved_states_size(a, bytes);
+}
+
+/// @brief Checks the forward call the default set would make for `a` (with `workspace`) on a
+///        device of `limits`, without a GPU: the arguments, then the chosen configuration's
+///        resources.
+template <class InT, class OutT>
+[[nodiscard]] status check_forward(const forward_args<InT, OutT>& a, const device_limits& limits,
+                                   const device_buffer& workspace = {}) noexcept {
+  status s = detail::check_default_forward_args(a);
+  if (s) s = detail::check_forward_workspace(a, workspace);
   if (!s) return s;
-  return check_forward(a, shape_of<InT>(select_forward(a, limits)), limits);
+  return check_forward(a, shape_of<InT>(select_forward(a, limits, workspace)), limits);
 }
 
 /// @brief Checks the backward call the default set would make for `a` on a device of `limits`,

@@ -39,12 +39,14 @@ template <class Config, class... Listed>
 struct listed_default<Config, std::tuple<Listed...>>
     : std::bool_constant<(std::is_same_v<Config, Listed> || ...)> {};
 
-/// @brief Calls `f(Config{})` with the configuration the default set picks for `a` on the current
-///        device, or returns why none applies. The arguments are checked before the device is
-///        queried.
+/// @brief Calls `f(Config{})` with the configuration the default set picks for `a` (with the
+///        scratch `workspace`) on the current device, or returns why none applies. The arguments
+///        are checked before the device is queried.
 template <class InT, class OutT, class F>
-[[nodiscard]] status with_default_config(const forward_args<InT, OutT>& a, F&& f) noexcept {
+[[nodiscard]] status with_default_config(const forward_args<InT, OutT>& a,
+                                         const device_buffer& workspace, F&& f) noexcept {
   status s = check_default_forward_args(a);
+  if (s) s = check_forward_workspace(a, workspace);
   if (!s) return s;
   device_limits limits;
   s = query_device_limits(&limits);
@@ -54,7 +56,7 @@ template <class InT, class OutT, class F>
                   "every configuration picked here is in S6SCAN_DEFAULT_FORWARD_CONFIGS");
     return f(cfg);
   };
-  switch (select_forward(a, limits)) {
+  switch (select_forward(a, limits, workspace)) {
     case forward_choice::config_1: return use(default_config_1{});
     case forward_choice::config_16: return use(default_config_16{});
     case forward_choice::config_16_rows64x2: return use(default_config_16_rows64x2<InT>{});
@@ -103,16 +105,38 @@ template <class InT, class OutT, class F>
 template <class InT, class OutT>
 [[nodiscard]] status forward_can_implement(const forward_args<InT, OutT>& a) noexcept {
   return detail::with_default_config(
-      a, [&](auto cfg) { return forward_can_implement<decltype(cfg)>(a); });
+      a, {}, [&](auto cfg) { return forward_can_implement<decltype(cfg)>(a); });
 }
 
-/// @brief Runs the forward scan with the configuration the default set picks.
+/// @brief Bytes of scratch workspace that let forward(a, workspace) split time across blocks on
+///        the current device when `a` saves no states (see forward_workspace_size(a, limits)).
+/// @param bytes receives the size (0: none needed), or 0 when the status is not success
+template <class InT, class OutT>
+[[nodiscard]] status forward_workspace_size(const forward_args<InT, OutT>& a,
+                                            size_t* bytes) noexcept {
+  *bytes = 0;
+  status s = detail::check_default_forward_args(a);
+  if (!s) return s;
+  device_limits limits;
+  s = query_device_limits(&limits);
+  return s ? forward_workspace_size(a, limits, bytes) : s;
+}
+
+/// @brief Runs the forward scan with the configuration the default set picks; a call without
+///        saved states uses `workspace` (forward_workspace_size bytes) to split time.
 /// @see forward<Config>
+template <class InT, class OutT>
+[[nodiscard]] status forward(const forward_args<InT, OutT>& a, const device_buffer& workspace,
+                             cudaStream_t stream = nullptr) noexcept {
+  return detail::with_default_config(
+      a, workspace, [&](auto cfg) { return forward<decltype(cfg)>(a, workspace, stream); });
+}
+
+/// @brief forward(a, {}, stream): no scratch workspace.
 template <class InT, class OutT>
 [[nodiscard]] status forward(const forward_args<InT, OutT>& a,
                              cudaStream_t stream = nullptr) noexcept {
-  return detail::with_default_config(
-      a, [&](auto cfg) { return forward<decltype(cfg)>(a, stream); });
+  return forward(a, device_buffer{}, stream);
 }
 
 /// @brief Bytes of scratch workspace the default set's backward needs for `a` on the current

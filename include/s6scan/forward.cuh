@@ -17,9 +17,8 @@
 /// floats laid out (batch, dim, chunks, dstate), chunks = checkpoint_chunks(seqlen, dstate). A
 /// backward reads them instead of rerunning the scan from the start; keep them and the forward's
 /// inputs unchanged between the two. The same memory holds a time split's segment results
-/// (forward_time_segments), so a call without saved states never splits time across blocks: with
-/// few channels (batch x dim far below the device's threads) and a long sequence, pass them even
-/// when no backward follows.
+/// (forward_time_segments); a call without saved states splits time only when given a scratch
+/// workspace of forward_workspace_size bytes in their place.
 
 #include <cuda_runtime.h>
 
@@ -119,9 +118,11 @@ template <class Config, class InT, class OutT>
 namespace detail {
 
 /// @brief forward<Config> with `segments` time segments (0: forward_time_segments decides; more
-///        than the sequence allows are reduced to that). Without saved states time is not split.
+///        than the sequence allows are reduced to that). Without saved states or a scratch
+///        workspace time is not split.
 template <class Config, class InT, class OutT>
-[[nodiscard]] status forward_segmented(const forward_args<InT, OutT>& a, cudaStream_t stream,
+[[nodiscard]] status forward_segmented(const forward_args<InT, OutT>& a,
+                                       const device_buffer& scratch, cudaStream_t stream,
                                        int segments) noexcept {
   static_assert(is_forward_config_v<Config>,
                 "s6scan::forward<Config>: Config must be a forward_config (a backward_config "
@@ -129,13 +130,16 @@ template <class Config, class InT, class OutT>
   // The arguments first, then the device: a bad call is named as such on any machine.
   status s = check_forward_args(a, shape_of<Config>());
   if (s) s = check_saved_states(a);
+  if (s) s = check_forward_workspace(a, scratch);
   if (!s) return s;
   device_limits limits;
   int device = 0;
   s = current_device_limits(&limits, &device);
   if (s) s = check_forward(a, shape_of<Config>(), limits);
   if (!s) return s;
-  void* const workspace = a.saved_states.data;
+  // The saved states, or the scratch in their place: the time split keeps its segments' results
+  // in checkpoint slots.
+  void* const workspace = a.saved_states.data ? a.saved_states.data : scratch.data;
   auto p = make_forward_params<Config>(a, workspace);
   const int64_t blocks = p.blocks_per_segment;
   if (segments <= 0)
@@ -190,21 +194,30 @@ template <class Config, class InT, class OutT>
 
 /// @brief Runs the forward selective scan with configuration `Config`.
 ///
-/// When the channels give fewer blocks than the device has SMs and the call saves states, time
-/// is split across blocks (forward_time_segments): two more launches, a carry pass and a combine,
-/// run before the scan.
+/// When the channels give fewer blocks than the device has SMs and the call saves states (or has
+/// a scratch `workspace` of forward_workspace_size bytes), time is split across blocks
+/// (forward_time_segments): two more launches, a carry pass and a combine, run before the scan.
 ///
 /// The call is asynchronous: the returned status covers the checks and the launches, not the
 /// kernels' execution, whose errors the stream reports as any CUDA kernel's.
 ///
 /// @tparam Config    a forward_config; its MaxDState must be at least a.dstate
 /// @param a          sizes, device pointers, strides and the optional saved states (forward_args)
+/// @param workspace  scratch for a call without saved states: empty, or at least
+///                   saved_states_size(a) bytes; unused when `a` saves states
 /// @param stream     the stream to run on
 /// @return success, or why the call was refused (nothing was launched then)
 template <class Config, class InT, class OutT>
+[[nodiscard]] status forward(const forward_args<InT, OutT>& a, const device_buffer& workspace,
+                             cudaStream_t stream = nullptr) noexcept {
+  return detail::forward_segmented<Config>(a, workspace, stream, 0);
+}
+
+/// @brief forward<Config>(a, {}, stream): no scratch workspace.
+template <class Config, class InT, class OutT>
 [[nodiscard]] status forward(const forward_args<InT, OutT>& a,
                              cudaStream_t stream = nullptr) noexcept {
-  return detail::forward_segmented<Config>(a, stream, 0);
+  return detail::forward_segmented<Config>(a, device_buffer{}, stream, 0);
 }
 
 }  // namespace s6scan

@@ -31,7 +31,8 @@
 /// @brief The launcher of forward<Config> for (InT, OutT): `extern` declares it, empty defines it.
 #define S6SCAN_FORWARD_INSTANCE(Extern, InT, OutT, ...)                                        \
   Extern template ::s6scan::status s6scan::detail::forward_segmented<__VA_ARGS__, InT, OutT>(  \
-      const ::s6scan::forward_args<InT, OutT>&, cudaStream_t, int) noexcept;
+      const ::s6scan::forward_args<InT, OutT>&, const ::s6scan::device_buffer&, cudaStream_t,   \
+      int) noexcept;
 /// @brief The launcher of backward<Config> for (InT, OutT): `extern` declares it, empty defines it.
 #define S6SCAN_BACKWARD_INSTANCE(Extern, InT, OutT, ...)                                       \
   Extern template ::s6scan::status s6scan::detail::backward_segmented<__VA_ARGS__, InT, OutT>( \

@@ -24,7 +24,8 @@ int main() {
     return 1;
   }
   // Instantiated, never launched here: the point is that it compiles and links in this project.
-  auto launch = &s6scan::forward<s6scan::forward_config<16, 64>, float, float>;
+  s6scan::status (*launch)(const s6scan::forward_args<float>&, cudaStream_t) =
+      &s6scan::forward<s6scan::forward_config<16, 64>, float, float>;
   std::printf("consumer ok (%p)\n", reinterpret_cast<void*>(launch));
   return 0;
 }

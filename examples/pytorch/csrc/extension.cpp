@@ -276,8 +276,22 @@ std::tuple<Tensor, Tensor, Tensor> forward_op(const Tensor& u, const Tensor& del
     a.last_state = state_view<float>(last);
     if (u.is_cuda()) {
       const c10::cuda::CUDAGuard guard(u.device());
-      if (save_states) a.saved_states = {states.data_ptr(), size_t(states.nbytes())};
-      raise_if_refused(op, s6scan_torch::run_forward(a, c10::cuda::getCurrentCUDAStream()));
+      // Without saved states (inference) a scratch of the same layout lets a call with few
+      // channels split time across blocks as a training call does.
+      Tensor scratch;
+      s6scan::device_buffer workspace;
+      if (save_states) {
+        a.saved_states = {states.data_ptr(), size_t(states.nbytes())};
+      } else {
+        size_t bytes = 0;
+        raise_if_refused(op, s6scan_torch::forward_workspace_bytes(a, &bytes));
+        if (bytes > 0) {
+          scratch = at::empty({int64_t(bytes)}, u.options().dtype(at::kByte));
+          workspace = {scratch.data_ptr(), bytes};
+        }
+      }
+      raise_if_refused(op, s6scan_torch::run_forward(a, workspace,
+                                                     c10::cuda::getCurrentCUDAStream()));
     } else {
       TORCH_CHECK_VALUE(u.is_cpu(), op, ": tensors on ", u.device(), " are not supported");
       raise_if_refused(op, s6scan::reference_forward(a));

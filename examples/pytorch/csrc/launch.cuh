@@ -10,8 +10,14 @@
 namespace s6scan_torch {
 
 template <class InT, class OutT>
-s6scan::status run_forward(const s6scan::forward_args<InT, OutT>& a, cudaStream_t stream) {
-  return s6scan::forward(a, stream);
+s6scan::status forward_workspace_bytes(const s6scan::forward_args<InT, OutT>& a, size_t* bytes) {
+  return s6scan::forward_workspace_size(a, bytes);
+}
+
+template <class InT, class OutT>
+s6scan::status run_forward(const s6scan::forward_args<InT, OutT>& a,
+                           const s6scan::device_buffer& workspace, cudaStream_t stream) {
+  return s6scan::forward(a, workspace, stream);
 }
 
 template <class InT, class OutT>
@@ -27,10 +33,12 @@ s6scan::status run_backward(const s6scan::backward_args<InT, OutT>& g,
 
 }  // namespace s6scan_torch
 
-/// Instantiates the three functions for one (input, output) type pair.
+/// Instantiates the four functions for one (input, output) type pair.
 #define S6SCAN_TORCH_INSTANTIATE(InT, OutT)                                                    \
+  template s6scan::status s6scan_torch::forward_workspace_bytes<InT, OutT>(                    \
+      const s6scan::forward_args<InT, OutT>&, size_t*);                                        \
   template s6scan::status s6scan_torch::run_forward<InT, OutT>(                                \
-      const s6scan::forward_args<InT, OutT>&, cudaStream_t);                                   \
+      const s6scan::forward_args<InT, OutT>&, const s6scan::device_buffer&, cudaStream_t);     \
   template s6scan::status s6scan_torch::backward_workspace_bytes<InT, OutT>(                   \
       const s6scan::backward_args<InT, OutT>&, size_t*);                                       \
   template s6scan::status s6scan_torch::run_backward<InT, OutT>(                               \

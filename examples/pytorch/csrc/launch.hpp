@@ -15,9 +15,16 @@
 
 namespace s6scan_torch {
 
-/// @brief s6scan::forward with the default set; `a.saved_states` may be empty (nothing saved).
+/// @brief s6scan::forward_workspace_size with the default set: the scratch a call without saved
+///        states needs to split time on the current device (0: none).
 template <class InT, class OutT>
-s6scan::status run_forward(const s6scan::forward_args<InT, OutT>& a, cudaStream_t stream);
+s6scan::status forward_workspace_bytes(const s6scan::forward_args<InT, OutT>& a, size_t* bytes);
+
+/// @brief s6scan::forward with the default set; `a.saved_states` may be empty (nothing saved),
+///        `workspace` too.
+template <class InT, class OutT>
+s6scan::status run_forward(const s6scan::forward_args<InT, OutT>& a,
+                           const s6scan::device_buffer& workspace, cudaStream_t stream);
 
 /// @brief s6scan::backward_workspace_size with the default set.
 template <class InT, class OutT>
