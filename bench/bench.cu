@@ -339,7 +339,7 @@ record bench_shape(const case_shape& s, const ceilings& c, int reps, int64_t l2_
 
   // Inference: no saved states; the scratch the default set asks for, if any, in their place.
   size_t scratch_bytes = 0;
-  check(s6scan::forward_workspace_size(a, &scratch_bytes));
+  check(s6scan::forward_workspace_size(args[0], &scratch_bytes));
   void* scratch = nullptr;
   if (scratch_bytes) BENCH_CUDA(cudaMalloc(&scratch, scratch_bytes));
   const auto infer_call = [&](int i) { check(s6scan::forward(args[i % sets], {scratch, scratch_bytes})); };

@@ -267,7 +267,8 @@ struct default_backward {
   template <class G>
   size_t workspace_size(const G& g) const {
     size_t b = 0;
-    return required(s6scan::backward_workspace_size(g, &b), b);
+    const s6scan::status s = s6scan::backward_workspace_size(g, &b);  // before b is read
+    return required(s, b);
   }
   template <class G>
   s6scan::status operator()(const G& g, void* ws, size_t wsb) const {
@@ -279,7 +280,8 @@ struct config_backward {
   template <class G>
   size_t workspace_size(const G& g) const {
     size_t b = 0;
-    return required(s6scan::backward_workspace_size<Config>(g, &b), b);
+    const s6scan::status s = s6scan::backward_workspace_size<Config>(g, &b);
+    return required(s, b);
   }
   template <class G>
   s6scan::status operator()(const G& g, void* ws, size_t wsb) const {

@@ -25,8 +25,8 @@ inline constexpr int kMaxCachedDevices = 64;
                       cudaGetErrorString(e));
 }
 
-/// @brief A failed query of the device as a status: "no usable CUDA device: ..." where CUDA says
-///        there is none (or no driver that can run it), else as cuda_status says it.
+/// @brief A failed query of the device as a status: "no usable CUDA device: " and CUDA's reason
+///        (no device, no driver that can run it, a device in use elsewhere, ...).
 [[nodiscard]] inline status device_query_status(cudaError_t e, const char* what) noexcept {
   if (e == cudaSuccess) return {};
   (void)cudaGetLastError();
