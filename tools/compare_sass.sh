@@ -8,7 +8,8 @@
 #   tools/compare_sass.sh [--params] OLD_BINARY NEW_BINARY [OLD NEW ...]
 #
 # Prints, per pair, "identical" or the number of differing lines and the first of them; exits 0
-# when every pair is identical, 1 otherwise, 2 on bad arguments or a missing cuobjdump.
+# when every pair is identical, 1 otherwise, 2 on bad arguments, a missing cuobjdump, or a binary
+# it could not read.
 set -u
 params=0
 if [ "${1:-}" = "--params" ]; then params=1; shift; fi
@@ -19,7 +20,9 @@ command -v cuobjdump >/dev/null || { echo "compare_sass.sh: cuobjdump not found"
 # anonymous-namespace hashes that depend on the build path; with --params, c[0x0][...] offsets
 # (where the kernel parameters live) replaced by one token.
 normalised() {
-  cuobjdump -sass "$1" |
+  local raw
+  raw=$(cuobjdump -sass "$1") || { echo "compare_sass.sh: cuobjdump failed on $1" >&2; return 1; }
+  printf '%s\n' "$raw" |
     sed -E -e 's@/\*[0-9a-f]{4,}\*/@@g' -e 's@/\* 0x[0-9a-f]+ \*/@@g' -e 's/[[:space:]]+$//' \
       -e 's/_GLOBAL__N__[0-9a-f_]+/_ANON_/g' |
     if [ $params -eq 1 ]; then sed -E 's/c\[0x0\]\[0x[0-9a-f]+\]/c[0x0][P]/g'; else cat; fi |
@@ -30,12 +33,13 @@ status=0
 while [ $# -ge 2 ]; do
   old=$1 new=$2; shift 2
   a=$(mktemp) b=$(mktemp)
-  normalised "$old" >"$a"
-  normalised "$new" >"$b"
-  if cmp -s "$a" "$b"; then
+  if ! normalised "$old" >"$a" || ! normalised "$new" >"$b" || ! grep -q 'Function :' "$a"; then
+    status=2
+    echo "FAILED: no SASS read from $old or $new"
+  elif cmp -s "$a" "$b"; then
     echo "identical: $old -> $new ($(grep -c 'Function :' "$a") functions)"
   else
-    status=1
+    [ $status -eq 0 ] && status=1
     echo "DIFFERENT: $old -> $new: $(diff "$a" "$b" | grep -c '^[<>]') lines differ; first:"
     diff "$a" "$b" | head -6
   fi
