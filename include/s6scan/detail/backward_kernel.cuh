@@ -42,11 +42,11 @@
 #include <type_traits>
 
 #include "../args.hpp"
-#include "../checks.hpp"
 #include "../config.hpp"
 #include "../numeric.hpp"
-#include "forward_kernel.cuh"
+#include "layout.hpp"
 #include "ptx.cuh"
+#include "tile_io.cuh"
 
 namespace s6scan::detail {
 
