@@ -29,6 +29,7 @@
 #include "checks.hpp"
 #include "config.hpp"
 #include "detail/backward_kernel.cuh"
+#include "detail/backward_reduce.cuh"
 #include "detail/device.cuh"
 #include "forward.cuh"
 #include "status.hpp"

@@ -44,90 +44,12 @@
 #include "../args.hpp"
 #include "../config.hpp"
 #include "../numeric.hpp"
+#include "backward_params.cuh"
 #include "layout.hpp"
 #include "ptx.cuh"
 #include "tile_io.cuh"
 
 namespace s6scan::detail {
-
-/// @brief forward_params::vec bits, plus dout's and (one lane per channel, which stores them in
-///        16-byte pieces where these are set) du's, ddelta's and dz's.
-enum : unsigned { kVecDout = 64, kVecGradU = 128, kVecGradDelta = 256, kVecGradZ = 512 };
-
-/// @brief N elements of a row in one or two vector moves (N * sizeof(T) is a power of two).
-template <class T, int N>
-struct alignas(N * sizeof(T) >= 16 ? 16 : N * sizeof(T)) run_of {
-  T e[N];
-};
-
-/// @brief An unsigned word of 4, 8 or 16 bytes, to move a piece of a row in one access.
-template <int Bytes>
-using word_of =
-    std::conditional_t<Bytes == 16, uint4, std::conditional_t<Bytes == 8, uint2, unsigned>>;
-
-/// @brief store_rows in pieces of Per elements (Per * sizeof(T) is 16 or small_piece_bytes<T>;
-///        dst and its row stride are aligned to it). A row's last piece may be partly past
-///        `left`; its valid elements are stored one by one.
-template <int Time, int Threads, int Per, class T>
-__device__ void store_pieces(T* dst, int64_t row_stride, const T* src, int rows, int64_t left) {
-  using word = word_of<Per * int(sizeof(T))>;
-  constexpr int kPerLog = ilog2(Per), kChunksLog = ilog2(Time) - kPerLog;
-  for (int i = threadIdx.x; i < rows << kChunksLog; i += Threads) {
-    const auto [r, j] = piece_at(i, kChunksLog, kPerLog);
-    if (j >= left) continue;
-    T* d = dst + r * row_stride + j;
-    const T* s = src + r * Time + j;
-    if (j + Per <= left)
-      *reinterpret_cast<word*>(d) = *reinterpret_cast<const word*>(s);
-    else
-      for (int e = 0; j + e < left; ++e) d[e] = s[e];
-  }
-}
-
-/// @brief Copies rows [0, rows) x steps [0, min(Time, left)) of a shared tile (rows Time elements
-///        apart) to a row-strided tensor, coalesced: in `piece`-byte pieces (16 or
-///        small_piece_bytes<T>: dst and its row stride aligned to that), or element by element
-///        (piece 0, or a piece longer than the tile's row).
-///
-/// An element loop spends most of its instructions on 64-bit index arithmetic per element, so
-/// each piece size has its own loop with compile-time indices: one loop over a runtime size also
-/// slows the aligned case.
-template <int Time, int Threads, class T>
-__device__ void store_rows(T* dst, int64_t row_stride, const T* src, int rows, int64_t left,
-                           int piece) {
-  constexpr int kBytes = Time * int(sizeof(T)), kSmall = small_piece_bytes<T>();
-  if constexpr (kBytes >= 16) {
-    if (piece == 16)
-      return store_pieces<Time, Threads, 16 / int(sizeof(T))>(dst, row_stride, src, rows, left);
-  }
-  if constexpr (kBytes >= kSmall) {
-    if (piece == kSmall)
-      return store_pieces<Time, Threads, kSmall / int(sizeof(T))>(dst, row_stride, src, rows, left);
-  }
-  for (int i = threadIdx.x; i < rows * Time; i += Threads) {
-    const int r = i / Time, j = i % Time;
-    if (j < left) dst[r * row_stride + j] = src[r * Time + j];
-  }
-}
-
-template <class InT, class OutT>
-struct backward_params {
-  backward_args<InT, OutT> a;
-  backward_smem_layout smem;
-  backward_workspace_layout w;
-  const float* states;  ///< the forward's saved states, (batch, dim, num_chunks, dstate)
-  float* ws;            ///< the backward's workspace, laid out as `w` says
-  int64_t dim_per_group;
-  int64_t chunk_begin;  ///< this launch's chunks: [chunk_begin, chunk_end), walked backwards
-  int64_t chunk_end;
-  int64_t blocks_per_segment;  ///< batch x groups x blocks_per_group: one grid per segment
-  int64_t segment_chunks;      ///< chunks per time segment (the window's when not split)
-  int num_segments;            ///< this launch's time segments (1: not split)
-  int sum_segments;            ///< segments whose sums backward_sum_batches_kernel adds
-  int blocks_per_group;
-  unsigned vec;   ///< forward_params::vec bits, and kVecDout: 16-byte pieces
-  unsigned vec_small;  ///< the same for pieces of small_piece_bytes
-};
 
 template <class Config, class InT, class OutT, bool Carry>
 class backward_agent {
@@ -1261,88 +1183,6 @@ __global__ void __launch_bounds__(Config::kThreads, Config::kMinBlocksPerSM)
     backward_kernel(const __grid_constant__ backward_params<InT, OutT> p) {
   extern __shared__ __align__(16) char smem[];
   backward_agent<Config, InT, OutT, Carry>(p, smem).run();
-}
-
-/// @brief Chains a split launch's segments, from the last: the last segment ends at the launch's
-///        end adjoint (the last-state gradient or zero in the first launch, else the previous
-///        launch's), and each earlier one at dh_end(k - 1) = decay(k) * dh_end(k) + local(k), the
-///        carry pass's results. Writes dh_end(k) to segment k's slot. One thread per (batch,
-///        channel, state).
-template <class InT, class OutT>
-__global__ void backward_combine_kernel(const __grid_constant__ backward_params<InT, OutT> p) {
-  const auto& f = p.a.fwd;
-  const int64_t bdn = f.batch * f.dim * f.dstate;
-  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i >= bdn) return;
-  const int64_t n = i % f.dstate, d = i / f.dstate % f.dim, b = i / f.dstate / f.dim;
-  float dh = 0.f;
-  if (p.chunk_end != p.w.num_chunks)
-    dh = p.ws[p.w.carry + i];
-  else if (p.a.dlast_state.data)
-    dh = p.a.dlast_state.data[b * p.a.dlast_state.batch_stride + d * p.a.dlast_state.dim_stride + n];
-  float* slot = p.ws + p.w.seg_dh + i;
-  const float* decay = p.ws + p.w.seg_decay + i;
-  slot[(p.num_segments - 1) * bdn] = dh;
-  for (int k = p.num_segments - 1; k > 0; --k) {
-    dh = fmaf(decay[(k - 1) * bdn], dh, slot[(k - 1) * bdn]);
-    slot[(k - 1) * bdn] = dh;
-  }
-}
-
-/// @brief dB and dC of a window, for a time-varying B/C: the group's block partials summed in
-///        block order and converted to the input type.
-template <class InT, class OutT>
-__global__ void backward_sum_bc_kernel(const __grid_constant__ backward_params<InT, OutT> p) {
-  const auto& f = p.a.fwd;
-  const int64_t K = p.w.chunk_steps;
-  const int64_t t_begin = p.chunk_begin * K;
-  const int64_t t_end = p.chunk_end * K < f.seqlen ? p.chunk_end * K : f.seqlen;
-  const int64_t len = t_end - t_begin, N = f.dstate, P = p.w.blocks_per_group;
-  const int64_t window_steps = p.w.window_chunks * K;
-  const int64_t total = f.batch * f.groups * N * len;
-  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
-       i += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t t = i % len, n = (i / len) % N, bg = i / len / N;
-    const int64_t b = bg / f.groups, g = bg % f.groups;
-    const int64_t src = bg * P * N * window_steps + n * window_steps + t;
-    auto sum = [&](int64_t part) {
-      float s = 0.f;
-      for (int64_t k = 0; k < P; ++k) s += p.ws[part + src + k * N * window_steps];
-      return s;
-    };
-    if (f.B.data)
-      p.a.dB.data[b * p.a.dB.batch_stride + g * p.a.dB.group_stride + n * p.a.dB.state_stride +
-                  t_begin + t] = from_float<InT>(sum(p.w.part_B));
-    if (f.C.data)
-      p.a.dC.data[b * p.a.dC.batch_stride + g * p.a.dC.group_stride + n * p.a.dC.state_stride +
-                  t_begin + t] = from_float<InT>(sum(p.w.part_C));
-  }
-}
-
-/// @brief dA, constant dB/dC, dD and ddelta_bias: the per-(batch, segment) sums added in batch
-///        order, and within a batch in segment order.
-template <class InT, class OutT>
-__global__ void backward_sum_batches_kernel(const __grid_constant__ backward_params<InT, OutT> p) {
-  const auto& f = p.a.fwd;
-  const auto& a = p.a;
-  const int64_t N = f.dstate, DN = f.dim * N;
-  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < DN;
-       i += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t d = i / N, n = i % N;
-    auto sum = [&](int64_t part, int64_t stride, int64_t at) {
-      float s = 0.f;
-      for (int64_t b = 0; b < f.batch; ++b)
-        for (int k = 0; k < p.sum_segments; ++k) s += p.ws[part + (k * f.batch + b) * stride + at];
-      return s;
-    };
-    a.dA.data[d * a.dA.dim_stride + n] = sum(p.w.acc_A, DN, i);
-    if (a.dB_const.data) a.dB_const.data[d * a.dB_const.dim_stride + n] = sum(p.w.acc_B, DN, i);
-    if (a.dC_const.data) a.dC_const.data[d * a.dC_const.dim_stride + n] = sum(p.w.acc_C, DN, i);
-    if (n == 0) {
-      if (a.dD.data) a.dD.data[d * a.dD.stride] = sum(p.w.acc_D, f.dim, d);
-      if (a.ddelta_bias.data) a.ddelta_bias.data[d * a.ddelta_bias.stride] = sum(p.w.acc_bias, f.dim, d);
-    }
-  }
 }
 
 }  // namespace s6scan::detail

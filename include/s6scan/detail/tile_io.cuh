@@ -195,4 +195,60 @@ struct float_vec<4> {
   __device__ static float4 make(const float* v) { return make_float4(v[0], v[1], v[2], v[3]); }
 };
 
+/// @brief N elements of a row in one or two vector moves (N * sizeof(T) is a power of two).
+template <class T, int N>
+struct alignas(N * sizeof(T) >= 16 ? 16 : N * sizeof(T)) run_of {
+  T e[N];
+};
+
+/// @brief An unsigned word of 4, 8 or 16 bytes, to move a piece of a row in one access.
+template <int Bytes>
+using word_of =
+    std::conditional_t<Bytes == 16, uint4, std::conditional_t<Bytes == 8, uint2, unsigned>>;
+
+/// @brief store_rows in pieces of Per elements (Per * sizeof(T) is 16 or small_piece_bytes<T>;
+///        dst and its row stride are aligned to it). A row's last piece may be partly past
+///        `left`; its valid elements are stored one by one.
+template <int Time, int Threads, int Per, class T>
+__device__ void store_pieces(T* dst, int64_t row_stride, const T* src, int rows, int64_t left) {
+  using word = word_of<Per * int(sizeof(T))>;
+  constexpr int kPerLog = ilog2(Per), kChunksLog = ilog2(Time) - kPerLog;
+  for (int i = threadIdx.x; i < rows << kChunksLog; i += Threads) {
+    const auto [r, j] = piece_at(i, kChunksLog, kPerLog);
+    if (j >= left) continue;
+    T* d = dst + r * row_stride + j;
+    const T* s = src + r * Time + j;
+    if (j + Per <= left)
+      *reinterpret_cast<word*>(d) = *reinterpret_cast<const word*>(s);
+    else
+      for (int e = 0; j + e < left; ++e) d[e] = s[e];
+  }
+}
+
+/// @brief Copies rows [0, rows) x steps [0, min(Time, left)) of a shared tile (rows Time elements
+///        apart) to a row-strided tensor, coalesced: in `piece`-byte pieces (16 or
+///        small_piece_bytes<T>: dst and its row stride aligned to that), or element by element
+///        (piece 0, or a piece longer than the tile's row).
+///
+/// An element loop spends most of its instructions on 64-bit index arithmetic per element, so
+/// each piece size has its own loop with compile-time indices: one loop over a runtime size also
+/// slows the aligned case.
+template <int Time, int Threads, class T>
+__device__ void store_rows(T* dst, int64_t row_stride, const T* src, int rows, int64_t left,
+                           int piece) {
+  constexpr int kBytes = Time * int(sizeof(T)), kSmall = small_piece_bytes<T>();
+  if constexpr (kBytes >= 16) {
+    if (piece == 16)
+      return store_pieces<Time, Threads, 16 / int(sizeof(T))>(dst, row_stride, src, rows, left);
+  }
+  if constexpr (kBytes >= kSmall) {
+    if (piece == kSmall)
+      return store_pieces<Time, Threads, kSmall / int(sizeof(T))>(dst, row_stride, src, rows, left);
+  }
+  for (int i = threadIdx.x; i < rows * Time; i += Threads) {
+    const int r = i / Time, j = i % Time;
+    if (j < left) dst[r * row_stride + j] = src[r * Time + j];
+  }
+}
+
 }  // namespace s6scan::detail
