@@ -286,7 +286,6 @@ struct backward_workspace_layout {
   int64_t part_B = 0;     ///< (batch, groups, blocks per group, dstate, window steps), varying B
   int64_t part_C = 0;     ///< the same for a varying C
   int64_t floats = 0;     ///< total size
-  bool overflow = false;  ///< the sizes overflow 64 bits: nothing above is meaningful
   int64_t blocks_per_group = 0;
   int64_t chunk_steps = 0;      ///< steps per chunk: the configuration's (kChunkSteps)
   int64_t num_chunks = 0;       ///< chunks of chunk_steps
@@ -295,6 +294,9 @@ struct backward_workspace_layout {
                                 ///< MaxDState above 16 runs a dstate up to 16, else 1
   int64_t window_chunks = 0;  ///< chunks per launch
   int64_t segments = 1;       ///< the most time segments a launch may use
+  /// The sizes overflow 64 bits: nothing above is meaningful. Last, so that the kernels' view of
+  /// the fields above keeps its layout.
+  bool overflow = false;
 };
 
 /// @brief The backward's workspace layout for arguments whose sizes are positive and whose groups
