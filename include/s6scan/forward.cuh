@@ -31,6 +31,7 @@
 #include "checks.hpp"
 #include "config.hpp"
 #include "detail/device.cuh"
+#include "detail/forward_combine.cuh"
 #include "detail/forward_kernel.cuh"
 #include "status.hpp"
 #include "tuning.hpp"

@@ -34,31 +34,12 @@
 #include "../args.hpp"
 #include "../config.hpp"
 #include "../numeric.hpp"
+#include "forward_params.cuh"
 #include "layout.hpp"
 #include "ptx.cuh"
 #include "tile_io.cuh"
 
 namespace s6scan::detail {
-
-/// @brief Everything the kernel reads: the caller's arguments and what the host derived from them.
-template <class InT, class OutT>
-struct forward_params {
-  forward_args<InT, OutT> a;
-  forward_smem_layout smem;
-  int64_t dim_per_group;
-  int64_t num_chunks;   ///< checkpoint chunks, when `checkpoints` is set
-  int chunk_steps;      ///< steps per checkpoint chunk: checkpoint_steps(dstate), 16 or 64
-  bool ckpt_vec;        ///< the checkpoints' rows may be written in 16-byte pieces
-  float* checkpoints;   ///< (batch, dim, num_chunks, dstate) states, or null
-  int64_t blocks_per_segment;  ///< batch x groups x blocks_per_group: one grid per segment
-  int blocks_per_group;
-  int num_tiles;
-  int segment_tiles;    ///< tiles per time segment (num_tiles when time is not split)
-  int segment_chunks;   ///< checkpoint chunks per time segment
-  int num_segments;     ///< 1 when time is not split
-  unsigned vec;         ///< kVec* bits: 16-byte pieces
-  unsigned vec_small;   ///< kVec* bits: loads in small_piece_bytes pieces
-};
 
 template <class Config, class InT, class OutT, bool Carry>
 class forward_agent {
@@ -689,27 +670,6 @@ __global__ void __launch_bounds__(Config::kThreads, Config::kMinBlocksPerSM)
     forward_kernel(const __grid_constant__ forward_params<InT, OutT> p) {
   extern __shared__ __align__(16) char smem[];
   forward_agent<Config, InT, OutT, Carry>(p, smem).run();
-}
-
-/// @brief Chains the carry pass's segment results into true end states: for each (batch, channel,
-///        state), in segment order, h = decay * h + end state from zero, starting from h0 or 0,
-///        written over each segment's last slot. One thread per (batch, channel, state).
-template <class InT, class OutT>
-__global__ void forward_combine_kernel(const __grid_constant__ forward_params<InT, OutT> p) {
-  const auto& a = p.a;
-  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i >= a.batch * a.dim * a.dstate) return;
-  const int64_t n = i % a.dstate, d = i / a.dstate % a.dim, b = i / a.dstate / a.dim;
-  float h = 0.f;
-  if (a.initial_state.data)
-    h = a.initial_state.data[b * a.initial_state.batch_stride + d * a.initial_state.dim_stride + n];
-  float* row = p.checkpoints + (b * a.dim + d) * p.num_chunks * a.dstate + n;
-  const int64_t chunks = p.segment_chunks;
-  for (int k = 0; k + 1 < p.num_segments; ++k) {
-    float* end = row + ((k + 1) * chunks - 1) * a.dstate;
-    h = fmaf(row[k * chunks * a.dstate], h, *end);
-    *end = h;
-  }
 }
 
 }  // namespace s6scan::detail
