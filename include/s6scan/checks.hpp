@@ -139,9 +139,9 @@ tensor_view view(const char* name, const vector_tensor<T>& t, int64_t dim) noexc
                         t.name, t.data);
   // The bytes from data to the end of the last element: within 64 bits and the address space.
   int64_t reach = 0;
-  checked_size span = checked(0);
-  if (furthest_element(t, &reach)) span = (checked(reach) + checked(1)) * t.elem_bytes;
-  if (!furthest_element(t, &reach) || span.overflow ||
+  const bool fits = furthest_element(t, &reach);
+  const checked_size span = (checked(reach) + checked(1)) * t.elem_bytes;
+  if (!fits || span.overflow ||
       UINTPTR_MAX - reinterpret_cast<uintptr_t>(t.data) < uintptr_t(span.v))
     return status::make(sc::invalid_argument,
                         "%s's strides reach beyond the address space (past 2^63 bytes from %p)",
