@@ -468,6 +468,37 @@ TEST_CASE("tuning table: time segments", "[tuning]") {
   REQUIRE(forward_tuning_row(1, 2000, 1, 32768, 16, 132, true) == forward_row::dstate16);
 }
 
+TEST_CASE("tuning table: the time-parallel forward's boundaries", "[tuning]") {
+  using s6scan::forward_row;
+  using s6scan::forward_time_parallel;
+  using s6scan::forward_tuning_row;
+  const int64_t few = s6scan::kTimeParallelChannelsPerSM * 132;  // the first count that is not few
+  // (batch, dim, seqlen, dstate, SMs): channels on both sides of the bound, as batch or dim.
+  REQUIRE(forward_time_parallel(1, few - 1, 2048, 1, 132));
+  REQUIRE_FALSE(forward_time_parallel(1, few, 2048, 1, 132));
+  REQUIRE(forward_time_parallel(few - 1, 1, 2048, 8, 132));
+  REQUIRE_FALSE(forward_time_parallel(few / 4, 4, 2048, 8, 132));
+  REQUIRE(forward_time_parallel(4, 1536, 2048, 8, 132));  // the sweep's dstate rows
+  // seqlen from one pass to the longest the time split does not serve better; dstate up to 8.
+  REQUIRE(forward_time_parallel(4, 1536, 256, 4, 132));
+  REQUIRE_FALSE(forward_time_parallel(4, 1536, 255, 4, 132));
+  REQUIRE(forward_time_parallel(4, 1536, 4096, 4, 132));
+  REQUIRE_FALSE(forward_time_parallel(4, 1536, 4097, 4, 132));
+  REQUIRE_FALSE(forward_time_parallel(4, 1536, 2048, 9, 132));
+  REQUIRE_FALSE(forward_time_parallel(4, 1536, 2048, 16, 132));
+  // Sizes the checks refuse, and no SMs: never, without overflow.
+  const int64_t huge = int64_t(1) << 62;
+  REQUIRE_FALSE(forward_time_parallel(huge, huge, 2048, 1, 132));
+  REQUIRE_FALSE(forward_time_parallel(0, 1536, 2048, 1, 132));
+  REQUIRE_FALSE(forward_time_parallel(4, 1536, 2048, 1, 0));
+  REQUIRE(forward_time_parallel(1, 1, 2048, 1, 2147483647));
+  // The tuning table takes it before any channel row; the default set names its configuration.
+  REQUIRE(forward_tuning_row(4, 1536, 1, 2048, 1, 132) == forward_row::time_parallel);
+  REQUIRE(forward_tuning_row(4, 1536, 2, 2048, 8, 132) == forward_row::time_parallel);
+  REQUIRE(forward_tuning_row(4, 1536, 1, 2048, 16, 132) != forward_row::time_parallel);
+  REQUIRE(forward_tuning_row(64, 768, 4, 3136, 1, 132) == forward_row::dstate1);
+}
+
 TEST_CASE("tuning table: backward time segments", "[tuning]") {
   using s6scan::backward_time_segments;
   // (blocks, threads per block, chunks per launch, SMs). long32k at 32 rows: 64 blocks of 128
@@ -726,6 +757,12 @@ TEST_CASE("checks: the forward's scratch workspace for a time split without save
   fake_args lm(8, 4096, 2048, 16);
   REQUIRE(s6scan::forward_workspace_size(lm.a, kH100, &bytes).ok());
   REQUIRE(bytes == 0);
+  // Few channels at dstate 4: parallel in time within each channel, with no workspace at all.
+  fake_args narrow(4, 1536, 2048, 4);
+  REQUIRE(s6scan::select_forward(narrow.a, kH100) == s6scan::forward_choice::config_time);
+  REQUIRE(s6scan::forward_workspace_size(narrow.a, kH100, &bytes).ok());
+  REQUIRE(bytes == 0);
+  REQUIRE(s6scan::check_forward(narrow.a, kH100).ok());
   fake_args bad(2, 1024, 65536, 300);
   REQUIRE(s6scan::forward_workspace_size(bad.a, kH100, &bytes).code ==
           status_code::unsupported_dstate);

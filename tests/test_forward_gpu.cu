@@ -252,6 +252,42 @@ TEMPLATE_TEST_CASE("forward: every configuration of the tuning table", "[gpu][fo
   }
 }
 
+// The time-parallel kernel (forward_time_config): lanes' runs of 8 or 16 steps and passes of
+// 32 runs cut at every seqlen around them, the sequence ending inside a run, a chunk and a pass;
+// dstate across the boundaries of a lane's carried states (32, 64) and of the checkpoint interval
+// (16, 17); channels that leave a block's last warps idle (dim per group not a multiple of 4);
+// every option, constant B/C, rows not 16-byte aligned (pad), with and without saved states.
+TEMPLATE_TEST_CASE("forward: time-parallel warps over runs, passes and states", "[gpu][forward]",
+                   S6SCAN_TYPE_PAIRS) {
+  using InT = typename TestType::first_type;
+  using OutT = typename TestType::second_type;
+  using eight = s6scan::default_time_config;
+  using sixteen = s6scan::forward_time_config<64, 2, 16>;
+  std::mt19937_64 rng(s6test::test_seed() + 13);
+  options all;
+  all.z = all.D = all.bias = all.softplus = all.h0 = all.last = true;
+  int k = 0;
+  for (int64_t seqlen : {1, 7, 8, 9, 255, 256, 257, 511, 513, 1000}) {
+    for (int64_t dstate : {1, 5, 16, 17, 33, 64}) {
+      options o = k % 3 == 0 ? all : random_options(rng);
+      if (k % 5 == 1) o.B_const = true;
+      if (k % 7 == 2) o.C_const = true;
+      if (k % 4 == 3) o.pad = 1 + k % 3;
+      const int64_t groups = std::array<int64_t, 3>{1, 2, 3}[k % 3];
+      problem<InT, OutT> p(2, groups * (k % 2 ? 7 : 9), seqlen, dstate, groups, o, rng);
+      if (k % 2)
+        run_case(p, config_launch<eight, InT, OutT>, k % 4 != 1);
+      else
+        run_case(p, config_launch<sixteen, InT, OutT>, k % 4 != 0);
+      ++k;
+    }
+  }
+  for (int64_t dstate : {100, 256}) {  // more carried states a lane than one register
+    problem<InT, OutT> p(1, 6, 300, dstate, 2, all, rng);
+    run_case(p, config_launch<eight, InT, OutT>, true);
+  }
+}
+
 template <class Config, int Segments, class InT, class OutT>
 s6scan::status segmented_launch(const forward_args<InT, OutT>& a, void* ws, size_t bytes) {
   return s6scan::detail::forward_segmented<Config>(s6test::with_saved_states(a, ws, bytes), {},
@@ -273,10 +309,14 @@ TEMPLATE_TEST_CASE("forward: time split across blocks", "[gpu][forward]", S6SCAN
   all.z = all.D = all.bias = all.softplus = all.h0 = all.last = true;
   for (const options& o : {all, options{}}) {
     for (int64_t seqlen : {256, 600, 64 * 13 + 5}) {
-      for (int64_t dstate : {1, 16, 64}) {
+      for (int64_t dstate : {16, 64}) {
         problem<InT, OutT> p(1, 24, seqlen, dstate, 2, o, rng);
         REQUIRE(s6scan::forward_time_segments(2, 128, seqlen, sms) > 1);  // at most 2 blocks: split
         run_case(p, default_launch<InT, OutT>, true);
+      }
+      {  // one lane per channel (dstate 1 this narrow takes the time-parallel kernel by default)
+        problem<InT, OutT> p(1, 24, seqlen, 1, 2, o, rng);
+        run_case(p, segmented_launch<s6scan::default_config_1, 3, InT, OutT>, true);
       }
       {
         problem<InT, OutT> p(1, 128 + 40, seqlen, 13, 1, o, rng);
@@ -307,7 +347,7 @@ TEMPLATE_TEST_CASE("forward: a scratch workspace splits time without saved state
   using OutT = typename TestType::second_type;
   std::mt19937_64 rng(s6test::test_seed() + 11);
   for (int64_t seqlen : {600, 64 * 13 + 5}) {
-    for (int64_t dstate : {1, 16, 64}) {
+    for (int64_t dstate : {16, 64}) {
       problem<InT, OutT> p(1, 24, seqlen, dstate, 2, random_options(rng), rng);
       size_t bytes = 0;
       const auto q = s6scan::forward_workspace_size(p.args, &bytes);
@@ -330,6 +370,43 @@ TEMPLATE_TEST_CASE("forward: a scratch workspace splits time without saved state
   size_t bytes = 1;
   REQUIRE(s6scan::forward_workspace_size(wide.args, &bytes).ok());
   REQUIRE(bytes == 0);
+  problem<InT, OutT> narrow(1, 24, 600, 4, 2, options{}, rng);  // parallel in time: no scratch
+  bytes = 1;
+  REQUIRE(s6scan::forward_workspace_size(narrow.args, &bytes).ok());
+  REQUIRE(bytes == 0);
+}
+
+// The default set on both sides of every bound of the time-parallel row (forward_time_parallel):
+// channels (batch x dim) per SM, seqlen from one pass to the longest, dstate; each side checked
+// against the reference, with saved states and without.
+TEMPLATE_TEST_CASE("forward: the default set on both sides of the time-parallel bounds",
+                   "[gpu][forward]", S6SCAN_TYPE_PAIRS) {
+  using InT = typename TestType::first_type;
+  using OutT = typename TestType::second_type;
+  std::mt19937_64 rng(s6test::test_seed() + 17);
+  int device = 0, sms = 0;
+  CUDA_REQUIRE(cudaGetDevice(&device));
+  CUDA_REQUIRE(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+  const int64_t few = s6scan::kTimeParallelChannelsPerSM * sms;
+  struct side {
+    int64_t batch, dim, seqlen, dstate;
+    bool time_parallel;
+  };
+  const side sides[] = {
+      {1, few - 1, 256, 8, true},       {1, few, 256, 8, false},
+      {2, 24, s6scan::kTimeParallelMinSeqlen, 5, true},
+      {2, 24, s6scan::kTimeParallelMinSeqlen - 1, 5, false},
+      {2, 24, s6scan::kTimeParallelMaxSeqlen, 1, true},
+      {2, 24, s6scan::kTimeParallelMaxSeqlen + 1, 1, false},
+      {2, 24, 300, s6scan::kTimeParallelMaxDState, true},
+      {2, 24, 300, s6scan::kTimeParallelMaxDState + 1, false},
+  };
+  int k = 0;
+  for (const side& c : sides) {
+    REQUIRE(s6scan::forward_time_parallel(c.batch, c.dim, c.seqlen, c.dstate, sms) == c.time_parallel);
+    problem<InT, OutT> p(c.batch, c.dim, c.seqlen, c.dstate, c.dim % 2 ? 1 : 2, random_options(rng), rng);
+    run_case(p, default_launch<InT, OutT>, k++ % 2 == 0);
+  }
 }
 
 // Rows that are not 16-byte aligned load in small pieces (small_piece_bytes; the output is stored

@@ -92,6 +92,36 @@ struct forward_config : detail::scan_shape<MaxDState, NRows, TimeTile, StatesPer
   static constexpr int kMinBlocksPerSM = MinBlocksPerSM;
 };
 
+/// @brief Compile-time configuration of the time-parallel forward kernel, for calls whose
+///        channels are too few to fill the device with forward_config's threads.
+///
+/// One warp scans one channel: its 32 lanes own consecutive runs of `StepsPerLane` steps, scan
+/// them from zero and combine the runs with a warp scan (detail/forward_time_kernel.cuh). A block
+/// holds `NRows` warps on consecutive channels of one (batch, group). It keeps its states in
+/// registers one at a time, so one instantiation serves every dstate up to MaxDState.
+///
+/// @tparam MaxDState     largest dstate this instantiation accepts
+/// @tparam NRows         channels (warps) per block
+/// @tparam StepsPerLane  steps of a lane's run: 8 or 16 (whole 16-byte loads, whole checkpoint
+///                       chunks)
+template <int MaxDState, int NRows = 4, int StepsPerLane = 8>
+struct forward_time_config {
+  static_assert(MaxDState >= 1, "MaxDState must be positive");
+  static_assert(NRows >= 1 && NRows <= 32, "NRows warps make a block: 1 to 32");
+  static_assert(StepsPerLane == 8 || StepsPerLane == 16, "StepsPerLane must be 8 or 16");
+  static constexpr bool kIsForwardConfig = true;
+  static constexpr int kMaxDState = MaxDState;
+  static constexpr int kRows = NRows;
+  static constexpr int kStepsPerLane = StepsPerLane;
+  static constexpr int kTimeTile = 32 * StepsPerLane;  ///< steps a warp scans per pass
+  static constexpr int kStatesPerThread = 1;
+  static constexpr int kLanesPerRow = 32;
+  static constexpr int kThreads = 32 * NRows;
+  /// Registers capped for 16 warps per SM: each warp's scan is a chain of dependent shuffles,
+  /// so the SM needs warps more than each warp needs registers.
+  static constexpr int kMinBlocksPerSM = (16 + NRows - 1) / NRows;
+};
+
 /// @brief Bytes the backward may spend on per-block partial sums of a time-varying dB and dC.
 ///
 /// The backward sums dB/dC over the channels of a group in two fixed-order steps (inside a block,
@@ -143,9 +173,11 @@ struct kernel_shape {
   int states_per_thread;
   int threads;
   const char* kind = "forward";  ///< "forward" or "backward": the config template to name
+  int steps_per_lane = 0;  ///< forward_time_config's StepsPerLane; 0 for the other configs
 };
 
-/// @brief Whether Config is a forward_config (is_backward_config_v: a backward_config).
+/// @brief Whether Config is a forward_config or a forward_time_config (is_backward_config_v: a
+///        backward_config).
 template <class Config, class = void>
 inline constexpr bool is_forward_config_v = false;
 template <class Config>
@@ -157,13 +189,25 @@ template <class Config>
 inline constexpr bool is_backward_config_v<Config, std::void_t<decltype(Config::kIsBackwardConfig)>> =
     Config::kIsBackwardConfig;
 
-/// @return the run-time description of a forward_config or a backward_config.
+/// @brief forward_time_config's StepsPerLane; 0 for any other configuration.
+template <class Config, class = void>
+inline constexpr int steps_per_lane_v = 0;
+template <class Config>
+inline constexpr int steps_per_lane_v<Config, std::void_t<decltype(Config::kStepsPerLane)>> =
+    Config::kStepsPerLane;
+
+/// @return the run-time description of a forward_config, forward_time_config or backward_config.
 template <class Config>
 [[nodiscard]] constexpr kernel_shape shape_of() noexcept {
   static_assert(is_forward_config_v<Config> || is_backward_config_v<Config>,
                 "s6scan::shape_of<Config>: Config must be a forward_config or a backward_config");
-  return {Config::kMaxDState, Config::kRows, Config::kTimeTile, Config::kStatesPerThread,
-          Config::kThreads, is_forward_config_v<Config> ? "forward" : "backward"};
+  return {Config::kMaxDState,
+          Config::kRows,
+          Config::kTimeTile,
+          Config::kStatesPerThread,
+          Config::kThreads,
+          is_forward_config_v<Config> ? "forward" : "backward",
+          steps_per_lane_v<Config>};
 }
 
 }  // namespace s6scan

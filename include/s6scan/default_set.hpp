@@ -59,6 +59,10 @@ using default_config_128 = forward_config<128, 32, 16, 16>;
 template <class InT>
 using default_config_256 = forward_config<256, sizeof(InT) >= 4 ? 32 : 16, 16, 16>;
 
+/// The time-parallel forward for calls with few channels: 4 channels a block, 8 steps a lane. It
+/// keeps one state at a time in registers, so one instantiation serves every dstate of the set.
+using default_time_config = forward_time_config<256, 4, 8>;
+
 /// @brief The default backward configurations. Each thread keeps 4 states (8 at dstate 256, 4 at a
 ///        time) and the states before each of TimeTile steps in registers. The dstate-128 and 256
 ///        rows have `_small` stand-ins for devices whose blocks hold less shared memory.
@@ -88,7 +92,8 @@ inline constexpr int kDefaultMaxDState = default_config_256<float>::kMaxDState;
   X(InT, OutT, ::s6scan::default_config_16_rows128x2<InT>)                                     \
   X(InT, OutT, ::s6scan::default_config_64)                                                    \
   X(InT, OutT, ::s6scan::default_config_128)                                                   \
-  X(InT, OutT, ::s6scan::default_config_256<InT>)
+  X(InT, OutT, ::s6scan::default_config_256<InT>)                                             \
+  X(InT, OutT, ::s6scan::default_time_config)
 #define S6SCAN_DEFAULT_BACKWARD_CONFIGS(X, InT, OutT)                                          \
   X(InT, OutT, ::s6scan::default_backward_config_1)                                            \
   X(InT, OutT, ::s6scan::default_backward_config_16)                                           \
@@ -109,6 +114,7 @@ enum class forward_choice {
   config_64,
   config_128,
   config_256,
+  config_time,  ///< default_time_config, the time-parallel kernel
   none,
 };
 
@@ -135,6 +141,7 @@ template <class InT>
     case forward_choice::config_16_rows128x2: return shape_of<default_config_16_rows128x2<InT>>();
     case forward_choice::config_64: return shape_of<default_config_64>();
     case forward_choice::config_128: return shape_of<default_config_128>();
+    case forward_choice::config_time: return shape_of<default_time_config>();
     case forward_choice::config_256:
     case forward_choice::none: break;
   }
@@ -186,6 +193,7 @@ template <class InT, class OutT>
     case forward_row::dstate64: return c::config_64;
     case forward_row::dstate128: return c::config_128;
     case forward_row::dstate256: return c::config_256;
+    case forward_row::time_parallel: return c::config_time;
     case forward_row::unsupported: break;
   }
   return c::none;
@@ -257,6 +265,7 @@ template <class InT, class OutT>
   int probe = 0;  // any non-null pointer: the choice asks only whether a workspace exists
   const forward_choice c = select_forward(a, limits, device_buffer{&probe, 0});
   if (c == forward_choice::none) return detail::default_set_refusal(a.dstate, "forward");
+  if (c == forward_choice::config_time) return s;  // parallel in time without a workspace
   const kernel_shape k = shape_of<InT>(c);
   const int64_t blocks = detail::forward_grid_blocks(a.batch, a.dim, a.groups, k.rows);
   if (forward_time_segments(blocks, k.threads, a.seqlen, limits.multiprocessor_count) <= 1)

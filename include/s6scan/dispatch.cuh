@@ -65,6 +65,7 @@ template <class InT, class OutT, class F>
     case forward_choice::config_64: return use(default_config_64{});
     case forward_choice::config_128: return use(default_config_128{});
     case forward_choice::config_256: return use(default_config_256<InT>{});
+    case forward_choice::config_time: return use(default_time_config{});
     case forward_choice::none: break;
   }
   return default_set_refusal(a.dstate, "forward");

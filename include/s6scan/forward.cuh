@@ -33,6 +33,7 @@
 #include "detail/device.cuh"
 #include "detail/forward_combine.cuh"
 #include "detail/forward_kernel.cuh"
+#include "detail/forward_time_kernel.cuh"
 #include "status.hpp"
 #include "tuning.hpp"
 
@@ -118,26 +119,33 @@ template <class Config, class InT, class OutT>
 
 namespace detail {
 
-/// @brief forward<Config> with `segments` time segments (0: forward_time_segments decides; more
-///        than the sequence allows are reduced to that). Without saved states or a scratch
-///        workspace time is not split.
+/// @brief Launches the time-parallel kernel of a forward_time_config on checked arguments.
 template <class Config, class InT, class OutT>
-[[nodiscard]] status forward_segmented(const forward_args<InT, OutT>& a,
-                                       const device_buffer& scratch, cudaStream_t stream,
-                                       int segments) noexcept {
-  static_assert(is_forward_config_v<Config>,
-                "s6scan::forward<Config>: Config must be a forward_config (a backward_config "
-                "goes to s6scan::backward)");
-  // The arguments first, then the device: a bad call is named as such on any machine.
-  status s = check_forward_args(a, shape_of<Config>());
-  if (s) s = check_saved_states(a);
-  if (s) s = check_forward_workspace(a, scratch);
-  if (!s) return s;
-  device_limits limits;
-  int device = 0;
-  s = current_device_limits(&limits, &device);
-  if (s) s = check_forward(a, shape_of<Config>(), limits);
-  if (!s) return s;
+[[nodiscard]] status launch_forward_time(const forward_args<InT, OutT>& a,
+                                         cudaStream_t stream) noexcept {
+  forward_time_params<InT, OutT> p{};
+  p.a = a;
+  p.dim_per_group = a.dim / a.groups;
+  p.blocks_per_group = (p.dim_per_group + Config::kRows - 1) / Config::kRows;
+  p.chunk_steps = checkpoint_steps(a.dstate);
+  p.num_chunks = checkpoint_chunks(a.seqlen, a.dstate);
+  p.checkpoints = static_cast<float*>(a.saved_states.data);
+  set_input_piece_bits(p, a);
+  set_piece_bits(p, a.out.data, {a.out.batch_stride, a.out.dim_stride}, kVecOut);
+  const int64_t blocks = forward_grid_blocks(a.batch, a.dim, a.groups, Config::kRows);
+  const size_t smem = size_t(Config::kRows) * size_t(a.dstate) * sizeof(float);
+  forward_time_kernel<Config, InT, OutT><<<unsigned(blocks), Config::kThreads, smem, stream>>>(p);
+  return cuda_status(cudaGetLastError(), "forward kernel launch");
+}
+
+/// @brief Launches a forward_config's kernels on checked arguments: the time split's carry pass
+///        and combine when it splits (`segments`, 0: forward_time_segments decides), then the scan.
+template <class Config, class InT, class OutT>
+[[nodiscard]] status launch_forward_channels(const forward_args<InT, OutT>& a,
+                                             const device_buffer& scratch, cudaStream_t stream,
+                                             int segments, const device_limits& limits,
+                                             int device) noexcept {
+  status s;
   // The saved states, or the scratch in their place: the time split keeps its segments' results
   // in checkpoint slots.
   void* const workspace = a.saved_states.data ? a.saved_states.data : scratch.data;
@@ -189,6 +197,33 @@ template <class Config, class InT, class OutT>
   }
   full<<<unsigned(blocks * p.num_segments), Config::kThreads, size_t(full_smem), stream>>>(p);
   return cuda_status(cudaGetLastError(), "forward kernel launch");
+}
+
+/// @brief forward<Config> with `segments` time segments (0: forward_time_segments decides; more
+///        than the sequence allows are reduced to that). Without saved states or a scratch
+///        workspace time is not split.
+template <class Config, class InT, class OutT>
+[[nodiscard]] status forward_segmented(const forward_args<InT, OutT>& a,
+                                       const device_buffer& scratch, cudaStream_t stream,
+                                       int segments) noexcept {
+  static_assert(is_forward_config_v<Config>,
+                "s6scan::forward<Config>: Config must be a forward_config (a backward_config "
+                "goes to s6scan::backward)");
+  // The arguments first, then the device: a bad call is named as such on any machine.
+  status s = check_forward_args(a, shape_of<Config>());
+  if (s) s = check_saved_states(a);
+  if (s) s = check_forward_workspace(a, scratch);
+  if (!s) return s;
+  device_limits limits;
+  int device = 0;
+  s = current_device_limits(&limits, &device);
+  if (s) s = check_forward(a, shape_of<Config>(), limits);
+  if (!s) return s;
+  // Warps scan time in parallel: no split across blocks, and no use for a scratch workspace.
+  if constexpr (steps_per_lane_v<Config> > 0)
+    return launch_forward_time<Config>(a, stream);
+  else
+    return launch_forward_channels<Config>(a, scratch, stream, segments, limits, device);
 }
 
 }  // namespace detail

@@ -27,6 +27,7 @@ enum class forward_row {
   dstate64,            ///< forward_config<64, 32, 32, 8>: 32 channels of 8 lanes
   dstate128,           ///< forward_config<128, 32, 16, 16>: 32 channels of 8 lanes
   dstate256,           ///< forward_config<256, R, 16, 16>: R = 16 channels of 16 lanes (32 for float32)
+  time_parallel,       ///< forward_time_config<256, 4, 8>: a warp per channel, parallel in time
   unsupported,         ///< dstate above 256 (or not positive)
 };
 
@@ -131,6 +132,35 @@ inline constexpr int kBackwardSplitThreadsPerSM = 1024;
                                 kBackwardSplitThreadsPerSM, 2, kBackwardMaxSegments);
 }
 
+/// @brief Channels (batch x dim) per SM below which the time-parallel forward may run: with
+///        fewer, the channel-parallel rows (one or two lanes per channel at dstate <= 16) leave
+///        most of each SM's warp slots empty.
+inline constexpr int64_t kTimeParallelChannelsPerSM = 64;
+
+/// @brief The sequences the time-parallel forward runs: at least a pass (256 steps; a shorter
+///        one leaves lanes idle, while the channel-parallel rows finish it in a few tiles), and
+///        at most 4096 steps (longer ones the channel-parallel rows split into enough segments).
+inline constexpr int64_t kTimeParallelMinSeqlen = 256;
+inline constexpr int64_t kTimeParallelMaxSeqlen = 4096;
+
+/// @brief The largest dstate the time-parallel forward takes: it spends about twice the
+///        channel-parallel rows' instructions per state and step (a warp scan per state and
+///        pass), which only few states repay (H100, `s6scan_bench --sweep 1`, fwd_time_ms).
+inline constexpr int64_t kTimeParallelMaxDState = 8;
+
+/// @brief Whether a forward of these sizes runs the time-parallel kernel (forward_time_config:
+///        a warp per channel, its lanes on consecutive runs of steps) on a device with
+///        `multiprocessors` SMs: few channels per SM, a sequence of a pass or more but not one
+///        the time split serves, few states.
+[[nodiscard]] constexpr bool forward_time_parallel(int64_t batch, int64_t dim, int64_t seqlen,
+                                                   int64_t dstate, int multiprocessors) noexcept {
+  if (batch <= 0 || dim <= 0 || multiprocessors <= 0 || dstate > kTimeParallelMaxDState)
+    return false;
+  if (seqlen < kTimeParallelMinSeqlen || seqlen > kTimeParallelMaxSeqlen) return false;
+  const int64_t most = kTimeParallelChannelsPerSM * multiprocessors - 1;  // batch x dim <= most
+  return batch <= most / dim;
+}
+
 /// @brief The row of the forward's tuning table for a call of these sizes on a device with
 ///        `multiprocessors` SMs.
 ///
@@ -148,6 +178,8 @@ inline constexpr int kBackwardSplitThreadsPerSM = 1024;
                                                        int multiprocessors,
                                                        bool can_split = false) noexcept {
   if (dstate < 1 || dstate > 256) return forward_row::unsupported;
+  if (forward_time_parallel(batch, dim, seqlen, dstate, multiprocessors))
+    return forward_row::time_parallel;
   // One lane per channel, 64 channels a block.
   if (dstate <= 1) return forward_row::dstate1;
   if (dstate <= 16) {
