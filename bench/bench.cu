@@ -239,6 +239,7 @@ struct record {
   case_shape s;
   double fwd_ms, floor_ms, GBps, ratio;
   double fwd_infer_ms = 0;  // the forward without saved states (inference), with its scratch
+  double fwd_time_ms = 0;   // the time-parallel forward (default_time_config), saving states
   double fwdbwd_ms = 0, fwdbwd_floor_ms = 0;
   int64_t bytes;
 };
@@ -398,19 +399,32 @@ const auto fwd_default = [](auto a, void* ws, size_t bytes) {
   return s6scan::forward(a);
 };
 
-// bench_shape with the default sets, forward and backward, for the dtype named `dt`.
+// The time-parallel forward, whatever the default set would pick, saving states.
+const auto fwd_time = [](auto a, void* ws, size_t bytes) {
+  a.saved_states = {ws, bytes};
+  return s6scan::forward<s6scan::default_time_config>(a);
+};
+
+// bench_shape with the default sets, forward and backward, and the time-parallel forward.
+template <class T, class OutT = T>
+record bench_both(const case_shape& s, const ceilings& c, int reps, int64_t l2_bytes) {
+  record r = bench_shape<T, OutT>(s, c, reps, l2_bytes, fwd_default, true);
+  r.fwd_time_ms = bench_shape<T, OutT>(s, c, reps, l2_bytes, fwd_time, false).fwd_ms;
+  return r;
+}
+
+// bench_both for the dtype named `dt`.
 record bench_default(const char* dt, const case_shape& s, const ceilings& c, int reps, int64_t l2_bytes) {
-  if (!std::strcmp(dt, "bfloat16")) return bench_shape<__nv_bfloat16>(s, c, reps, l2_bytes, fwd_default, true);
-  if (!std::strcmp(dt, "float16")) return bench_shape<__half>(s, c, reps, l2_bytes, fwd_default, true);
-  return bench_shape<float>(s, c, reps, l2_bytes, fwd_default, true);
+  if (!std::strcmp(dt, "bfloat16")) return bench_both<__nv_bfloat16>(s, c, reps, l2_bytes);
+  if (!std::strcmp(dt, "float16")) return bench_both<__half>(s, c, reps, l2_bytes);
+  return bench_both<float>(s, c, reps, l2_bytes);
 }
 
 // bench_default for a sweep shape, whose output may be float32 from 16-bit inputs.
 record bench_sweep(const char* dt, const case_shape& s, const ceilings& c, int reps, int64_t l2_bytes) {
   if (!s.out_float || !std::strcmp(dt, "float32")) return bench_default(dt, s, c, reps, l2_bytes);
-  if (!std::strcmp(dt, "bfloat16"))
-    return bench_shape<__nv_bfloat16, float>(s, c, reps, l2_bytes, fwd_default, true);
-  return bench_shape<__half, float>(s, c, reps, l2_bytes, fwd_default, true);
+  if (!std::strcmp(dt, "bfloat16")) return bench_both<__nv_bfloat16, float>(s, c, reps, l2_bytes);
+  return bench_both<__half, float>(s, c, reps, l2_bytes);
 }
 
 bool listed(const std::string& list, const std::string& item) {
@@ -697,8 +711,8 @@ int main(int argc, char** argv) {
     return 0;
   }
 #endif
-  std::printf("%-30s %-9s %10s %10s %10s %8s %7s %10s %10s %7s\n", "shape", "dtype", "fwd_ms",
-              "infer_ms", "floor_ms", "GB/s", "xfloor", "fwdbwd_ms", "fb_floor", "xfloor");
+  std::printf("%-30s %-9s %10s %10s %10s %10s %8s %7s %10s %10s %7s\n", "shape", "dtype", "fwd_ms",
+              "infer_ms", "time_ms", "floor_ms", "GB/s", "xfloor", "fwdbwd_ms", "fb_floor", "xfloor");
   std::vector<record> rs;
   const auto run = [&](const case_shape& s) {
     if (!listed(shapes, s.name)) return;
@@ -706,8 +720,8 @@ int main(int argc, char** argv) {
       if (!listed(dtypes, dt) || (sweep && !s.all_dtypes && std::strcmp(dt, "bfloat16"))) continue;
       record r = sweep ? bench_sweep(dt, s, c, reps, prop.l2CacheSize)
                        : bench_default(dt, s, c, reps, prop.l2CacheSize);
-      std::printf("%-30s %-9s %10.4f %10.4f %10.4f %8.0f %7.2f %10.4f %10.4f %7.2f\n",
-                  r.shape.c_str(), r.dtype.c_str(), r.fwd_ms, r.fwd_infer_ms, r.floor_ms, r.GBps,
+      std::printf("%-30s %-9s %10.4f %10.4f %10.4f %10.4f %8.0f %7.2f %10.4f %10.4f %7.2f\n",
+                  r.shape.c_str(), r.dtype.c_str(), r.fwd_ms, r.fwd_infer_ms, r.fwd_time_ms, r.floor_ms, r.GBps,
                   r.ratio, r.fwdbwd_ms, r.fwdbwd_floor_ms, r.fwdbwd_ms / r.fwdbwd_floor_ms);
       std::fflush(stdout);
       rs.push_back(r);
@@ -723,19 +737,19 @@ int main(int argc, char** argv) {
     std::fprintf(f, "{\n \"gpu\": \"%s\",\n \"commit\": \"%s\",\n \"copy_GBps\": %.1f,\n \"ex2_per_s\": %.4g,\n"
                  " \"method\": \"median of %d CUDA-event timings after 3 warm-ups, input sets rotated past 4x L2; "
                  "inputs as anchors-h200.json; softplus, D, delta_bias on; fwd saves states, fwd_infer saves none (scratch "
-                 "workspace as forward_workspace_size asks); fwd+bwd: median of max(10, reps/2), "
+                 "workspace as forward_workspace_size asks), fwd_time is the time-parallel kernel saving states; fwd+bwd: median of max(10, reps/2), "
                  "forward then backward (all gradients), floor = both passes' bytes or 2 ex2 per element\",\n"
                  " \"records\": [\n", prop.name, commit.c_str(), c.copy_GBps, c.ex2_per_s, reps);
     for (size_t i = 0; i < rs.size(); ++i) {
       const auto& r = rs[i];
       std::fprintf(f, "  {\"shape\": \"%s\", \"dtype\": \"%s\", \"pass\": \"fwd\", \"batch\": %lld, \"dim\": %lld, "
                    "\"seqlen\": %lld, \"dstate\": %lld, \"groups\": %lld, \"z\": %s, \"out_float\": %s, "
-                   "\"fwd_ms\": %.5f, \"fwd_infer_ms\": %.5f, "
+                   "\"fwd_ms\": %.5f, \"fwd_infer_ms\": %.5f, \"fwd_time_ms\": %.5f, "
                    "\"fwdbwd_ms\": %.5f, \"floor_ms\": %.5f, \"ratio\": %.3f, \"fwdbwd_floor_ms\": %.5f, \"fwdbwd_ratio\": %.3f, \"bytes\": %lld, \"GBps\": %.1f, "
                    "\"copy_GBps\": %.1f, \"ex2_per_s\": %.4g, \"gpu\": \"%s\", \"commit\": \"%s\"}%s\n",
                    r.shape.c_str(), r.dtype.c_str(), (long long)r.s.batch, (long long)r.s.dim,
                    (long long)r.s.seqlen, (long long)r.s.dstate, (long long)r.s.groups, r.s.z ? "true" : "false",
-                   r.s.out_float ? "true" : "false", r.fwd_ms, r.fwd_infer_ms, r.fwdbwd_ms, r.floor_ms, r.ratio, r.fwdbwd_floor_ms, r.fwdbwd_ms / r.fwdbwd_floor_ms,
+                   r.s.out_float ? "true" : "false", r.fwd_ms, r.fwd_infer_ms, r.fwd_time_ms, r.fwdbwd_ms, r.floor_ms, r.ratio, r.fwdbwd_floor_ms, r.fwdbwd_ms / r.fwdbwd_floor_ms,
                    (long long)r.bytes, r.GBps, c.copy_GBps, c.ex2_per_s,
                    prop.name, commit.c_str(), i + 1 < rs.size() ? "," : "");
     }
