@@ -133,8 +133,7 @@ template <class Config, class InT, class OutT>
   set_input_piece_bits(p, a);
   set_piece_bits(p, a.out.data, {a.out.batch_stride, a.out.dim_stride}, kVecOut);
   const int64_t blocks = forward_grid_blocks(a.batch, a.dim, a.groups, Config::kRows);
-  const size_t smem = size_t(Config::kRows) * size_t(a.dstate) * sizeof(float);
-  forward_time_kernel<Config, InT, OutT><<<unsigned(blocks), Config::kThreads, smem, stream>>>(p);
+  forward_time_kernel<Config, InT, OutT><<<unsigned(blocks), Config::kThreads, 0, stream>>>(p);
   return cuda_status(cudaGetLastError(), "forward kernel launch");
 }
 
