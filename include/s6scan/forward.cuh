@@ -236,7 +236,11 @@ template <class Config, class InT, class OutT>
 /// The call is asynchronous: the returned status covers the checks and the launches, not the
 /// kernels' execution, whose errors the stream reports as any CUDA kernel's.
 ///
-/// @tparam Config    a forward_config; its MaxDState must be at least a.dstate
+/// A forward_time_config runs one kernel, parallel in time within each channel, and never
+/// splits or uses the workspace.
+///
+/// @tparam Config    a forward_config or forward_time_config; its MaxDState must be at least
+///                   a.dstate
 /// @param a          sizes, device pointers, strides and the optional saved states (forward_args)
 /// @param workspace  scratch for a call without saved states: empty, or at least
 ///                   saved_states_size(a) bytes; unused when `a` saves states

@@ -6,7 +6,8 @@
 // and constexpr, so a test (or a caller) can ask which row a shape takes without a GPU.
 //
 // Every row was chosen on the H200 (sm_90) by `s6scan_bench --nrows-study 1`, the forward in
-// bfloat16 and float32; bench/results/h200.json holds the default set's current figures.
+// bfloat16 and float32; bench/results/h200.json holds the default set's current figures. The
+// time-parallel row's bounds come from the H100 sweep (`--sweep 1`, fwd_time_ms).
 
 #include <cstdint>
 
@@ -139,7 +140,8 @@ inline constexpr int64_t kTimeParallelChannelsPerSM = 64;
 
 /// @brief The sequences the time-parallel forward runs: at least a pass (256 steps; a shorter
 ///        one leaves lanes idle, while the channel-parallel rows finish it in a few tiles), and
-///        at most 4096 steps (longer ones the channel-parallel rows split into enough segments).
+///        at most 4096 steps (longer ones the channel-parallel rows split into enough segments
+///        to fill the GPU, doing less work per step).
 inline constexpr int64_t kTimeParallelMinSeqlen = 256;
 inline constexpr int64_t kTimeParallelMaxSeqlen = 4096;
 
