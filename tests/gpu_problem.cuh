@@ -37,6 +37,14 @@ struct device_deleter {
 };
 using device_ptr = std::unique_ptr<void, device_deleter>;
 
+/// @brief The current device's multiprocessor count.
+inline int multiprocessors() {
+  int device = 0, sms = 0;
+  CUDA_REQUIRE(cudaGetDevice(&device));
+  CUDA_REQUIRE(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+  return sms;
+}
+
 inline device_ptr device_alloc(size_t bytes) {
   void* p = nullptr;
   CUDA_REQUIRE(cudaMalloc(&p, bytes));

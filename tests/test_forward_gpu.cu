@@ -302,9 +302,7 @@ TEMPLATE_TEST_CASE("forward: time split across blocks", "[gpu][forward]", S6SCAN
   using InT = typename TestType::first_type;
   using OutT = typename TestType::second_type;
   std::mt19937_64 rng(s6test::test_seed() + 7);
-  int device = 0, sms = 0;
-  CUDA_REQUIRE(cudaGetDevice(&device));
-  CUDA_REQUIRE(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+  const int sms = s6test::multiprocessors();
   options all;
   all.z = all.D = all.bias = all.softplus = all.h0 = all.last = true;
   for (const options& o : {all, options{}}) {
@@ -384,9 +382,7 @@ TEMPLATE_TEST_CASE("forward: the default set on both sides of the time-parallel 
   using InT = typename TestType::first_type;
   using OutT = typename TestType::second_type;
   std::mt19937_64 rng(s6test::test_seed() + 17);
-  int device = 0, sms = 0;
-  CUDA_REQUIRE(cudaGetDevice(&device));
-  CUDA_REQUIRE(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+  const int sms = s6test::multiprocessors();
   const int64_t few = s6scan::kTimeParallelChannelsPerSM * sms;
   struct side {
     int64_t batch, dim, seqlen, dstate;

@@ -75,27 +75,35 @@ void set_input_piece_bits(Params& p, const forward_args<InT, OutT>& a) {
   set_piece_bits(p, a.C.data, {a.C.batch_stride, a.C.group_stride, a.C.state_stride}, kVecC);
 }
 
+/// @brief What both forward kernels' params (forward_params, forward_time_params) hold alike:
+///        the arguments, the group size, the saved states' chunks and where they go, and which
+///        rows move in which pieces.
+template <class Params, class InT, class OutT>
+void set_forward_common(Params& p, const forward_args<InT, OutT>& a, void* checkpoints) {
+  p.a = a;
+  p.dim_per_group = a.dim / a.groups;
+  p.chunk_steps = checkpoint_steps(a.dstate);
+  p.num_chunks = checkpoint_chunks(a.seqlen, a.dstate);
+  p.checkpoints = static_cast<float*>(checkpoints);
+  set_input_piece_bits(p, a);
+  set_piece_bits(p, a.out.data, {a.out.batch_stride, a.out.dim_stride}, kVecOut);
+}
+
 template <class Config, class InT, class OutT>
 forward_params<InT, OutT> make_forward_params(const forward_args<InT, OutT>& a, void* workspace) {
   forward_params<InT, OutT> p{};
-  p.a = a;
+  set_forward_common(p, a, workspace);
   p.smem = make_forward_smem_layout(Config::kRows, Config::kTimeTile, Config::kStatesPerThread,
                                     Config::kLanesPerRow, a.dstate, int(sizeof(InT)),
                                     int(sizeof(OutT)), a.z.data != nullptr, a.B.data != nullptr,
                                     a.C.data != nullptr);
-  p.dim_per_group = a.dim / a.groups;
   p.blocks_per_group = int((p.dim_per_group + Config::kRows - 1) / Config::kRows);
   p.num_tiles = int((a.seqlen + Config::kTimeTile - 1) / Config::kTimeTile);
-  p.chunk_steps = checkpoint_steps(a.dstate);
-  p.num_chunks = checkpoint_chunks(a.seqlen, a.dstate);
-  p.checkpoints = static_cast<float*>(workspace);
   p.ckpt_vec = a.dstate % 4 == 0 && reinterpret_cast<uintptr_t>(workspace) % 16 == 0;
   p.blocks_per_segment = forward_grid_blocks(a.batch, a.dim, a.groups, Config::kRows);
   p.segment_tiles = p.num_tiles;
   p.segment_chunks = int(p.num_chunks);
   p.num_segments = 1;
-  set_input_piece_bits(p, a);
-  set_piece_bits(p, a.out.data, {a.out.batch_stride, a.out.dim_stride}, kVecOut);
   return p;
 }
 
@@ -124,14 +132,8 @@ template <class Config, class InT, class OutT>
 [[nodiscard]] status launch_forward_time(const forward_args<InT, OutT>& a,
                                          cudaStream_t stream) noexcept {
   forward_time_params<InT, OutT> p{};
-  p.a = a;
-  p.dim_per_group = a.dim / a.groups;
+  set_forward_common(p, a, a.saved_states.data);
   p.blocks_per_group = (p.dim_per_group + Config::kRows - 1) / Config::kRows;
-  p.chunk_steps = checkpoint_steps(a.dstate);
-  p.num_chunks = checkpoint_chunks(a.seqlen, a.dstate);
-  p.checkpoints = static_cast<float*>(a.saved_states.data);
-  set_input_piece_bits(p, a);
-  set_piece_bits(p, a.out.data, {a.out.batch_stride, a.out.dim_stride}, kVecOut);
   const int64_t blocks = forward_grid_blocks(a.batch, a.dim, a.groups, Config::kRows);
   forward_time_kernel<Config, InT, OutT><<<unsigned(blocks), Config::kThreads, 0, stream>>>(p);
   return cuda_status(cudaGetLastError(), "forward kernel launch");
