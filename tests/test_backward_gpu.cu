@@ -563,8 +563,12 @@ TEST_CASE("backward: refusals launch nothing", "[gpu][backward]") {
   expect(s6scan::backward(gr.g, {ws.get(), ws_bytes - 4}),
          s6scan::status_code::workspace_too_small, "(backward_workspace_size)");
   {
+    // Tensors laid out for dstate 300, so that only dstate is wrong: the layout checks come
+    // first. Nothing is launched, so the buffers' sizes do not matter.
     auto g = gr.g;
     g.fwd.dstate = 300;
+    g.fwd.set_contiguous_strides();
+    g.set_contiguous_gradient_strides();
     expect(s6scan::backward_can_implement(g), s6scan::status_code::unsupported_dstate,
            "dstate 300 exceeds 256");
     expect(s6scan::backward_can_implement<backward_config<16, 32>>(g),

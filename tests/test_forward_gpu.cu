@@ -257,8 +257,8 @@ TEMPLATE_TEST_CASE("forward: every configuration of the tuning table", "[gpu][fo
 // dstate across the boundaries of a lane's carried states (32, 64) and of the checkpoint interval
 // (16, 17); channels that leave a block's last warps idle (dim per group not a multiple of 4);
 // every option, constant B/C, rows not 16-byte aligned (pad), with and without saved states.
-TEMPLATE_TEST_CASE("forward: time-parallel warps over runs, passes and states", "[gpu][forward]",
-                   S6SCAN_TYPE_PAIRS) {
+TEMPLATE_TEST_CASE("forward: time-parallel warps over runs, passes and states",
+                   "[gpu][forward][time-parallel]", S6SCAN_TYPE_PAIRS) {
   using InT = typename TestType::first_type;
   using OutT = typename TestType::second_type;
   using eight = s6scan::default_time_config;
@@ -378,7 +378,7 @@ TEMPLATE_TEST_CASE("forward: a scratch workspace splits time without saved state
 // channels (batch x dim) per SM, seqlen from one pass to the longest, dstate; each side checked
 // against the reference, with saved states and without.
 TEMPLATE_TEST_CASE("forward: the default set on both sides of the time-parallel bounds",
-                   "[gpu][forward]", S6SCAN_TYPE_PAIRS) {
+                   "[gpu][forward][time-parallel]", S6SCAN_TYPE_PAIRS) {
   using InT = typename TestType::first_type;
   using OutT = typename TestType::second_type;
   std::mt19937_64 rng(s6test::test_seed() + 17);
