@@ -260,7 +260,7 @@ inline int64_t forward_grid_blocks(int64_t batch, int64_t dim, int64_t groups, i
 /// @return dynamic shared memory, in bytes, of a forward launch with these arguments.
 template <class InT, class OutT>
 inline int64_t forward_smem_bytes(const forward_args<InT, OutT>& a, const kernel_shape& k) noexcept {
-  if (k.steps_per_lane > 0) return 0;  // the time-parallel kernel keeps its states in registers
+  if (k.steps_per_lane > 0) return int64_t(k.rows) * a.dstate * 4;  // each warp's carried states
   return make_forward_smem_layout(k.rows, k.time_tile, k.states_per_thread,
                                   k.max_dstate / k.states_per_thread, a.dstate, int(sizeof(InT)),
                                   int(sizeof(OutT)), a.z.data != nullptr, a.B.data != nullptr,

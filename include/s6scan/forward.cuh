@@ -135,7 +135,8 @@ template <class Config, class InT, class OutT>
   set_forward_common(p, a, a.saved_states.data);
   p.blocks_per_group = (p.dim_per_group + Config::kRows - 1) / Config::kRows;
   const int64_t blocks = forward_grid_blocks(a.batch, a.dim, a.groups, Config::kRows);
-  forward_time_kernel<Config, InT, OutT><<<unsigned(blocks), Config::kThreads, 0, stream>>>(p);
+  const size_t smem = size_t(Config::kRows) * size_t(a.dstate) * sizeof(float);
+  forward_time_kernel<Config, InT, OutT><<<unsigned(blocks), Config::kThreads, smem, stream>>>(p);
   return cuda_status(cudaGetLastError(), "forward kernel launch");
 }
 

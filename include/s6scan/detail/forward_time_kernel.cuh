@@ -13,13 +13,13 @@
 //      lane l ends with the true state after its run and lane l - 1's is where l starts;
 //   3. finish: each lane runs its steps again from that true start with the kept decays (FMAs,
 //      no second exponential per step), and y += C * state;
-//   4. the state after the pass (lane 31's) is carried to the next pass in a register of the lane
-//      whose index is the state's modulo 32.
-// A, B and C of the next state are loaded while the current one is scanned. y starts as D * u;
-// then the z gate, and 16-byte stores. Steps past seqlen have step 0, so they leave the state
-// unchanged. Saved states: the lane whose run ends a checkpoint chunk (or the sequence) writes
-// that step's state. The kernel uses no shared memory and no block barrier: the warps of a block
-// take consecutive channels of one (batch, group), so their B and C loads meet in L1.
+//   4. the state after the pass (lane 31's) is carried to the next pass in shared memory, dstate
+//      floats per warp.
+// A, B and C of the next state are loaded while the current one is scanned.
+// y starts as D * u; then the z gate, and 16-byte stores. Steps past seqlen have step 0, so they leave
+// the state unchanged. Saved states: the lane whose run ends a checkpoint chunk (or the sequence)
+// writes that step's state. There is no block barrier: the warps of a block take consecutive
+// channels of one (batch, group), so their B and C loads meet in L1, and otherwise run apart.
 
 #include <cstdint>
 
@@ -96,17 +96,32 @@ template <class Config, class InT, class OutT>
 class forward_time_agent {
   static constexpr int K = Config::kStepsPerLane;
   static constexpr int kPass = 32 * K;                               // steps per pass of a warp
-  static constexpr int kCarryRegs = (Config::kMaxDState + 31) / 32;  // carried states per lane
+  static constexpr int kPieces = K * int(sizeof(InT)) / 16;          // 16-byte pieces of a run
   static constexpr unsigned kAll = 0xffffffffu;
   static_assert(kMinCheckpointSteps % K == 0,
                 "a lane's run never straddles a checkpoint chunk's end (see slot_of)");
+
+  // One state's B or C over a lane's run as loaded: raw 16-byte pieces, converted where used so
+  // that a load a state ahead is not waited for at once (whole passes)...
+  struct raw_run {
+    union {
+      uint4 v[kPieces];
+      InT e[K];
+    } r;
+    __device__ float get(int k) const { return to_float(r.e[k]); }
+  };
+  // ...or floats (the general pass: the sequence's end, unaligned rows, constant B or C).
+  struct float_run {
+    float f[K];
+    __device__ float get(int k) const { return f[k]; }
+  };
 
   const forward_time_params<InT, OutT>& p_;
   const forward_args<InT, OutT>& a_;
   const int lane_ = int(threadIdx.x % 32);
   int64_t b_ = 0, g_ = 0, d_ = 0;  // batch, group, channel
   float bias_ = 0.f, D_ = 0.f;
-  float carry_[kCarryRegs];        // state 32 i + lane_ at the end of the last pass
+  float* carry_ = nullptr;         // this warp's states at the end of the last pass (shared)
 
   // The step of one (channel, time step) from its raw delta, as the channel-parallel kernel's.
   __device__ float step_of(float raw_delta) const {
@@ -124,17 +139,11 @@ class forward_time_agent {
     return x.data ? x.data + b_ * x.batch_stride + g_ * x.group_stride : nullptr;
   }
 
-  // B or C of state n for this lane's K steps from t: `row` (state 0's row of a time-varying
-  // tensor) plus n state strides, or the channel's constant (`row` null).
-  __device__ void load_bc(const InT* row, int64_t state_stride, const float* constant, bool vec,
-                          int n, int64_t t, float (&v)[K]) const {
-    if (row) {
-      load_steps<K>(row + n * state_stride, t, a_.seqlen, vec, v);
-    } else {
-      const float c = __ldg(constant + n);
-#pragma unroll
-      for (int k = 0; k < K; ++k) v[k] = c;
-    }
+  // Whether every pass but a last partial one can take the whole-pass path: every row in
+  // 16-byte pieces and B, C time-varying.
+  __device__ bool whole_rows() const {
+    const unsigned need = kVecU | kVecDelta | kVecB | kVecC | kVecOut | (a_.z.data ? kVecZ : 0u);
+    return (p_.vec & need) == need && a_.B.data && a_.C.data;
   }
 
   // The saved-state slot of this lane's run [t, t + K) if the run ends a checkpoint chunk, or
@@ -147,99 +156,136 @@ class forward_time_agent {
     return p_.checkpoints + ((b_ * a_.dim + d_) * p_.num_chunks + chunk) * a_.dstate;
   }
 
-  // One pass of K x 32 steps from t0.
+  // State n over one pass: steps 1-4 of the file comment.
+  template <class Run>
+  __device__ void scan_state(int n, float a2, const Run& B, const Run& C, const float (&dt)[K],
+                             const float (&du)[K], float run_steps, float (&y)[K],
+                             float* slot) const {
+    // 1. this lane's run from zero, and its decay in one exponential of the summed steps
+    float e[K], Bu[K], h = 0.f;
+#pragma unroll
+    for (int k = 0; k < K; ++k) {
+      e[k] = ex2(a2 * dt[k]);
+      Bu[k] = B.get(k) * du[k];
+      h = fmaf(e[k], h, Bu[k]);
+    }
+    float prod = ex2(a2 * run_steps);
+    // 2. the warp's runs in order, the carried state folded into lane 0's
+    const float h_in = carry_[n];
+    if (lane_ == 0) h = fmaf(prod, h_in, h);
+#pragma unroll
+    for (int off = 1; off < 32; off *= 2) {
+      const float pp = __shfl_up_sync(kAll, prod, off);
+      const float ph = __shfl_up_sync(kAll, h, off);
+      if (lane_ >= off) {
+        h = fmaf(prod, ph, h);
+        prod *= pp;
+      }
+    }
+    float hk = __shfl_up_sync(kAll, h, 1);
+    if (lane_ == 0) hk = h_in;
+    // 3. the run again from its true start, into y. Steps past seqlen leave the state as it was,
+    //    so the run's last state is also the sequence's last.
+#pragma unroll
+    for (int k = 0; k < K; ++k) {
+      hk = fmaf(e[k], hk, Bu[k]);
+      y[k] = fmaf(C.get(k), hk, y[k]);
+    }
+    if (slot) slot[n] = hk;
+    // 4. the state after the pass, carried (every lane has read the old one)
+    const float end = __shfl_sync(kAll, h, 31);
+    __syncwarp();
+    if (lane_ == 0) carry_[n] = end;
+  }
+
+  // Every state of one pass, each state's A, B and C loaded (`load(n, B, C, a2)`) while the
+  // state before it is scanned; two buffers in turn, so no copy between them.
+  template <class Run, class Load>
+  __device__ void scan_states(const Load& load, const float (&dt)[K], const float (&du)[K],
+                              float run_steps, float (&y)[K], float* slot) {
+    const int ds = int(a_.dstate);
+    Run B0, C0, B1, C1;
+    float a0, a1;
+    load(0, B0, C0, a0);
+    // The last state loads itself again (in bounds) as its "next".
+    int n = 0;
+    for (; n + 2 <= ds; n += 2) {
+      load(n + 1, B1, C1, a1);
+      scan_state(n, a0, B0, C0, dt, du, run_steps, y, slot);
+      load(min(n + 2, ds - 1), B0, C0, a0);
+      scan_state(n + 1, a1, B1, C1, dt, du, run_steps, y, slot);
+    }
+    if (n < ds) scan_state(n, a0, B0, C0, dt, du, run_steps, y, slot);
+  }
+
+  // One pass of K x 32 steps from t0. Whole: every lane's run inside the sequence and every row
+  // in 16-byte pieces (whole_rows), so no bound is tested.
+  template <bool Whole>
   __device__ void pass(int64_t t0) {
     const int64_t L = a_.seqlen;
     const int64_t t = t0 + int64_t(lane_) * K;
     float dt[K], du[K], y[K], run_steps = 0.f;
-    load_steps<K>(seq_row(a_.u), t, L, p_.vec & kVecU, du);
-    load_steps<K>(seq_row(a_.delta), t, L, p_.vec & kVecDelta, dt);
+    load_steps<K>(seq_row(a_.u), t, L, Whole || (p_.vec & kVecU), du);
+    load_steps<K>(seq_row(a_.delta), t, L, Whole || (p_.vec & kVecDelta), dt);
 #pragma unroll
     for (int k = 0; k < K; ++k) {
       y[k] = D_ * du[k];  // D u first: u is not kept through the states
-      dt[k] = t + k < L ? step_of(dt[k]) : 0.f;
+      dt[k] = Whole || t + k < L ? step_of(dt[k]) : 0.f;
       du[k] *= dt[k];
       run_steps += dt[k];
     }
     float* const slot = slot_of(t);
-    const int ds = int(a_.dstate);
     const float* A = a_.A.data + d_ * a_.A.dim_stride;
     const InT* const Brow = bc_row(a_.B);
     const InT* const Crow = bc_row(a_.C);
-    const float* const Bc = Brow ? nullptr : a_.B_const.data + d_ * a_.B_const.dim_stride;
-    const float* const Cc = Crow ? nullptr : a_.C_const.data + d_ * a_.C_const.dim_stride;
     const int64_t Bs = a_.B.state_stride, Cs = a_.C.state_stride;
-    const bool Bvec = p_.vec & kVecB, Cvec = p_.vec & kVecC;
-    // The next state's A, B and C are loaded a state ahead, so that their latency passes under
-    // this state's scan.
-    float a2_next = __ldg(A) * kLog2e, B_next[K], C_next[K];
-    load_bc(Brow, Bs, Bc, Bvec, 0, t, B_next);
-    load_bc(Crow, Cs, Cc, Cvec, 0, t, C_next);
+    if constexpr (Whole) {
+      const auto load = [&](int n, raw_run& B, raw_run& C, float& a2) {
+        a2 = __ldg(A + n) * kLog2e;
+        const uint4* bp = reinterpret_cast<const uint4*>(Brow + n * Bs + t);
+        const uint4* cp = reinterpret_cast<const uint4*>(Crow + n * Cs + t);
 #pragma unroll
-    for (int i = 0; i < kCarryRegs; ++i) {
-      if (32 * i >= ds) break;
-      const int states = min(32, ds - 32 * i);
-      for (int j = 0; j < states; ++j) {
-        const int n = 32 * i + j;
-        const float a2 = a2_next;
-        float Bu[K], Cv[K], e[K];
-#pragma unroll
-        for (int k = 0; k < K; ++k) {
-          Bu[k] = B_next[k] * du[k];
-          Cv[k] = C_next[k];
+        for (int q = 0; q < kPieces; ++q) {
+          B.r.v[q] = __ldg(bp + q);
+          C.r.v[q] = __ldg(cp + q);
         }
-        const int next = min(n + 1, ds - 1);  // the last state loads itself again: in bounds
-        a2_next = __ldg(A + next) * kLog2e;
-        load_bc(Brow, Bs, Bc, Bvec, next, t, B_next);
-        load_bc(Crow, Cs, Cc, Cvec, next, t, C_next);
-        // 1. this lane's run from zero, and its decay in one exponential of the summed steps
-        float h = 0.f;
+      };
+      scan_states<raw_run>(load, dt, du, run_steps, y, slot);
+    } else {
+      const float* const Bc = Brow ? nullptr : a_.B_const.data + d_ * a_.B_const.dim_stride;
+      const float* const Cc = Crow ? nullptr : a_.C_const.data + d_ * a_.C_const.dim_stride;
+      const bool Bvec = p_.vec & kVecB, Cvec = p_.vec & kVecC;
+      // A time-varying row, or the channel's constant for every step.
+      const auto one = [&](const InT* row, int64_t stride, const float* c, bool vec, int n,
+                           float_run& v) {
+        if (row) {
+          load_steps<K>(row + n * stride, t, L, vec, v.f);
+        } else {
+          const float x = __ldg(c + n);
 #pragma unroll
-        for (int k = 0; k < K; ++k) {
-          e[k] = ex2(a2 * dt[k]);
-          h = fmaf(e[k], h, Bu[k]);
+          for (int k = 0; k < K; ++k) v.f[k] = x;
         }
-        float prod = ex2(a2 * run_steps);
-        // 2. the warp's runs in order, the carried state folded into lane 0's
-        const float h_in = __shfl_sync(kAll, carry_[i], j);
-        if (lane_ == 0) h = fmaf(prod, h_in, h);
-#pragma unroll
-        for (int off = 1; off < 32; off *= 2) {
-          const float pp = __shfl_up_sync(kAll, prod, off);
-          const float ph = __shfl_up_sync(kAll, h, off);
-          if (lane_ >= off) {
-            h = fmaf(prod, ph, h);
-            prod *= pp;
-          }
-        }
-        float hk = __shfl_up_sync(kAll, h, 1);
-        if (lane_ == 0) hk = h_in;
-        // 3. the run again from its true start, into y. Steps past seqlen leave the state as it
-        //    was, so the run's last state is also the sequence's last.
-#pragma unroll
-        for (int k = 0; k < K; ++k) {
-          hk = fmaf(e[k], hk, Bu[k]);
-          y[k] = fmaf(Cv[k], hk, y[k]);
-        }
-        if (slot) slot[n] = hk;
-        // 4. the state after the pass, carried
-        const float end = __shfl_sync(kAll, h, 31);
-        if (lane_ == j) carry_[i] = end;
-      }
+      };
+      const auto load = [&](int n, float_run& B, float_run& C, float& a2) {
+        a2 = __ldg(A + n) * kLog2e;
+        one(Brow, Bs, Bc, Bvec, n, B);
+        one(Crow, Cs, Cc, Cvec, n, C);
+      };
+      scan_states<float_run>(load, dt, du, run_steps, y, slot);
     }
     if (a_.z.data) {
       float z[K];
-      load_steps<K>(seq_row(a_.z), t, L, p_.vec & kVecZ, z);
+      load_steps<K>(seq_row(a_.z), t, L, Whole || (p_.vec & kVecZ), z);
 #pragma unroll
       for (int k = 0; k < K; ++k) y[k] *= silu(z[k]);
     }
     OutT* out = a_.out.data + b_ * a_.out.batch_stride + d_ * a_.out.dim_stride;
-    store_steps<K>(out, t, L, p_.vec & kVecOut, y);
+    store_steps<K>(out, t, L, Whole || (p_.vec & kVecOut), y);
   }
 
  public:
-  __device__ explicit forward_time_agent(const forward_time_params<InT, OutT>& p)
-      : p_(p), a_(p.a) {}
+  __device__ forward_time_agent(const forward_time_params<InT, OutT>& p, float* smem)
+      : p_(p), a_(p.a), carry_(smem + (threadIdx.x / 32) * p.a.dstate) {}
 
   __device__ void run() {
     const int64_t blk = blockIdx.x;
@@ -255,20 +301,24 @@ class forward_time_agent {
                           ? a_.initial_state.data + b_ * a_.initial_state.batch_stride +
                                 d_ * a_.initial_state.dim_stride
                           : nullptr;
-#pragma unroll
-    for (int i = 0; i < kCarryRegs; ++i) {
-      const int n = 32 * i + lane_;
-      carry_[i] = h0 && n < a_.dstate ? h0[n] : 0.f;
+    for (int n = lane_; n < a_.dstate; n += 32) carry_[n] = h0 ? h0[n] : 0.f;
+    const int64_t L = a_.seqlen;
+    const int64_t whole_end = whole_rows() ? L / kPass * kPass : 0;
+    int64_t t0 = 0;
+    // A pass reads the carried states its previous pass (or the setup) wrote: __syncwarp first.
+    for (; t0 < whole_end; t0 += kPass) {
+      __syncwarp();
+      pass<true>(t0);
     }
-    for (int64_t t0 = 0; t0 < a_.seqlen; t0 += kPass) pass(t0);
+    for (; t0 < L; t0 += kPass) {
+      __syncwarp();
+      pass<false>(t0);
+    }
+    __syncwarp();
     if (a_.last_state.data) {
       float* dst = a_.last_state.data + b_ * a_.last_state.batch_stride +
                    d_ * a_.last_state.dim_stride;
-#pragma unroll
-      for (int i = 0; i < kCarryRegs; ++i) {
-        const int n = 32 * i + lane_;
-        if (n < a_.dstate) dst[n] = carry_[i];
-      }
+      for (int n = lane_; n < a_.dstate; n += 32) dst[n] = carry_[n];
     }
   }
 };
@@ -277,7 +327,8 @@ class forward_time_agent {
 template <class Config, class InT, class OutT>
 __global__ void __launch_bounds__(Config::kThreads, Config::kMinBlocksPerSM)
     forward_time_kernel(const __grid_constant__ forward_time_params<InT, OutT> p) {
-  forward_time_agent<Config, InT, OutT>(p).run();
+  extern __shared__ float carried[];  // dstate floats per warp
+  forward_time_agent<Config, InT, OutT>(p, carried).run();
 }
 
 }  // namespace s6scan::detail
