@@ -199,14 +199,14 @@ class forward_time_agent {
   }
 
   // Every state of one pass, each state's A, B and C loaded (`load(n, B, C, a2)`) while the
-  // state before it is scanned; two buffers in turn, so no copy between them.
+  // state before it is scanned; two buffers in turn, so no copy between them. State 0's are in
+  // B0, C0 and a0 on entry.
   template <class Run, class Load>
-  __device__ void scan_states(const Load& load, const float (&dt)[K], const float (&du)[K],
-                              float run_steps, float (&y)[K], float* slot) {
+  __device__ void scan_states(const Load& load, Run& B0, Run& C0, float a0, const float (&dt)[K],
+                              const float (&du)[K], float run_steps, float (&y)[K], float* slot) {
     const int ds = int(a_.dstate);
-    Run B0, C0, B1, C1;
-    float a0, a1;
-    load(0, B0, C0, a0);
+    Run B1, C1;
+    float a1;
     // The last state loads itself again (in bounds) as its "next".
     int n = 0;
     for (; n + 2 <= ds; n += 2) {
@@ -218,69 +218,113 @@ class forward_time_agent {
     if (n < ds) scan_state(n, a0, B0, C0, dt, du, run_steps, y, slot);
   }
 
-  // One pass of K x 32 steps from t0. Whole: every lane's run inside the sequence and every row
-  // in 16-byte pieces (whole_rows), so no bound is tested.
-  template <bool Whole>
-  __device__ void pass(int64_t t0) {
-    const int64_t L = a_.seqlen;
-    const int64_t t = t0 + int64_t(lane_) * K;
-    float dt[K], du[K], y[K], run_steps = 0.f;
-    load_steps<K>(seq_row(a_.u), t, L, Whole || (p_.vec & kVecU), du);
-    load_steps<K>(seq_row(a_.delta), t, L, Whole || (p_.vec & kVecDelta), dt);
+  // The steps of this lane's run from the raw deltas (0 past seqlen, unless `whole`), delta * u
+  // in place of u, D * u into y, and the run's summed steps.
+  __device__ float prepare_steps(int64_t t, bool whole, float (&dt)[K], float (&du)[K],
+                                 float (&y)[K]) const {
+    float run_steps = 0.f;
 #pragma unroll
     for (int k = 0; k < K; ++k) {
       y[k] = D_ * du[k];  // D u first: u is not kept through the states
-      dt[k] = Whole || t + k < L ? step_of(dt[k]) : 0.f;
+      dt[k] = whole || t + k < a_.seqlen ? step_of(dt[k]) : 0.f;
       du[k] *= dt[k];
       run_steps += dt[k];
     }
-    float* const slot = slot_of(t);
-    const float* A = a_.A.data + d_ * a_.A.dim_stride;
-    const InT* const Brow = bc_row(a_.B);
-    const InT* const Crow = bc_row(a_.C);
-    const int64_t Bs = a_.B.state_stride, Cs = a_.C.state_stride;
-    if constexpr (Whole) {
-      const auto load = [&](int n, raw_run& B, raw_run& C, float& a2) {
-        a2 = __ldg(A + n) * kLog2e;
-        const uint4* bp = reinterpret_cast<const uint4*>(Brow + n * Bs + t);
-        const uint4* cp = reinterpret_cast<const uint4*>(Crow + n * Cs + t);
-#pragma unroll
-        for (int q = 0; q < kPieces; ++q) {
-          B.r.v[q] = __ldg(bp + q);
-          C.r.v[q] = __ldg(cp + q);
-        }
-      };
-      scan_states<raw_run>(load, dt, du, run_steps, y, slot);
-    } else {
-      const float* const Bc = Brow ? nullptr : a_.B_const.data + d_ * a_.B_const.dim_stride;
-      const float* const Cc = Crow ? nullptr : a_.C_const.data + d_ * a_.C_const.dim_stride;
-      const bool Bvec = p_.vec & kVecB, Cvec = p_.vec & kVecC;
-      // A time-varying row, or the channel's constant for every step.
-      const auto one = [&](const InT* row, int64_t stride, const float* c, bool vec, int n,
-                           float_run& v) {
-        if (row) {
-          load_steps<K>(row + n * stride, t, L, vec, v.f);
-        } else {
-          const float x = __ldg(c + n);
-#pragma unroll
-          for (int k = 0; k < K; ++k) v.f[k] = x;
-        }
-      };
-      const auto load = [&](int n, float_run& B, float_run& C, float& a2) {
-        a2 = __ldg(A + n) * kLog2e;
-        one(Brow, Bs, Bc, Bvec, n, B);
-        one(Crow, Cs, Cc, Cvec, n, C);
-      };
-      scan_states<float_run>(load, dt, du, run_steps, y, slot);
-    }
+    return run_steps;
+  }
+
+  // The z gate (z's K steps from t in `z`, when there is z) and the store of y.
+  __device__ void finish(int64_t t, bool vec_out, const float (&z)[K], float (&y)[K]) const {
     if (a_.z.data) {
-      float z[K];
-      load_steps<K>(seq_row(a_.z), t, L, Whole || (p_.vec & kVecZ), z);
 #pragma unroll
       for (int k = 0; k < K; ++k) y[k] *= silu(z[k]);
     }
     OutT* out = a_.out.data + b_ * a_.out.batch_stride + d_ * a_.out.dim_stride;
-    store_steps<K>(out, t, L, Whole || (p_.vec & kVecOut), y);
+    store_steps<K>(out, t, a_.seqlen, vec_out, y);
+  }
+
+  // Raw 16-byte pieces of a row's K steps from t (inside the row, 16-byte aligned).
+  __device__ static void load_raw(const InT* row, int64_t t, raw_run& r) {
+    const uint4* p = reinterpret_cast<const uint4*>(row + t);
+#pragma unroll
+    for (int q = 0; q < kPieces; ++q) r.r.v[q] = __ldg(p + q);
+  }
+
+  // One whole pass of K x 32 steps from t0: every lane's run inside the sequence and every row in
+  // 16-byte pieces (whole_rows), so no bound is tested. `u` and `dl` hold this pass's raw u and
+  // delta on entry and, when `next` (the next pass is whole too), the next pass's on return:
+  // their loads, like state 0's B and C and z's, are issued early so that their latency passes
+  // under the work before their first use.
+  __device__ void whole_pass(int64_t t0, raw_run& u, raw_run& dl, bool next) {
+    const int64_t t = t0 + int64_t(lane_) * K;
+    const float* A = a_.A.data + d_ * a_.A.dim_stride;
+    const InT* const Brow = bc_row(a_.B);
+    const InT* const Crow = bc_row(a_.C);
+    const int64_t Bs = a_.B.state_stride, Cs = a_.C.state_stride;
+    const auto load = [&](int n, raw_run& B, raw_run& C, float& a2) {
+      a2 = __ldg(A + n) * kLog2e;
+      load_raw(Brow + n * Bs, t, B);
+      load_raw(Crow + n * Cs, t, C);
+    };
+    raw_run B0, C0, zr;
+    float a0;
+    load(0, B0, C0, a0);
+    if (a_.z.data) load_raw(seq_row(a_.z), t, zr);
+    float dt[K], du[K], y[K], z[K];
+#pragma unroll
+    for (int k = 0; k < K; ++k) {
+      du[k] = u.get(k);
+      dt[k] = dl.get(k);
+    }
+    if (next) {
+      load_raw(seq_row(a_.u), t + kPass, u);
+      load_raw(seq_row(a_.delta), t + kPass, dl);
+    }
+    const float run_steps = prepare_steps(t, true, dt, du, y);
+    scan_states<raw_run>(load, B0, C0, a0, dt, du, run_steps, y, slot_of(t));
+#pragma unroll
+    for (int k = 0; k < K; ++k) z[k] = a_.z.data ? zr.get(k) : 0.f;
+    finish(t, true, z, y);
+  }
+
+  // One pass of K x 32 steps from t0 with every bound tested: the sequence's end, rows not in
+  // 16-byte pieces, constant B or C.
+  __device__ void general_pass(int64_t t0) {
+    const int64_t L = a_.seqlen;
+    const int64_t t = t0 + int64_t(lane_) * K;
+    float dt[K], du[K], y[K], z[K];
+    load_steps<K>(seq_row(a_.u), t, L, p_.vec & kVecU, du);
+    load_steps<K>(seq_row(a_.delta), t, L, p_.vec & kVecDelta, dt);
+    const float run_steps = prepare_steps(t, false, dt, du, y);
+    const float* A = a_.A.data + d_ * a_.A.dim_stride;
+    const InT* const Brow = bc_row(a_.B);
+    const InT* const Crow = bc_row(a_.C);
+    const int64_t Bs = a_.B.state_stride, Cs = a_.C.state_stride;
+    const float* const Bc = Brow ? nullptr : a_.B_const.data + d_ * a_.B_const.dim_stride;
+    const float* const Cc = Crow ? nullptr : a_.C_const.data + d_ * a_.C_const.dim_stride;
+    const bool Bvec = p_.vec & kVecB, Cvec = p_.vec & kVecC;
+    // A time-varying row, or the channel's constant for every step.
+    const auto one = [&](const InT* row, int64_t stride, const float* c, bool vec, int n,
+                         float_run& v) {
+      if (row) {
+        load_steps<K>(row + n * stride, t, L, vec, v.f);
+      } else {
+        const float x = __ldg(c + n);
+#pragma unroll
+        for (int k = 0; k < K; ++k) v.f[k] = x;
+      }
+    };
+    const auto load = [&](int n, float_run& B, float_run& C, float& a2) {
+      a2 = __ldg(A + n) * kLog2e;
+      one(Brow, Bs, Bc, Bvec, n, B);
+      one(Crow, Cs, Cc, Cvec, n, C);
+    };
+    float_run B0, C0;
+    float a0;
+    load(0, B0, C0, a0);
+    scan_states<float_run>(load, B0, C0, a0, dt, du, run_steps, y, slot_of(t));
+    if (a_.z.data) load_steps<K>(seq_row(a_.z), t, L, p_.vec & kVecZ, z);
+    finish(t, p_.vec & kVecOut, z, y);
   }
 
  public:
@@ -306,13 +350,18 @@ class forward_time_agent {
     const int64_t whole_end = whole_rows() ? L / kPass * kPass : 0;
     int64_t t0 = 0;
     // A pass reads the carried states its previous pass (or the setup) wrote: __syncwarp first.
-    for (; t0 < whole_end; t0 += kPass) {
-      __syncwarp();
-      pass<true>(t0);
+    if (whole_end > 0) {
+      raw_run u, dl;
+      load_raw(seq_row(a_.u), int64_t(lane_) * K, u);
+      load_raw(seq_row(a_.delta), int64_t(lane_) * K, dl);
+      for (; t0 < whole_end; t0 += kPass) {
+        __syncwarp();
+        whole_pass(t0, u, dl, t0 + kPass < whole_end);
+      }
     }
     for (; t0 < L; t0 += kPass) {
       __syncwarp();
-      pass<false>(t0);
+      general_pass(t0);
     }
     __syncwarp();
     if (a_.last_state.data) {
