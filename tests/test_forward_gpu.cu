@@ -254,8 +254,8 @@ TEMPLATE_TEST_CASE("forward: every configuration of the tuning table", "[gpu][fo
 
 // The time-parallel kernel (forward_time_config): lanes' runs of 8 or 16 steps and passes of
 // 32 runs cut at every seqlen around them, the sequence ending inside a run, a chunk and a pass;
-// dstate across the boundaries of a lane's carried states (32, 64) and of the checkpoint interval
-// (16, 17); channels that leave a block's last warps idle (dim per group not a multiple of 4);
+// dstate odd and even (the state loop takes two states a turn), on both sides of the checkpoint
+// interval's change (16, 17) and up to 256; channels that leave a block's last warps idle (dim per group not a multiple of 4);
 // every option, constant B/C, rows not 16-byte aligned (pad), with and without saved states.
 TEMPLATE_TEST_CASE("forward: time-parallel warps over runs, passes and states",
                    "[gpu][forward][time-parallel]", S6SCAN_TYPE_PAIRS) {
@@ -282,7 +282,7 @@ TEMPLATE_TEST_CASE("forward: time-parallel warps over runs, passes and states",
       ++k;
     }
   }
-  for (int64_t dstate : {100, 256}) {  // more carried states a lane than one register
+  for (int64_t dstate : {100, 256}) {  // the default set's largest dstate
     problem<InT, OutT> p(1, 6, 300, dstate, 2, all, rng);
     run_case(p, config_launch<eight, InT, OutT>, true);
   }

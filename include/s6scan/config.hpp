@@ -97,8 +97,9 @@ struct forward_config : detail::scan_shape<MaxDState, NRows, TimeTile, StatesPer
 ///
 /// One warp scans one channel: its 32 lanes own consecutive runs of `StepsPerLane` steps, scan
 /// them from zero and combine the runs with a warp scan (detail/forward_time_kernel.cuh). A block
-/// holds `NRows` warps on consecutive channels of one (batch, group). It keeps its states in
-/// registers one at a time, so one instantiation serves every dstate up to MaxDState.
+/// holds `NRows` warps on consecutive channels of one (batch, group). It takes the states one at
+/// a time and carries each from pass to pass in shared memory (dstate floats per warp), so one
+/// instantiation serves every dstate up to MaxDState.
 ///
 /// @tparam MaxDState     largest dstate this instantiation accepts
 /// @tparam NRows         channels (warps) per block

@@ -145,9 +145,10 @@ inline constexpr int64_t kTimeParallelChannelsPerSM = 64;
 inline constexpr int64_t kTimeParallelMinSeqlen = 256;
 inline constexpr int64_t kTimeParallelMaxSeqlen = 4096;
 
-/// @brief The largest dstate the time-parallel forward takes: it spends about twice the
-///        channel-parallel rows' instructions per state and step (a warp scan per state and
-///        pass), which only few states repay (H100, `s6scan_bench --sweep 1`, fwd_time_ms).
+/// @brief The largest dstate the time-parallel forward takes. At more states it beats the
+///        channel-parallel rows only where its passes are whole (rows in 16-byte pieces); rows
+///        of other lengths take its general pass, which loads and converts element by element
+///        and loses to them in float32 (`s6scan_bench --sweep 1`, fwd_time_ms).
 inline constexpr int64_t kTimeParallelMaxDState = 8;
 
 /// @brief Whether a forward of these sizes runs the time-parallel kernel (forward_time_config:

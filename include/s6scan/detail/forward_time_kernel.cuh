@@ -15,11 +15,15 @@
 //      no second exponential per step), and y += C * state;
 //   4. the state after the pass (lane 31's) is carried to the next pass in shared memory, dstate
 //      floats per warp.
-// A, B and C of the next state are loaded while the current one is scanned.
-// y starts as D * u; then the z gate, and 16-byte stores. Steps past seqlen have step 0, so they leave
-// the state unchanged. Saved states: the lane whose run ends a checkpoint chunk (or the sequence)
-// writes that step's state. There is no block barrier: the warps of a block take consecutive
-// channels of one (batch, group), so their B and C loads meet in L1, and otherwise run apart.
+// A, B and C of the next state are loaded while the current one is scanned. In a whole pass (all
+// its steps inside the sequence, every row in 16-byte pieces, B and C time-varying) B and C stay
+// raw 16-byte pieces until used, state 0's loads and z's are issued before the steps are
+// converted, and the next whole pass's u and delta are loaded during this one, so that no load
+// is waited for right after it is issued. y starts as D * u; then the z gate, and 16-byte
+// stores. Steps past seqlen have step 0, so they leave the state unchanged. Saved states: the lane
+// whose run ends a checkpoint chunk (or the sequence) writes that step's state. There is no block
+// barrier: the warps of a block take consecutive channels of one (batch, group), so their B and C
+// loads meet in L1, and otherwise run apart.
 
 #include <cstdint>
 
