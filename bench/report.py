@@ -10,6 +10,17 @@ optionally "fwdbwd_ms" and "impl" (one column per impl). The markdown table give
 dtype: s6scan's forward time, its floor and ratio, and the speed-up over each reference forward
 (and forward+backward when both sides have one). The plot needs matplotlib; the table does not.
 
+--model NAME sums one training step's scan calls of a real model (MODELS: each benchmark shape
+weighted by how many layers call it), forward and forward+backward, per dtype, for s6scan, each
+reference and the floors:
+
+    python3 bench/report.py bench/results/h200.json --reference bench/results/anchors-h200.json \
+        --model vmamba-s
+
+--sweep prints the sweep's rows (s6scan_bench --sweep 1) that are slower than the fastest
+reference figure of the same shape, the forward with saved states and without, and
+forward+backward, then a count of each.
+
 --targets checks every row against the speed targets of DESIGN.md section 3 (issue 4, item 3):
 on the anchor shapes, in every dtype, the forward within 1.5x of its floor and forward+backward
 at least 3x faster than mamba's; on every row, nothing slower than any reference figure. It
@@ -23,6 +34,15 @@ import sys
 # The shapes of DESIGN.md's first table (the lm row in float32 is lm1.4b_N16's float32 record).
 ANCHOR_SHAPES = ("lm1.4b_N16", "lm1.4b_N16_z", "vmamba_s1_N1", "vmamba_s1_N16", "N64", "N128", "N256",
                  "long32k_N16")
+# One training step's scan calls: (benchmark shape, calls per step). VMamba v2 (embed 96,
+# ssm_ratio 2, dstate 1, four directions as groups = 4, batch 64) calls the scan once per block
+# of each stage; depths 2-2-5-2 (tiny) and 2-2-15-2 (small). Mamba-1.4B: 48 layers of the lm shape
+# with z at batch 8.
+MODELS = {
+    "vmamba-t": (("vmamba_s1_N1", 2), ("vmamba_s2_N1", 2), ("vmamba_s3_N1", 5), ("vmamba_s4_N1", 2)),
+    "vmamba-s": (("vmamba_s1_N1", 2), ("vmamba_s2_N1", 2), ("vmamba_s3_N1", 15), ("vmamba_s4_N1", 2)),
+    "mamba-1.4b": (("lm1.4b_N16_z", 48),),
+}
 FWD_OVER_FLOOR = 1.5
 FWDBWD_OVER_MAMBA = 3.0
 
@@ -41,6 +61,8 @@ def main():
     ap.add_argument("--markdown", action="store_true", help="print a markdown table")
     ap.add_argument("--plot", help="write a PNG of forward time over floor per shape")
     ap.add_argument("--targets", action="store_true", help="check every row against the speed targets")
+    ap.add_argument("--model", choices=sorted(MODELS), help="sum one training step of this model")
+    ap.add_argument("--sweep", action="store_true", help="list the sweep's rows slower than a reference")
     ap.add_argument("--readme", action="store_true",
                     help="print the README's table: --dtype's rows against the 'mamba' reference")
     args = ap.parse_args()
@@ -55,6 +77,10 @@ def main():
 
     if args.targets:
         sys.exit(check_targets(ours, refs, meta))
+    if args.model:
+        sys.exit(model_step(ours, refs, meta, args.model))
+    if args.sweep:
+        sys.exit(sweep_report(ours, refs, meta))
     if args.readme:
         sys.exit(readme_table(ours, refs, meta, args.dtype))
 
@@ -139,6 +165,74 @@ def readme_table(ours, refs, meta, dtype):
         cells += [f"{m['fwdbwd_ms']:.3f}", f"{m['fwdbwd_ms'] / fb:.2f}×"] if fb and m.get("fwdbwd_ms") else ["", ""]
         print("| " + " | ".join(cells) + " |")
     return 0
+
+
+def model_step(ours, refs, meta, model):
+    """Prints one training step's scan time of `model` per dtype; returns 0, or 2 if a shape is missing."""
+    calls = MODELS[model]
+    print(f"{model}: one training step's scan calls, ms (s6scan at {meta.get('commit', '?')} on "
+          f"{meta.get('gpu', '?')}); speed-up is the reference's sum over s6scan's\n")
+    # References with a figure for every shape of the model in some dtype.
+    impls = [i for i in sorted(refs)
+             if any(all((shape, d) in refs[i] for shape, _ in calls) for d in {r["dtype"] for r in ours})]
+    head = ["dtype", "fwd", "fwd floor"] + [f"{i} fwd" for i in impls]
+    head += ["fwd+bwd", "fwd+bwd floor"] + [f"{i} fwd+bwd" for i in impls]
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
+    by_key = {(r["shape"], r["dtype"]): r for r in ours}
+    status = 0
+    for dtype in sorted({r["dtype"] for r in ours}):
+        rows = [(by_key.get((shape, dtype)), n) for shape, n in calls]
+        if any(r is None for r, _ in rows):
+            print(f"| {dtype} | (the results lack a shape of {model}) |")
+            status = 2
+            continue
+
+        def total(field, table=None):
+            """The weighted sum of `field` over the model's shapes, or None where one lacks it."""
+            vals = [((table or {}).get((r["shape"], dtype)) if table is not None else r) for r, _ in rows]
+            if any(not v or not v.get(field) for v in vals):
+                return None
+            return sum(v[field] * n for v, (_, n) in zip(vals, rows))
+
+        def cell(ms, ours_ms):
+            return "" if ms is None else (f"{ms:.2f}" if ours_ms is None else f"{ms:.2f} ({ms / ours_ms:.2f}×)")
+
+        fwd, fb = total("fwd_ms"), total("fwdbwd_ms")
+        cells = [dtype, cell(fwd, None), cell(total("floor_ms"), None)]
+        cells += [cell(total("fwd_ms", refs[i]), fwd) for i in impls]
+        cells += [cell(fb, None), cell(total("fwdbwd_floor_ms"), None)]
+        cells += [cell(total("fwdbwd_ms", refs[i]), fb) if fb else "" for i in impls]
+        print("| " + " | ".join(cells) + " |")
+    return status
+
+
+def sweep_report(ours, refs, meta):
+    """Prints the rows slower than the fastest reference and the counts; returns 1 if any, else 0."""
+    print(f"s6scan at {meta.get('commit', '?')} on {meta.get('gpu', '?')}: rows slower than the fastest "
+          "reference figure of the same shape (ms, ratio to it)")
+    checks = (("fwd_ms", "fwd_ms", "fwd"), ("fwd_infer_ms", "fwd_ms", "fwd without saved states"),
+              ("fwdbwd_ms", "fwdbwd_ms", "fwd+bwd"))
+    slower = {label: 0 for _, _, label in checks}
+    compared = 0
+    for r in ours:
+        key = (r["shape"], r["dtype"])
+        misses = []
+        for field, ref_field, label in checks:
+            figures = [(t[key][ref_field], impl) for impl, t in refs.items() if t.get(key, {}).get(ref_field)]
+            if not figures or not r.get(field):
+                continue
+            best, impl = min(figures)
+            if r[field] > best:
+                slower[label] += 1
+                misses.append(f"{label} {r[field]:.3f} against {impl}'s {best:.3f} ({r[field] / best:.2f}x)")
+        compared += any(refs[i].get(key) for i in refs)
+        if misses:
+            print(f"- {r['shape']} {r['dtype']} ({r['batch']} x {r['dim']} x {r['seqlen']}, dstate {r['dstate']}): "
+                  + "; ".join(misses))
+    print(f"of {compared} rows with reference figures, slower: " +
+          ", ".join(f"{label} {n}" for label, n in slower.items()))
+    return 1 if any(slower.values()) else 0
 
 
 def check_targets(ours, refs, meta):
