@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The benchmark: measures this GPU's copy bandwidth and ex2 rate, then times the forward (default
 // set, workspace saved as in training) and the forward followed by the backward on the anchor
-// shapes of DESIGN.md §3 and the VMamba-T stages, and prints each time with its floor and the
+// shapes and the VMamba-T stages (shapes.hpp), and prints each time with its floor and the
 // ratio. The forward+backward floor counts both passes' bytes and two exponentials per element
 // (the forward's and the backward's own), the least any recompute-from-checkpoints backward does. Writes one JSON record per
 // (shape, dtype, pass); bench/report.py compares it with reference timings and draws the plot.
@@ -32,6 +32,8 @@
 #include <s6scan/s6scan.cuh>
 #include <s6scan_default_instances.hpp>  // the default sets, compiled with the tests' (CMake)
 
+#include "shapes.hpp"
+
 // The studies instantiate about twenty configurations beyond the default set, which is most of
 // this file's compile time; CMake builds them only with -DS6SCAN_BENCH_STUDIES=ON.
 #ifndef S6SCAN_BENCH_STUDIES
@@ -57,69 +59,9 @@ namespace {
     }                                                                                        \
   } while (0)
 
-struct case_shape {
-  const char* name;
-  int64_t batch, dim, seqlen, dstate, groups;
-  bool z;
-  bool out_float = false;   // float32 output from 16-bit inputs (VMamba's mode)
-  bool all_dtypes = true;   // in the sweep: bfloat16 only when false
-};
-
-// The anchors' shapes (DESIGN.md §3, anchors-h200.json), then the VMamba-T stages 2 to 4.
-const case_shape kShapes[] = {
-    {"lm1.4b_N16", 8, 4096, 2048, 16, 1, false},
-    {"lm1.4b_N16_z", 8, 4096, 2048, 16, 1, true},
-    {"vmamba_s1_N1", 64, 768, 3136, 1, 4, false},
-    {"vmamba_s1_N16", 64, 768, 3136, 16, 4, false},
-    {"N64", 8, 1024, 2048, 64, 1, false},
-    {"N128", 8, 1024, 2048, 128, 1, false},
-    {"N256", 8, 1024, 2048, 256, 1, false},
-    {"long32k_N16", 1, 2048, 32768, 16, 1, false},
-    {"vmamba_s2_N1", 64, 1536, 784, 1, 4, false},
-    {"vmamba_s2_N16", 64, 1536, 784, 16, 4, false},
-    {"vmamba_s3_N1", 64, 3072, 196, 1, 4, false},
-    {"vmamba_s3_N16", 64, 3072, 196, 16, 4, false},
-    {"vmamba_s4_N1", 64, 6144, 49, 1, 4, false},
-    {"vmamba_s4_N16", 64, 6144, 49, 16, 4, false},
-};
-
-// The sweep (--sweep 1): shapes off the anchors' (few channels, odd lengths, prefill, other dstate
-// and groups, VMamba v2's real call), as mamba's and VMamba's kernels were timed on the H100.
-const case_shape kSweep[] = {
-    {"seqlen1", 4, 1536, 1, 16, 1, false},
-    {"seqlen7", 4, 1536, 7, 16, 1, false},
-    {"seqlen63", 4, 1536, 63, 16, 1, false},
-    {"seqlen129", 4, 1536, 129, 16, 1, false},
-    {"seqlen511", 4, 1536, 511, 16, 1, false},
-    {"seqlen1023", 4, 1536, 1023, 16, 1, false},
-    {"seqlen1025", 4, 1536, 1025, 16, 1, false},
-    {"seqlen3001", 4, 1536, 3001, 16, 1, false},
-    {"seqlen4095", 4, 1536, 4095, 16, 1, false},
-    {"prefill_b1_d2048_L128", 1, 2048, 128, 16, 1, true, false, false},
-    {"prefill_b1_d2048_L512", 1, 2048, 512, 16, 1, true, false, false},
-    {"prefill_b1_d2048_L2048", 1, 2048, 2048, 16, 1, true, false, false},
-    {"prefill_b1_d5120_L512", 1, 5120, 512, 16, 1, true, false, false},
-    {"long_b1_d2048_L32768", 1, 2048, 32768, 16, 1, false, false, false},
-    {"long_b2_d1024_L65536", 2, 1024, 65536, 16, 1, false, false, false},
-    {"dim1000", 4, 1000, 2048, 16, 1, true, false, false},
-    {"dim1100", 4, 1100, 2048, 16, 1, true, false, false},
-    {"dim2500", 4, 2500, 2048, 16, 1, true, false, false},
-    {"dim5120", 4, 5120, 2048, 16, 1, true, false, false},
-    {"dstate1", 4, 1536, 2048, 1, 1, false, false, false},
-    {"dstate2", 4, 1536, 2048, 2, 1, false, false, false},
-    {"dstate4", 4, 1536, 2048, 4, 1, false, false, false},
-    {"dstate8", 4, 1536, 2048, 8, 1, false, false, false},
-    {"dstate32", 4, 1536, 2048, 32, 1, false, false, false},
-    {"dstate48", 4, 1536, 2048, 48, 1, false, false, false},
-    {"dstate100", 4, 1536, 2048, 100, 1, false, false, false},
-    {"dstate200", 4, 1536, 2048, 200, 1, false, false, false},
-    {"groups2", 4, 1536, 2048, 16, 2, false, false, false},
-    {"groups8", 4, 1536, 2048, 16, 8, false, false, false},
-    {"vmamba_v2_b128_s1_bf16_to_f32", 128, 768, 3136, 1, 4, false, true, false},
-    {"vmamba_v2_b128_s2_bf16_to_f32", 128, 1536, 784, 1, 4, false, true, false},
-    {"vmamba_v2_b128_s3_bf16_to_f32", 128, 3072, 196, 1, 4, false, true, false},
-    {"vmamba_v2_b128_s4_bf16_to_f32", 128, 6144, 49, 1, 4, false, true, false},
-};
+using s6scan_bench::case_shape;
+using s6scan_bench::kShapes;
+using s6scan_bench::kSweep;
 
 __device__ inline float hash_normal(uint64_t seed, uint64_t i) {
   auto mix = [](uint64_t x) {
@@ -439,180 +381,9 @@ bool listed(const std::string& list, const std::string& item) {
   return false;
 }
 
-#if S6SCAN_BENCH_STUDIES
-// The NRows study (--nrows-study): the bfloat16 forward of each listed shape with explicit
-// configurations that differ in the channels per block (NRows) and in the lanes that share one
-// channel (MaxDState / StatesPerThread), the default configuration among them.
-template <class... Configs>
-struct config_list {};
-using s6scan::forward_config;
-using study_dstate_1 = config_list<forward_config<1, 32, 32, 1>, forward_config<1, 64, 32, 1>,
-                                   forward_config<1, 128, 32, 1>, forward_config<1, 256, 32, 1>,
-                                   forward_config<1, 512, 32, 1>>;
-// float32 at dstate 1, when --dtypes names it: TimeTile 16 halves the raw tiles (6 blocks of 64
-// rows per SM instead of 4 on the H200), yet lost VMamba stages 1-3 by 7-19% on the H200.
-using study_dstate_1_f32 = config_list<forward_config<1, 64, 32, 1>, forward_config<1, 64, 16, 1>,
-                                       forward_config<1, 32, 32, 1>, forward_config<1, 128, 16, 1>>;
-using study_dstate_16 = config_list<forward_config<32, 1, 32, 1>, forward_config<16, 2, 32, 1>,
-                                    forward_config<16, 8, 32, 4>, forward_config<16, 16, 32, 4>,
-                                    forward_config<16, 32, 32, 4>, forward_config<16, 32, 32, 16>,
-                                    forward_config<16, 64, 32, 16>, forward_config<16, 128, 32, 16>,
-                                    forward_config<16, 256, 32, 16>, forward_config<16, 192, 32, 16>,
-                                    forward_config<16, 64, 32, 8>, forward_config<16, 96, 32, 8>,
-                                    forward_config<16, 128, 32, 8>, forward_config<16, 192, 32, 8>,
-                                    forward_config<16, 96, 16, 8>, forward_config<16, 128, 16, 8>,
-                                    forward_config<16, 192, 16, 16>,
-                                    // 64-step tiles: half the per-tile work per step, at the
-                                    // shared memory of twice the rows at 32 steps; 8-121%
-                                    // slower than 32 steps on the H200.
-                                    forward_config<16, 32, 64, 8>, forward_config<16, 64, 64, 8>,
-                                    forward_config<16, 96, 64, 8>, forward_config<16, 128, 64, 8>>;
-using study_dstate_128 = config_list<forward_config<256, 16, 16, 16>, forward_config<128, 8, 16, 16>,
-                                     forward_config<128, 16, 16, 16>, forward_config<128, 32, 16, 16>>;
-using study_dstate_64 = config_list<forward_config<64, 2, 32, 4>, forward_config<64, 8, 32, 4>,
-                                    forward_config<64, 8, 32, 16>, forward_config<64, 16, 32, 16>,
-                                    forward_config<64, 32, 32, 16>, forward_config<64, 64, 32, 16>,
-                                    forward_config<64, 32, 32, 8>, forward_config<64, 64, 32, 8>,
-                                    forward_config<64, 32, 16, 8>>;
-// dstate 256 (the bfloat16 forward, and float32 when --dtypes names it): float32's raw B/C tiles
-// (shared by the block's rows) leave room for one block of 16 rows per SM.
-using study_dstate_256 = config_list<forward_config<256, 16, 16, 16>, forward_config<256, 32, 16, 16>,
-                                     forward_config<256, 8, 16, 16>>;
-// float32 at dstate 16, when --dtypes names it: its raw tiles take twice the shared memory, so
-// the rows that read their own channels fit fewer blocks per SM.
-// TimeTile 16 halves the raw tiles, so that two blocks of the wider rows fit.
-using study_dstate_16_f32 = config_list<forward_config<16, 32, 32, 4>, forward_config<16, 64, 32, 8>,
-                                        forward_config<16, 96, 32, 8>, forward_config<16, 128, 32, 8>,
-                                        forward_config<16, 128, 32, 16>, forward_config<16, 192, 32, 16>,
-                                        forward_config<16, 64, 16, 8>, forward_config<16, 96, 16, 8>,
-                                        forward_config<16, 128, 16, 8>, forward_config<16, 192, 16, 16>>;
-
-// One configuration with `segments` time segments (0: as forward<Config> decides), in T.
-template <class Config, class T = __nv_bfloat16>
-void study_config(const case_shape& s, const ceilings& c, int reps, int64_t l2_bytes,
-                  int segments = 0) {
-  const auto forward = [segments](s6scan::forward_args<T> a, void* ws, size_t bytes) {
-    a.saved_states = {ws, bytes};
-    return s6scan::detail::forward_segmented<Config>(a, {}, nullptr, segments);
-  };
-  std::printf("%-16s %-8s MaxDState %3d NRows %3d TimeTile %2d lanes %2d threads %4d segments ",
-              s.name, s6scan::type_name<T>(), Config::kMaxDState, Config::kRows,
-              Config::kTimeTile, Config::kLanesPerRow, Config::kThreads);
-  if (segments > 0) std::printf("%4d: ", segments);
-  else std::printf("auto: ");
-  // The launcher's own checks on this device, with stand-in pointers (nothing is launched).
-  auto probe = s6scan::forward_args<T>::contiguous(s.batch, s.dim, s.seqlen, s.dstate, s.groups);
-  const auto stand_in = reinterpret_cast<T*>(uintptr_t(256));
-  probe.u.data = probe.delta.data = probe.B.data = probe.C.data = stand_in;
-  probe.out.data = stand_in;
-  if (s.z) probe.z.data = stand_in;
-  probe.A.data = reinterpret_cast<const float*>(stand_in);
-  const s6scan::status st = s6scan::forward_can_implement<Config>(probe);
-  if (!st.ok()) {
-    std::printf("refused: %s\n", st.message);
-    return;
-  }
-  const record r = bench_shape<T>(s, c, reps, l2_bytes, forward, false);
-  std::printf("%8.4f ms, %5.2f x floor\n", r.fwd_ms, r.ratio);
-  std::fflush(stdout);
-}
-
-template <class T = __nv_bfloat16, class... Configs>
-void study(const case_shape& s, const ceilings& c, int reps, int64_t l2_bytes, config_list<Configs...>) {
-  (study_config<Configs, T>(s, c, reps, l2_bytes), ...);
-}
-
-// The time-split study (--split-study): the dstate-16 configurations of the default set, each
-// unsplit, with 2 to 128 segments (fewer where the sequence has fewer than 2 chunks per segment),
-// and as the launcher decides.
-template <class... Configs>
-void split_study(const case_shape& s, const ceilings& c, int reps, int64_t l2_bytes,
-                 config_list<Configs...>) {
-  for (int segments : {1, 2, 4, 8, 16, 32, 64, 128, 0})
-    (study_config<Configs>(s, c, reps, l2_bytes, segments), ...);
-}
-
-// The backward's part of the split study: the default forward, then the default backward with
-// 1 to 32 time segments per launch (fewer where the workspace or the launch's chunks allow
-// fewer), and as the launcher decides.
-void backward_split_study(const case_shape& s, const ceilings& c, int reps, int64_t l2_bytes) {
-  for (int segments : {1, 2, 4, 8, 16, 24, 32, 0}) {
-    std::printf("%-16s backward (default configuration) segments ", s.name);
-    if (segments > 0) std::printf("%4d: ", segments);
-    else std::printf("auto: ");
-    backward_call<> bwd;
-    bwd.segments = segments;
-    const record r = bench_shape<__nv_bfloat16>(s, c, reps, l2_bytes, fwd_default, true, bwd);
-    std::printf("fwd %8.4f ms, fwd+bwd %8.4f ms, bwd %8.4f ms\n", r.fwd_ms, r.fwdbwd_ms,
-                r.fwdbwd_ms - r.fwd_ms);
-    std::fflush(stdout);
-  }
-}
-using split_study_16 = config_list<s6scan::default_config_16,
-                                   s6scan::default_config_16_rows128x2<__nv_bfloat16>,
-                                   forward_config<16, 128, 32, 16>>;
-
-// The backward study (--backward-study): the default forward, then explicit backward
-// configurations. Each list holds the default set's configuration for its dstate (dstate 128 and
-// 256 share the last list), and the candidates measured against it.
-using s6scan::backward_config;
-// (32 rows with MinBlocksPerSM 16, and 32 rows in float32, were measured too: 2-6% slower than 64
-// rows on the H200.)
-using backward_study_1 = config_list<backward_config<1, 64, 16, 1>, backward_config<1, 64, 16, 1, 8>,
-                                     backward_config<1, 128, 16, 1>, backward_config<1, 32, 16, 1>>;
-// float32 at dstate 1 (timed when --dtypes names float32).
-using backward_study_1_f32 = config_list<backward_config<1, 128, 16, 1>, backward_config<1, 64, 16, 1>>;
-// The MinBlocksPerSM rows cap the registers for 4 or 5 blocks of 4 warps per SM (the default, at
-// 168 registers, runs 3): 128 (TimeTile 8: no spills; 16: 100 bytes) and 96 (TimeTile 8: 80).
-using backward_study_16 = config_list<backward_config<16, 32, 16, 4>, backward_config<16, 32, 8, 4>,
-                                      backward_config<16, 32, 8, 4, 4>, backward_config<16, 32, 8, 4, 5>,
-                                      backward_config<16, 32, 16, 4, 4>,
-                                      backward_config<16, 64, 16, 4>, backward_config<16, 16, 16, 4>,
-                                      backward_config<16, 64, 8, 8>, backward_config<16, 32, 16, 2>>;
-// float32 at dstate 16 (timed when --dtypes names float32): the default and the capped rows.
-using backward_study_16_f32 = config_list<backward_config<16, 32, 16, 4>, backward_config<16, 32, 8, 4, 4>,
-                                          backward_config<16, 32, 16, 4, 4>>;
-using backward_study_64 = config_list<backward_config<64, 16, 8, 4>, backward_config<64, 8, 16, 4>,
-                                      backward_config<64, 16, 16, 4>, backward_config<64, 8, 8, 8>>;
-using backward_study_256 = config_list<backward_config<256, 8, 8, 8, 2>, backward_config<256, 8, 8, 8>,
-                                       backward_config<256, 4, 8, 8>,
-                                       backward_config<128, 16, 8, 4>, backward_config<128, 8, 8, 4>,
-                                       backward_config<128, 4, 8, 4>>;
-
-template <class Config, class T = __nv_bfloat16>
-void backward_study_config(const case_shape& s, const ceilings& c, int reps, int64_t l2_bytes) {
-  if (s.dstate > Config::kMaxDState) return;
-  std::printf("%-16s %s backward MaxDState %3d NRows %3d TimeTile %2d lanes %2d threads %4d "
-              "min blocks %2d: ",
-              s.name, sizeof(T) == 4 ? "float32" : "bfloat16", Config::kMaxDState, Config::kRows,
-              Config::kTimeTile, Config::kLanesPerRow, Config::kThreads, Config::kMinBlocksPerSM);
-  // The launcher's own shared-memory check on this device (nothing is launched).
-  int device = 0, optin = 0;
-  BENCH_CUDA(cudaGetDevice(&device));
-  BENCH_CUDA(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
-  const int64_t need = s6scan::detail::make_backward_smem_layout(
-      Config::kRows, Config::kTimeTile, Config::kChunkSteps, Config::kStatesPerThread,
-      Config::kThreads, s.dstate,
-      int(sizeof(T)), int(sizeof(T)), s.z, true, true).total;
-  if (need > optin) {
-    std::printf("refused: %lld bytes of shared memory\n", (long long)need);
-    return;
-  }
-  const record r = bench_shape<T>(s, c, reps, l2_bytes, fwd_default, true, backward_call<Config>{});
-  std::printf("fwd %8.4f ms, fwd+bwd %8.4f ms, bwd %8.4f ms\n", r.fwd_ms, r.fwdbwd_ms,
-              r.fwdbwd_ms - r.fwd_ms);
-  std::fflush(stdout);
-}
-
-template <class T = __nv_bfloat16, class... Configs>
-void backward_study(const case_shape& s, const ceilings& c, int reps, int64_t l2_bytes,
-                    config_list<Configs...>) {
-  (backward_study_config<Configs, T>(s, c, reps, l2_bytes), ...);
-}
-
-#endif  // S6SCAN_BENCH_STUDIES
-
 }  // namespace
+
+#include "studies.cuh"  // the configuration studies, in the same anonymous namespace
 
 int main(int argc, char** argv) {
   std::string json, commit = "unknown", dtypes = "bfloat16,float16,float32", shapes;

@@ -14,9 +14,9 @@ The shapes' sizes come from the file names (SHAPE.DTYPE.csv) and SHAPES below, w
 bench.cu's list.
 
 With --bench (s6scan_bench's JSON) and --reference (anchors-h200.json), a second table says what
-each profiled row would need to meet issue 4's targets at the issue rate it runs at now: the
-forward's instructions per state-step times (1.5 x floor) / forward time, and the backward's
-times the backward time the target leaves (mamba's forward+backward / 3, less a forward at 1.5x
+each profiled row would need to meet the speed targets (report.py --targets) at the issue rate
+it runs at now: the forward's instructions per state-step times (1.5 x floor) / forward time, and
+the backward's times the backward time the target leaves (mamba's forward+backward / 3, less a forward at 1.5x
 its floor) over its time now (forward+backward less forward). The JSON rows gain "needed"."""
 import csv
 import json

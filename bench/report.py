@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 """Compares an s6scan benchmark JSON with reference timings and draws the ratio-to-floor plot.
 
-    python3 bench/report.py bench/results/h200.json --reference ../shared/anchors-h200.json \
+    python3 bench/report.py bench/results/h200.json --reference bench/results/anchors-h200.json \
         --markdown --plot bench/results/h200.png
 
 Reference files list records under "results" (or "records") with "shape", "dtype", "fwd_ms",
@@ -21,7 +21,7 @@ reference and the floors:
 reference figure of the same shape, the forward with saved states and without, and
 forward+backward, then a count of each.
 
---targets checks every row against the speed targets of DESIGN.md section 3 (issue 4, item 3):
+--targets checks every row against the project's speed targets:
 on the anchor shapes, in every dtype, the forward within 1.5x of its floor and forward+backward
 at least 3x faster than mamba's; on every row, nothing slower than any reference figure. It
 prints one line per row that misses, saying what misses and by how much, then a count, and exits
@@ -31,7 +31,7 @@ import argparse
 import json
 import sys
 
-# The shapes of DESIGN.md's first table (the lm row in float32 is lm1.4b_N16's float32 record).
+# The anchor shapes the targets apply to (the lm row in float32 is lm1.4b_N16's float32 record).
 ANCHOR_SHAPES = ("lm1.4b_N16", "lm1.4b_N16_z", "vmamba_s1_N1", "vmamba_s1_N16", "N64", "N128", "N256",
                  "long32k_N16")
 # One training step's scan calls: (benchmark shape, calls per step). VMamba v2 (embed 96,
