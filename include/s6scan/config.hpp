@@ -110,6 +110,10 @@ struct forward_time_config {
   static_assert(MaxDState >= 1, "MaxDState must be positive");
   static_assert(NRows >= 1 && NRows <= 32, "NRows warps make a block: 1 to 32");
   static_assert(StepsPerLane == 8 || StepsPerLane == 16, "StepsPerLane must be 8 or 16");
+  // The launch asks for no more than the 48 KB every device gives without opting in.
+  static_assert(int64_t(NRows) * MaxDState * 4 <= 48 * 1024,
+                "forward_time_config's carried states (NRows x MaxDState floats of shared "
+                "memory) must fit 48 KB: use a smaller NRows");
   static constexpr bool kIsForwardConfig = true;
   static constexpr int kMaxDState = MaxDState;
   static constexpr int kRows = NRows;
