@@ -190,10 +190,10 @@ def model_step(ours, refs, meta, model):
 
         def total(field, table=None):
             """The weighted sum of `field` over the model's shapes, or None where one lacks it."""
-            vals = [((table or {}).get((r["shape"], dtype)) if table is not None else r) for r, _ in rows]
-            if any(not v or not v.get(field) for v in vals):
+            vals = [(r if table is None else table.get((r["shape"], dtype)), n) for r, n in rows]
+            if any(not v or not v.get(field) for v, _ in vals):
                 return None
-            return sum(v[field] * n for v, (_, n) in zip(vals, rows))
+            return sum(v[field] * n for v, n in vals)
 
         def cell(ms, ours_ms):
             return "" if ms is None else (f"{ms:.2f}" if ours_ms is None else f"{ms:.2f} ({ms / ours_ms:.2f}×)")

@@ -3,25 +3,7 @@
 """bench/report.py --model and --sweep on small benchmark and reference files written here: the
 model step's weighted sums and ratios, a missing shape, and the sweep's slower rows and counts.
 Run by CTest (label tools)."""
-import json
-import os
-import subprocess
-import sys
-import tempfile
-
-REPORT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench", "report.py")
-
-
-def run(ours, refs, *flags):
-    with tempfile.TemporaryDirectory() as d:
-        ours_path, refs_path = os.path.join(d, "ours.json"), os.path.join(d, "refs.json")
-        with open(ours_path, "w") as f:
-            json.dump({"commit": "test", "gpu": "none", "records": ours}, f)
-        with open(refs_path, "w") as f:
-            json.dump({"results": refs}, f)
-        p = subprocess.run([sys.executable, REPORT, ours_path, "--reference", refs_path, *flags],
-                           capture_output=True, text=True)
-        return p.returncode, p.stdout
+from report_run import run_report
 
 
 def row(shape, fwd, fwdbwd, **extra):
@@ -42,26 +24,26 @@ def main():
     stages = ["vmamba_s1_N1", "vmamba_s2_N1", "vmamba_s3_N1", "vmamba_s4_N1"]
     ours = [row(s, 1.0, 4.0) for s in stages]
     refs = [ref(s, "vmamba_oflex", 2.0, 8.0) for s in stages]
-    code, out = run(ours, refs, "--model", "vmamba-t")
+    code, out = run_report(ours, refs, "--model", "vmamba-t")
     assert code == 0, out
     assert "| bfloat16 | 11.00 | 2.75 | 22.00 (2.00×) | 44.00 | 11.00 | 88.00 (2.00×) |" in out, out
     # vmamba-s calls stage 3 fifteen times: fwd 21.
-    code, out = run(ours, refs, "--model", "vmamba-s")
+    code, out = run_report(ours, refs, "--model", "vmamba-s")
     assert code == 0 and "| bfloat16 | 21.00 |" in out, out
-    code, out = run(ours[:3], refs, "--model", "vmamba-t")
+    code, out = run_report(ours[:3], refs, "--model", "vmamba-t")
     assert code == 2 and "lack a shape of vmamba-t" in out, out
 
     # --sweep: one row ahead of every figure, one slower in the forward without saved states
     # (against the faster reference) and in fwd+bwd.
     ours = [row("a", 1.0, 4.0, fwd_infer_ms=1.0), row("b", 1.0, 4.0, fwd_infer_ms=1.5)]
     refs = [ref("a", "mamba", 1.2, 5.0), ref("b", "mamba", 1.2, 3.0), ref("b", "other", 1.1, 5.0)]
-    code, out = run(ours, refs, "--sweep")
+    code, out = run_report(ours, refs, "--sweep")
     assert code == 1, out
     assert "- a " not in out, out
     assert "fwd without saved states 1.500 against other's 1.100 (1.36x)" in out, out
     assert "fwd+bwd 4.000 against mamba's 3.000 (1.33x)" in out, out
     assert "of 2 rows with reference figures, slower: fwd 0, fwd without saved states 1, fwd+bwd 1" in out, out
-    code, out = run(ours[:1], refs, "--sweep")
+    code, out = run_report(ours[:1], refs, "--sweep")
     assert code == 0 and "slower: fwd 0, fwd without saved states 0, fwd+bwd 0" in out, out
     print("report.py --model and --sweep: all cases passed")
 

@@ -2,25 +2,11 @@
 # SPDX-License-Identifier: MIT
 """bench/report.py --targets on small benchmark and reference files written here: each target
 missed alone, all met, and a missing mamba figure. Run by CTest (label host)."""
-import json
-import os
-import subprocess
-import sys
-import tempfile
-
-REPORT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench", "report.py")
+from report_run import run_report
 
 
 def run(ours, refs):
-    with tempfile.TemporaryDirectory() as d:
-        ours_path, refs_path = os.path.join(d, "ours.json"), os.path.join(d, "refs.json")
-        with open(ours_path, "w") as f:
-            json.dump({"commit": "test", "gpu": "none", "records": ours}, f)
-        with open(refs_path, "w") as f:
-            json.dump({"results": refs}, f)
-        p = subprocess.run([sys.executable, REPORT, ours_path, "--reference", refs_path, "--targets"],
-                           capture_output=True, text=True)
-        return p.returncode, p.stdout
+    return run_report(ours, refs, "--targets")
 
 
 def row(shape, fwd, floor, fwdbwd, dtype="bfloat16"):
