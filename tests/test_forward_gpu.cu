@@ -255,8 +255,10 @@ TEMPLATE_TEST_CASE("forward: every configuration of the tuning table", "[gpu][fo
 // The time-parallel kernel (forward_time_config): lanes' runs of 8 or 16 steps and passes of
 // 32 runs cut at every seqlen around them, the sequence ending inside a run, a chunk and a pass;
 // dstate odd and even (the state loop takes two states a turn), on both sides of the checkpoint
-// interval's change (16, 17) and up to 256; channels that leave a block's last warps idle (dim per group not a multiple of 4);
-// every option, constant B/C, rows not 16-byte aligned (pad), with and without saved states.
+// interval's change (16, 17) and up to 256; channels that leave a block's last warps idle (dim
+// per group not a multiple of 4); every option, constant B/C, with and without saved states.
+// Rows not 16-byte aligned (odd seqlen, pad) take the shifted whole passes up to 4 steps before
+// the end (260: one such pass that reads up to the last step), the general pass after.
 TEMPLATE_TEST_CASE("forward: time-parallel warps over runs, passes and states",
                    "[gpu][forward][time-parallel]", S6SCAN_TYPE_PAIRS) {
   using InT = typename TestType::first_type;
@@ -267,7 +269,7 @@ TEMPLATE_TEST_CASE("forward: time-parallel warps over runs, passes and states",
   options all;
   all.z = all.D = all.bias = all.softplus = all.h0 = all.last = true;
   int k = 0;
-  for (int64_t seqlen : {1, 7, 8, 9, 255, 256, 257, 511, 513, 1000}) {
+  for (int64_t seqlen : {1, 7, 8, 9, 255, 256, 257, 260, 511, 513, 1000}) {
     for (int64_t dstate : {1, 5, 16, 17, 33, 64}) {
       options o = k % 3 == 0 ? all : random_options(rng);
       if (k % 5 == 1) o.B_const = true;

@@ -16,16 +16,21 @@
 //   4. the state after the pass (lane 31's) is carried to the next pass in shared memory, dstate
 //      floats per warp.
 // A, B and C of the next state are loaded while the current one is scanned. In a whole pass (all
-// its steps inside the sequence, every row in 16-byte pieces, B and C time-varying) B and C stay
-// raw 16-byte pieces until used, state 0's loads and z's are issued before the steps are
-// converted, and the next whole pass's u and delta are loaded during this one, so that no load
-// is waited for right after it is issued. y starts as D * u; then the z gate, and 16-byte
-// stores. Steps past seqlen have step 0, so they leave the state unchanged. Saved states: the lane
-// whose run ends a checkpoint chunk (or the sequence) writes that step's state. There is no block
-// barrier: the warps of a block take consecutive channels of one (batch, group), so their B and C
-// loads meet in L1, and otherwise run apart.
+// its steps inside the sequence, B and C time-varying) B and C stay raw pieces until used, state
+// 0's loads and z's are issued before the steps are converted, and the next whole pass's u and
+// delta are loaded during this one, so that no load is waited for right after it is issued.
+// Where every row is 16-byte aligned the pieces are a run's own 16-byte pieces; otherwise (an
+// odd seqlen, padded rows) a run is read as the aligned pieces that cover it, one more than its
+// bytes, and shifted into place in registers: whole loads instead of one per element. Reading
+// from the aligned piece below a row's start stays inside the row's allocation, which starts
+// 256-byte aligned; the pass that would read past the sequence's end is a general one. y starts
+// as D * u; then the z gate, and the stores. Steps past seqlen have step 0, so they leave the
+// state unchanged. Saved states: the lane whose run ends a checkpoint chunk (or the sequence)
+// writes that step's state. There is no block barrier: the warps of a block take consecutive
+// channels of one (batch, group), so their B and C loads meet in L1, and otherwise run apart.
 
 #include <cstdint>
+#include <type_traits>
 
 #include "../args.hpp"
 #include "../config.hpp"
@@ -112,11 +117,58 @@ class forward_time_agent {
       uint4 v[kPieces];
       InT e[K];
     } r;
+    __device__ void load(const InT* from) {
+      const uint4* q = reinterpret_cast<const uint4*>(from);
+#pragma unroll
+      for (int i = 0; i < kPieces; ++i) r.v[i] = __ldg(q + i);
+    }
+    __device__ void settle() {}
     __device__ float get(int k) const { return to_float(r.e[k]); }
   };
-  // ...or floats (the general pass: the sequence's end, unaligned rows, constant B or C).
+  // ...or, from a row whose runs are not 16-byte aligned, the kG-byte pieces that cover the run
+  // (one piece more than its bytes) and the run's byte offset into the first, moved to the front
+  // by `settle` once the loads have landed: a few selects and funnel shifts by that offset, the
+  // same for every lane of a u, delta or z row and of one state's B or C row. Pieces of 8 bytes
+  // in 16-bit types keep the registers of the B and C buffers at those of float_run's.
+  struct shifted_run {
+    static constexpr int kG = sizeof(InT) == 2 ? 8 : 16;
+    static constexpr int kRunWords = K * int(sizeof(InT)) / 4;
+    static constexpr int kWords = kRunWords + kG / 4;
+    using piece = std::conditional_t<kG == 8, uint2, uint4>;
+    union {
+      piece p[kWords * 4 / kG];
+      uint32_t w[kWords];
+      InT e[K];
+    } r;
+    int shift;
+    __device__ void load(const InT* from) {
+      const auto at = reinterpret_cast<uintptr_t>(from);
+      shift = int(at % kG);
+      const piece* q = reinterpret_cast<const piece*>(at - uintptr_t(shift));
+#pragma unroll
+      for (int i = 0; i < kWords * 4 / kG; ++i) r.p[i] = __ldg(q + i);
+    }
+    __device__ void settle() {
+      if (kG == 16) {
+        const bool two = shift & 8;
+#pragma unroll
+        for (int i = 0; i + 2 < kWords; ++i) r.w[i] = two ? r.w[i + 2] : r.w[i];
+      }
+      const bool one = shift & 4;
+#pragma unroll
+      for (int i = 0; i + 1 < kWords; ++i) r.w[i] = one ? r.w[i + 1] : r.w[i];
+      if (sizeof(InT) == 2) {
+        const unsigned bits = unsigned(shift & 2) * 8;
+#pragma unroll
+        for (int i = 0; i < kRunWords; ++i) r.w[i] = __funnelshift_r(r.w[i], r.w[i + 1], bits);
+      }
+    }
+    __device__ float get(int k) const { return to_float(r.e[k]); }
+  };
+  // ...or floats (the general pass: the sequence's end, constant B or C).
   struct float_run {
     float f[K];
+    __device__ void settle() {}
     __device__ float get(int k) const { return f[k]; }
   };
 
@@ -203,8 +255,8 @@ class forward_time_agent {
   }
 
   // Every state of one pass, each state's A, B and C loaded (`load(n, B, C, a2)`) while the
-  // state before it is scanned; two buffers in turn, so no copy between them. State 0's are in
-  // B0, C0 and a0 on entry.
+  // state before it is scanned, and settled just before their own; two buffers in turn, so no
+  // copy between them. State 0's are in B0, C0 and a0 on entry.
   template <class Run, class Load>
   __device__ void scan_states(const Load& load, Run& B0, Run& C0, float a0, const float (&dt)[K],
                               const float (&du)[K], float run_steps, float (&y)[K], float* slot) {
@@ -215,11 +267,19 @@ class forward_time_agent {
     int n = 0;
     for (; n + 2 <= ds; n += 2) {
       load(n + 1, B1, C1, a1);
+      B0.settle();
+      C0.settle();
       scan_state(n, a0, B0, C0, dt, du, run_steps, y, slot);
       load(min(n + 2, ds - 1), B0, C0, a0);
+      B1.settle();
+      C1.settle();
       scan_state(n + 1, a1, B1, C1, dt, du, run_steps, y, slot);
     }
-    if (n < ds) scan_state(n, a0, B0, C0, dt, du, run_steps, y, slot);
+    if (n < ds) {
+      B0.settle();
+      C0.settle();
+      scan_state(n, a0, B0, C0, dt, du, run_steps, y, slot);
+    }
   }
 
   // The steps of this lane's run from the raw deltas (0 past seqlen, unless `whole`), delta * u
@@ -247,52 +307,65 @@ class forward_time_agent {
     store_steps<K>(out, t, a_.seqlen, vec_out, y);
   }
 
-  // Raw 16-byte pieces of a row's K steps from t (inside the row, 16-byte aligned).
-  __device__ static void load_raw(const InT* row, int64_t t, raw_run& r) {
-    const uint4* p = reinterpret_cast<const uint4*>(row + t);
-#pragma unroll
-    for (int q = 0; q < kPieces; ++q) r.r.v[q] = __ldg(p + q);
-  }
-
-  // One whole pass of K x 32 steps from t0: every lane's run inside the sequence and every row in
-  // 16-byte pieces (whole_rows), so no bound is tested. `u` and `dl` hold this pass's raw u and
-  // delta on entry and, when `next` (the next pass is whole too), the next pass's on return:
-  // their loads, like state 0's B and C and z's, are issued early so that their latency passes
-  // under the work before their first use.
-  __device__ void whole_pass(int64_t t0, raw_run& u, raw_run& dl, bool next) {
+  // One whole pass of K x 32 steps from t0: every lane's run inside the sequence (and, for a
+  // shifted_run, the piece past it too), B and C time-varying, so no bound is tested. Run is
+  // raw_run where every row is in 16-byte pieces (whole_rows), else shifted_run. `u` and `dl`
+  // hold this pass's raw u and delta on entry and, when `next` (the next pass is whole too), the
+  // next pass's on return: their loads, like state 0's B and C and z's, are issued early so that
+  // their latency passes under the work before their first use.
+  template <class Run>
+  __device__ void whole_pass(int64_t t0, Run& u, Run& dl, bool next) {
     const int64_t t = t0 + int64_t(lane_) * K;
     const float* A = a_.A.data + d_ * a_.A.dim_stride;
-    const InT* const Brow = bc_row(a_.B);
-    const InT* const Crow = bc_row(a_.C);
+    const InT* const Brow = bc_row(a_.B) + t;
+    const InT* const Crow = bc_row(a_.C) + t;
     const int64_t Bs = a_.B.state_stride, Cs = a_.C.state_stride;
-    const auto load = [&](int n, raw_run& B, raw_run& C, float& a2) {
+    const auto load = [&](int n, Run& B, Run& C, float& a2) {
       a2 = __ldg(A + n) * kLog2e;
-      load_raw(Brow + n * Bs, t, B);
-      load_raw(Crow + n * Cs, t, C);
+      B.load(Brow + n * Bs);
+      C.load(Crow + n * Cs);
     };
-    raw_run B0, C0, zr;
+    Run B0, C0, zr;
     float a0;
     load(0, B0, C0, a0);
-    if (a_.z.data) load_raw(seq_row(a_.z), t, zr);
+    if (a_.z.data) zr.load(seq_row(a_.z) + t);
     float dt[K], du[K], y[K], z[K];
+    u.settle();
+    dl.settle();
 #pragma unroll
     for (int k = 0; k < K; ++k) {
       du[k] = u.get(k);
       dt[k] = dl.get(k);
     }
     if (next) {
-      load_raw(seq_row(a_.u), t + kPass, u);
-      load_raw(seq_row(a_.delta), t + kPass, dl);
+      u.load(seq_row(a_.u) + t + kPass);
+      dl.load(seq_row(a_.delta) + t + kPass);
     }
     const float run_steps = prepare_steps(t, true, dt, du, y);
-    scan_states<raw_run>(load, B0, C0, a0, dt, du, run_steps, y, slot_of(t));
+    scan_states<Run>(load, B0, C0, a0, dt, du, run_steps, y, slot_of(t));
+    if (a_.z.data) zr.settle();
 #pragma unroll
     for (int k = 0; k < K; ++k) z[k] = a_.z.data ? zr.get(k) : 0.f;
-    finish(t, true, z, y);
+    finish(t, p_.vec & kVecOut, z, y);
   }
 
-  // One pass of K x 32 steps from t0 with every bound tested: the sequence's end, rows not in
-  // 16-byte pieces, constant B or C.
+  // The whole passes before `end`, a multiple of the pass from 0; returns `end`.
+  template <class Run>
+  __device__ int64_t whole_passes(int64_t end) {
+    if (end <= 0) return 0;
+    Run u, dl;
+    u.load(seq_row(a_.u) + int64_t(lane_) * K);
+    dl.load(seq_row(a_.delta) + int64_t(lane_) * K);
+    // A pass reads the carried states its previous pass (or the setup) wrote: __syncwarp first.
+    for (int64_t t0 = 0; t0 < end; t0 += kPass) {
+      __syncwarp();
+      whole_pass<Run>(t0, u, dl, t0 + kPass < end);
+    }
+    return end;
+  }
+
+  // One pass of K x 32 steps from t0 with every bound tested: the sequence's end, constant B or
+  // C.
   __device__ void general_pass(int64_t t0) {
     const int64_t L = a_.seqlen;
     const int64_t t = t0 + int64_t(lane_) * K;
@@ -351,17 +424,14 @@ class forward_time_agent {
                           : nullptr;
     for (int n = lane_; n < a_.dstate; n += 32) carry_[n] = h0 ? h0[n] : 0.f;
     const int64_t L = a_.seqlen;
-    const int64_t whole_end = whole_rows() ? L / kPass * kPass : 0;
+    // Whole passes in 16-byte pieces where every row allows, else in shifted pieces up to the
+    // last pass whose final piece stays inside the sequence; the general pass for the rest.
     int64_t t0 = 0;
-    // A pass reads the carried states its previous pass (or the setup) wrote: __syncwarp first.
-    if (whole_end > 0) {
-      raw_run u, dl;
-      load_raw(seq_row(a_.u), int64_t(lane_) * K, u);
-      load_raw(seq_row(a_.delta), int64_t(lane_) * K, dl);
-      for (; t0 < whole_end; t0 += kPass) {
-        __syncwarp();
-        whole_pass(t0, u, dl, t0 + kPass < whole_end);
-      }
+    if (whole_rows()) {
+      t0 = whole_passes<raw_run>(L / kPass * kPass);
+    } else if (a_.B.data && a_.C.data) {
+      constexpr int64_t kOver = shifted_run::kG / int64_t(sizeof(InT));  // steps read past a run
+      t0 = whole_passes<shifted_run>(L >= kOver ? (L - kOver) / kPass * kPass : 0);
     }
     for (; t0 < L; t0 += kPass) {
       __syncwarp();
