@@ -70,6 +70,17 @@ inline const case_shape kSweep[] = {
     {"vmamba_v2_b128_s2_bf16_to_f32", 128, 1536, 784, 1, 4, false, true, false},
     {"vmamba_v2_b128_s3_bf16_to_f32", 128, 3072, 196, 1, 4, false, true, false},
     {"vmamba_v2_b128_s4_bf16_to_f32", 128, 6144, 49, 1, 4, false, true, false},
+    // Ours, with no anchor figure: both sides of the time-parallel kernel's channel and dstate
+    // bounds (62 and 78 channels per SM on 132 SMs), and an odd prefill.
+    {"ch62_dstate8", 8, 1024, 2048, 8, 1, false, false, false},
+    {"ch62_dstate32", 8, 1024, 2048, 32, 1, false, false, false},
+    {"ch62_dstate48", 8, 1024, 2048, 48, 1, false, false, false},
+    {"ch78_dstate1", 4, 2560, 2048, 1, 1, false, false, false},
+    {"ch78_dstate16", 4, 2560, 2048, 16, 1, false, false, false},
+    {"ch78_dstate32", 4, 2560, 2048, 32, 1, false},
+    {"ch78_dstate48", 4, 2560, 2048, 48, 1, false, false, false},
+    {"ch94_dstate16", 4, 3100, 2048, 16, 1, false, false, false},
+    {"prefill_b1_d2048_L1000", 1, 2048, 1000, 16, 1, true},
 };
 
 }  // namespace s6scan_bench

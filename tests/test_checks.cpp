@@ -479,13 +479,15 @@ TEST_CASE("tuning table: the time-parallel forward's boundaries", "[tuning]") {
   REQUIRE(forward_time_parallel(few - 1, 1, 2048, 8, 132));
   REQUIRE_FALSE(forward_time_parallel(few / 4, 4, 2048, 8, 132));
   REQUIRE(forward_time_parallel(4, 1536, 2048, 8, 132));  // the sweep's dstate rows
-  // seqlen from one pass to the longest the time split does not serve better; dstate up to 8.
+  // seqlen from one pass to the longest the time split does not serve better; dstate up to 32.
   REQUIRE(forward_time_parallel(4, 1536, 256, 4, 132));
   REQUIRE_FALSE(forward_time_parallel(4, 1536, 255, 4, 132));
   REQUIRE(forward_time_parallel(4, 1536, 4096, 4, 132));
   REQUIRE_FALSE(forward_time_parallel(4, 1536, 4097, 4, 132));
-  REQUIRE_FALSE(forward_time_parallel(4, 1536, 2048, 9, 132));
-  REQUIRE_FALSE(forward_time_parallel(4, 1536, 2048, 16, 132));
+  REQUIRE(forward_time_parallel(4, 1536, 2048, 16, 132));
+  REQUIRE(forward_time_parallel(4, 1536, 2048, 32, 132));
+  REQUIRE_FALSE(forward_time_parallel(4, 1536, 2048, 33, 132));
+  REQUIRE_FALSE(forward_time_parallel(8, 1024, 2048, 64, 132));  // the N64 anchor row
   // Sizes the checks refuse, and no SMs: never, without overflow.
   const int64_t huge = int64_t(1) << 62;
   REQUIRE_FALSE(forward_time_parallel(huge, huge, 2048, 1, 132));
@@ -495,7 +497,9 @@ TEST_CASE("tuning table: the time-parallel forward's boundaries", "[tuning]") {
   // The tuning table takes it before any channel row; the default set names its configuration.
   REQUIRE(forward_tuning_row(4, 1536, 1, 2048, 1, 132) == forward_row::time_parallel);
   REQUIRE(forward_tuning_row(4, 1536, 2, 2048, 8, 132) == forward_row::time_parallel);
-  REQUIRE(forward_tuning_row(4, 1536, 1, 2048, 16, 132) != forward_row::time_parallel);
+  REQUIRE(forward_tuning_row(4, 1536, 1, 2048, 16, 132) == forward_row::time_parallel);
+  REQUIRE(forward_tuning_row(4, 1536, 1, 2048, 48, 132) == forward_row::dstate64);
+  REQUIRE(forward_tuning_row(8, 4096, 1, 2048, 16, 132) != forward_row::time_parallel);
   REQUIRE(forward_tuning_row(64, 768, 4, 3136, 1, 132) == forward_row::dstate1);
 }
 
@@ -528,13 +532,14 @@ TEST_CASE("tuning table: boundaries, small grids and sizes that would overflow",
   // 116 x 64 channels are enough 64-row blocks, 115 x 64 not (and no whole 96-row blocks).
   // 115 x 96 channels make 115 blocks of 96 rows, not enough, and no whole 64-row blocks;
   // 117 x 96 make enough 96-row blocks and no whole 64-row ones; 116 x 96 make 174 of 64.
-  REQUIRE(forward_tuning_row(1, 116 * 128, 1, 2048, 16, 132) == forward_row::dstate16_rows128x2);
-  REQUIRE(forward_tuning_row(1, 115 * 128, 1, 2048, 16, 132) == forward_row::dstate16_rows64x2);
-  REQUIRE(forward_tuning_row(1, 116 * 64, 1, 2048, 16, 132) == forward_row::dstate16_rows64x2);
-  REQUIRE(forward_tuning_row(1, 115 * 64, 1, 2048, 16, 132) == forward_row::dstate16);
-  REQUIRE(forward_tuning_row(1, 115 * 96, 1, 2048, 16, 132) == forward_row::dstate16);
-  REQUIRE(forward_tuning_row(1, 117 * 96, 1, 2048, 16, 132) == forward_row::dstate16_rows96x2);
-  REQUIRE(forward_tuning_row(1, 116 * 96, 1, 2048, 16, 132) == forward_row::dstate16_rows64x2);
+  // (8192 steps: past the time-parallel kernel's sequences, which would take the fewer channels.)
+  REQUIRE(forward_tuning_row(1, 116 * 128, 1, 8192, 16, 132) == forward_row::dstate16_rows128x2);
+  REQUIRE(forward_tuning_row(1, 115 * 128, 1, 8192, 16, 132) == forward_row::dstate16_rows64x2);
+  REQUIRE(forward_tuning_row(1, 116 * 64, 1, 8192, 16, 132) == forward_row::dstate16_rows64x2);
+  REQUIRE(forward_tuning_row(1, 115 * 64, 1, 8192, 16, 132) == forward_row::dstate16);
+  REQUIRE(forward_tuning_row(1, 115 * 96, 1, 8192, 16, 132) == forward_row::dstate16);
+  REQUIRE(forward_tuning_row(1, 117 * 96, 1, 8192, 16, 132) == forward_row::dstate16_rows96x2);
+  REQUIRE(forward_tuning_row(1, 116 * 96, 1, 8192, 16, 132) == forward_row::dstate16_rows64x2);
   // Too short for the 128-row row (64 rows then), and a channel count no row divides.
   REQUIRE(forward_tuning_row(8, 4096, 1, 1023, 16, 132) == forward_row::dstate16_rows64x2);
   REQUIRE(forward_tuning_row(8, 4000, 1, 2048, 16, 132) == forward_row::dstate16);

@@ -309,7 +309,7 @@ TEMPLATE_TEST_CASE("forward: time split across blocks", "[gpu][forward]", S6SCAN
   all.z = all.D = all.bias = all.softplus = all.h0 = all.last = true;
   for (const options& o : {all, options{}}) {
     for (int64_t seqlen : {256, 600, 64 * 13 + 5}) {
-      for (int64_t dstate : {16, 64}) {
+      for (int64_t dstate : {40, 64}) {  // above the time-parallel kernel's dstate
         problem<InT, OutT> p(1, 24, seqlen, dstate, 2, o, rng);
         REQUIRE(s6scan::forward_time_segments(2, 128, seqlen, sms) > 1);  // at most 2 blocks: split
         run_case(p, default_launch<InT, OutT>, true);
@@ -347,7 +347,7 @@ TEMPLATE_TEST_CASE("forward: a scratch workspace splits time without saved state
   using OutT = typename TestType::second_type;
   std::mt19937_64 rng(s6test::test_seed() + 11);
   for (int64_t seqlen : {600, 64 * 13 + 5}) {
-    for (int64_t dstate : {16, 64}) {
+    for (int64_t dstate : {40, 64}) {  // above the time-parallel kernel's dstate
       problem<InT, OutT> p(1, 24, seqlen, dstate, 2, random_options(rng), rng);
       size_t bytes = 0;
       const auto q = s6scan::forward_workspace_size(p.args, &bytes);

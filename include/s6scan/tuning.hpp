@@ -134,9 +134,10 @@ inline constexpr int kBackwardSplitThreadsPerSM = 1024;
 }
 
 /// @brief Channels (batch x dim) per SM below which the time-parallel forward may run: with
-///        fewer, the channel-parallel rows (one or two lanes per channel at dstate <= 16) leave
-///        most of each SM's warp slots empty.
-inline constexpr int64_t kTimeParallelChannelsPerSM = 64;
+///        fewer, the channel-parallel rows (one to eight lanes per channel) leave most of each
+///        SM's warp slots empty, or fill them in a fraction of a wave; with more, their fewer
+///        instructions per step win (`s6scan_bench --sweep 1`, the ch* rows).
+inline constexpr int64_t kTimeParallelChannelsPerSM = 80;
 
 /// @brief The sequences the time-parallel forward runs: at least a pass (256 steps; a shorter
 ///        one leaves lanes idle, while the channel-parallel rows finish it in a few tiles), and
@@ -145,11 +146,10 @@ inline constexpr int64_t kTimeParallelChannelsPerSM = 64;
 inline constexpr int64_t kTimeParallelMinSeqlen = 256;
 inline constexpr int64_t kTimeParallelMaxSeqlen = 4096;
 
-/// @brief The largest dstate the time-parallel forward takes. At more states it beats the
-///        channel-parallel rows only where its passes are whole (rows in 16-byte pieces); rows
-///        of other lengths take its general pass, which loads and converts element by element
-///        and loses to them in float32 (`s6scan_bench --sweep 1`, fwd_time_ms).
-inline constexpr int64_t kTimeParallelMaxDState = 8;
+/// @brief The largest dstate the time-parallel forward takes. Its time grows with the states
+///        while the channel-parallel rows of dstate 17-64 take one wave of blocks for any count
+///        of them, so past this it loses where their blocks fill a wave.
+inline constexpr int64_t kTimeParallelMaxDState = 32;
 
 /// @brief Whether a forward of these sizes runs the time-parallel kernel (forward_time_config:
 ///        a warp per channel, its lanes on consecutive runs of steps) on a device with
