@@ -488,6 +488,12 @@ TEST_CASE("tuning table: the time-parallel forward's boundaries", "[tuning]") {
   REQUIRE(forward_time_parallel(4, 1536, 2048, 32, 132));
   REQUIRE_FALSE(forward_time_parallel(4, 1536, 2048, 33, 132));
   REQUIRE_FALSE(forward_time_parallel(8, 1024, 2048, 64, 132));  // the N64 anchor row
+  // float32 inputs: above dstate 8 from 2048 steps only.
+  REQUIRE(forward_time_parallel(4, 1536, 1023, 8, 132, 4));
+  REQUIRE_FALSE(forward_time_parallel(4, 1536, 1023, 9, 132, 4));
+  REQUIRE_FALSE(forward_time_parallel(4, 1536, 2047, 16, 132, 4));
+  REQUIRE(forward_time_parallel(4, 1536, 2048, 32, 132, 4));
+  REQUIRE(forward_time_parallel(4, 1536, 1023, 16, 132, 2));
   // Sizes the checks refuse, and no SMs: never, without overflow.
   const int64_t huge = int64_t(1) << 62;
   REQUIRE_FALSE(forward_time_parallel(huge, huge, 2048, 1, 132));

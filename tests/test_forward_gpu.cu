@@ -377,8 +377,9 @@ TEMPLATE_TEST_CASE("forward: a scratch workspace splits time without saved state
 }
 
 // The default set on both sides of every bound of the time-parallel row (forward_time_parallel):
-// channels (batch x dim) per SM, seqlen from one pass to the longest, dstate; each side checked
-// against the reference, with saved states and without.
+// channels (batch x dim) per SM, seqlen from one pass to the longest, dstate, and float32's
+// shortest sequence above dstate 8; each side checked against the reference, with saved states
+// and without.
 TEMPLATE_TEST_CASE("forward: the default set on both sides of the time-parallel bounds",
                    "[gpu][forward][time-parallel]", S6SCAN_TYPE_PAIRS) {
   using InT = typename TestType::first_type;
@@ -386,6 +387,7 @@ TEMPLATE_TEST_CASE("forward: the default set on both sides of the time-parallel 
   std::mt19937_64 rng(s6test::test_seed() + 17);
   const int sms = s6test::multiprocessors();
   const int64_t few = s6scan::kTimeParallelChannelsPerSM * sms;
+  const bool wide = sizeof(InT) >= 4;  // float32 inputs above dstate 8 need longer sequences
   struct side {
     int64_t batch, dim, seqlen, dstate;
     bool time_parallel;
@@ -396,12 +398,16 @@ TEMPLATE_TEST_CASE("forward: the default set on both sides of the time-parallel 
       {2, 24, s6scan::kTimeParallelMinSeqlen - 1, 5, false},
       {2, 24, s6scan::kTimeParallelMaxSeqlen, 1, true},
       {2, 24, s6scan::kTimeParallelMaxSeqlen + 1, 1, false},
-      {2, 24, 300, s6scan::kTimeParallelMaxDState, true},
+      {2, 24, 300, s6scan::kTimeParallelMaxDState, !wide},
       {2, 24, 300, s6scan::kTimeParallelMaxDState + 1, false},
+      {2, 24, 300, s6scan::kTimeParallelWideDState, true},
+      {2, 24, s6scan::kTimeParallelWideMinSeqlen, s6scan::kTimeParallelMaxDState, true},
+      {2, 24, s6scan::kTimeParallelWideMinSeqlen - 1, s6scan::kTimeParallelWideDState + 1, !wide},
   };
   int k = 0;
   for (const side& c : sides) {
-    REQUIRE(s6scan::forward_time_parallel(c.batch, c.dim, c.seqlen, c.dstate, sms) == c.time_parallel);
+    REQUIRE(s6scan::forward_time_parallel(c.batch, c.dim, c.seqlen, c.dstate, sms,
+                                          int(sizeof(InT))) == c.time_parallel);
     problem<InT, OutT> p(c.batch, c.dim, c.seqlen, c.dstate, c.dim % 2 ? 1 : 2, random_options(rng), rng);
     run_case(p, default_launch<InT, OutT>, k++ % 2 == 0);
   }

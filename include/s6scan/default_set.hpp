@@ -183,7 +183,8 @@ template <class InT, class OutT>
   const auto own_rows = [&](c choice) { return fit(choice, 2) ? choice : c::config_16; };
   switch (forward_tuning_row(a.batch, a.dim, a.groups, a.seqlen, a.dstate,
                              limits.multiprocessor_count,
-                             a.saved_states.data != nullptr || workspace.data != nullptr)) {
+                             a.saved_states.data != nullptr || workspace.data != nullptr,
+                             int(sizeof(InT)))) {
     case forward_row::dstate1: return c::config_1;
     case forward_row::dstate16: return c::config_16;
     case forward_row::dstate16_rows64x2: return own_rows(c::config_16_rows64x2);

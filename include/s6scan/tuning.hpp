@@ -7,7 +7,8 @@
 //
 // Every row was chosen on the H200 (sm_90) by `s6scan_bench --nrows-study 1`, the forward in
 // bfloat16 and float32; bench/results/h200.json holds the default set's current figures. The
-// time-parallel row's bounds come from the H100 sweep (`--sweep 1`, fwd_time_ms).
+// time-parallel row's bounds come from the H100 sweep (`--sweep 1`, fwd_time_ms, and its ch*
+// rows on both sides of them).
 
 #include <cstdint>
 
@@ -151,15 +152,25 @@ inline constexpr int64_t kTimeParallelMaxSeqlen = 4096;
 ///        of them, so past this it loses where their blocks fill a wave.
 inline constexpr int64_t kTimeParallelMaxDState = 32;
 
+/// @brief Inputs of 4 bytes (float32) above kTimeParallelWideDState states take the
+///        time-parallel forward only from kTimeParallelWideMinSeqlen steps: its B and C loads
+///        move twice the bytes of 16-bit ones, and on shorter sequences the channel-parallel
+///        rows were as fast or faster (the sweep's seqlen511-1025 rows in float32).
+inline constexpr int64_t kTimeParallelWideDState = 8;
+inline constexpr int64_t kTimeParallelWideMinSeqlen = 2048;
+
 /// @brief Whether a forward of these sizes runs the time-parallel kernel (forward_time_config:
 ///        a warp per channel, its lanes on consecutive runs of steps) on a device with
 ///        `multiprocessors` SMs: few channels per SM, a sequence of a pass or more but not one
-///        the time split serves, few states.
+///        the time split serves, few states. `input_bytes`: sizeof the input type.
 [[nodiscard]] constexpr bool forward_time_parallel(int64_t batch, int64_t dim, int64_t seqlen,
-                                                   int64_t dstate, int multiprocessors) noexcept {
+                                                   int64_t dstate, int multiprocessors,
+                                                   int input_bytes = 2) noexcept {
   if (batch <= 0 || dim <= 0 || multiprocessors <= 0 || dstate > kTimeParallelMaxDState)
     return false;
   if (seqlen < kTimeParallelMinSeqlen || seqlen > kTimeParallelMaxSeqlen) return false;
+  if (input_bytes >= 4 && dstate > kTimeParallelWideDState && seqlen < kTimeParallelWideMinSeqlen)
+    return false;
   const int64_t most = kTimeParallelChannelsPerSM * multiprocessors - 1;  // batch x dim <= most
   return batch <= most / dim;
 }
@@ -175,13 +186,15 @@ inline constexpr int64_t kTimeParallelMaxDState = 32;
 ///   - the blocks cover at least 7/8 of the SMs: fewer leave SMs idle for the whole call.
 ///
 /// `can_split`: the call may split time (forward_time_segments; it saves states). Where no such
-/// row has blocks enough without it, 128 rows of 2 lanes split do.
+/// row has blocks enough without it, 128 rows of 2 lanes split do. `input_bytes`: sizeof the
+/// input type (forward_time_parallel).
 [[nodiscard]] constexpr forward_row forward_tuning_row(int64_t batch, int64_t dim, int64_t groups,
                                                        int64_t seqlen, int64_t dstate,
                                                        int multiprocessors,
-                                                       bool can_split = false) noexcept {
+                                                       bool can_split = false,
+                                                       int input_bytes = 2) noexcept {
   if (dstate < 1 || dstate > 256) return forward_row::unsupported;
-  if (forward_time_parallel(batch, dim, seqlen, dstate, multiprocessors))
+  if (forward_time_parallel(batch, dim, seqlen, dstate, multiprocessors, input_bytes))
     return forward_row::time_parallel;
   // One lane per channel, 64 channels a block.
   if (dstate <= 1) return forward_row::dstate1;
