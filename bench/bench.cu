@@ -26,7 +26,8 @@
 // backward_study_*; at dstate 1 also float32 when --dtypes names it). --split-study 1 times the
 // bfloat16 forward of the listed dstate-16 shapes with the dstate-16 configurations of the default
 // set and explicit time-segment counts, then their default backward with explicit segment counts
-// (see split_study, backward_split_study).
+// (see split_study, backward_split_study); with --sweep 1, on the listed sweep shapes, the
+// backward's segment counts and at dstate 17-128 the forward's (sweep_split_study).
 
 #include <cuda_profiler_api.h>
 #include <s6scan/s6scan.cuh>
@@ -404,7 +405,7 @@ int main(int argc, char** argv) {
     else { std::fprintf(stderr, "unknown option %s\n", k.c_str()); return 2; }
   }
 #if !S6SCAN_BENCH_STUDIES
-  if (nrows_study || seg_study || bwd_study) {
+  if (nrows_study || (seg_study && !sweep) || bwd_study) {
     std::fprintf(stderr, "s6scan_bench was built without the studies; configure with "
                          "-DS6SCAN_BENCH_STUDIES=ON\n");
     return 2;
@@ -431,6 +432,11 @@ int main(int argc, char** argv) {
   }
   const ceilings c = measure_ceilings(reps);
   std::printf("%s: copy %.0f GB/s (read + write), ex2 %.3g /s\n", prop.name, c.copy_GBps, c.ex2_per_s);
+  if (seg_study && sweep) {  // segment counts on the sweep's shapes (sweep_split_study)
+    for (const auto& s : kSweep)
+      if (listed(shapes, s.name)) sweep_split_study(s, c, reps, prop.l2CacheSize);
+    return 0;
+  }
 #if S6SCAN_BENCH_STUDIES
   if (nrows_study) {
     for (const auto& s : kShapes) {

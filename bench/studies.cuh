@@ -1,10 +1,72 @@
 // SPDX-License-Identifier: MIT
 // The benchmark's configuration studies (--nrows-study, --split-study, --backward-study): part of
 // bench.cu, which includes this file after its helpers (bench_shape, backward_call, the default
-// forwards), in the same translation unit's anonymous namespace. Built only with
-// -DS6SCAN_BENCH_STUDIES=ON: they instantiate about twenty configurations beyond the default set.
+// forwards), in the same translation unit's anonymous namespace. All but the backward's segment
+// counts are built only with -DS6SCAN_BENCH_STUDIES=ON: they instantiate about twenty
+// configurations beyond the default set.
 
 namespace {
+
+// One configuration with `segments` time segments (0: as forward<Config> decides), in T.
+template <class Config, class T = __nv_bfloat16>
+void study_config(const case_shape& s, const ceilings& c, int reps, int64_t l2_bytes,
+                  int segments = 0) {
+  const auto forward = [segments](s6scan::forward_args<T> a, void* ws, size_t bytes) {
+    a.saved_states = {ws, bytes};
+    return s6scan::detail::forward_segmented<Config>(a, {}, nullptr, segments);
+  };
+  std::printf("%-16s %-8s MaxDState %3d NRows %3d TimeTile %2d lanes %2d threads %4d segments ",
+              s.name, s6scan::type_name<T>(), Config::kMaxDState, Config::kRows,
+              Config::kTimeTile, Config::kLanesPerRow, Config::kThreads);
+  if (segments > 0) std::printf("%4d: ", segments);
+  else std::printf("auto: ");
+  // The launcher's own checks on this device, with stand-in pointers (nothing is launched).
+  auto probe = s6scan::forward_args<T>::contiguous(s.batch, s.dim, s.seqlen, s.dstate, s.groups);
+  const auto stand_in = reinterpret_cast<T*>(uintptr_t(256));
+  probe.u.data = probe.delta.data = probe.B.data = probe.C.data = stand_in;
+  probe.out.data = stand_in;
+  if (s.z) probe.z.data = stand_in;
+  probe.A.data = reinterpret_cast<const float*>(stand_in);
+  const s6scan::status st = s6scan::forward_can_implement<Config>(probe);
+  if (!st.ok()) {
+    std::printf("refused: %s\n", st.message);
+    return;
+  }
+  const record r = bench_shape<T>(s, c, reps, l2_bytes, forward, false);
+  std::printf("%8.4f ms, %5.2f x floor\n", r.fwd_ms, r.ratio);
+  std::fflush(stdout);
+}
+
+// The backward's part of the split study: the default forward, then the default backward with 1
+// to 32 time segments per launch (fewer where the workspace or the launch's chunks allow fewer),
+// and as the launcher decides. With --sweep 1 it runs alone on the sweep's shapes, in any build:
+// it takes only the default set.
+void backward_split_study(const case_shape& s, const ceilings& c, int reps, int64_t l2_bytes) {
+  for (int segments : {1, 2, 4, 8, 16, 24, 32, 0}) {
+    std::printf("%-16s backward (default configuration) segments ", s.name);
+    if (segments > 0) std::printf("%4d: ", segments);
+    else std::printf("auto: ");
+    backward_call<> bwd;
+    bwd.segments = segments;
+    const record r = bench_shape<__nv_bfloat16>(s, c, reps, l2_bytes, fwd_default, true, bwd);
+    std::printf("fwd %8.4f ms, fwd+bwd %8.4f ms, bwd %8.4f ms\n", r.fwd_ms, r.fwdbwd_ms,
+                r.fwdbwd_ms - r.fwd_ms);
+    std::fflush(stdout);
+  }
+}
+
+// The split study on one sweep shape (--split-study 1 --sweep 1): at dstate 17-128 the default
+// forward configuration with explicit segment counts (a forward whose blocks fill half the SMs
+// does not split on its own), then the backward's segment counts.
+void sweep_split_study(const case_shape& s, const ceilings& c, int reps, int64_t l2_bytes) {
+  for (int segments : {1, 2, 3, 4, 6, 8, 0}) {
+    if (s.dstate > 16 && s.dstate <= 64)
+      study_config<s6scan::default_config_64>(s, c, reps, l2_bytes, segments);
+    else if (s.dstate > 64 && s.dstate <= 128)
+      study_config<s6scan::default_config_128>(s, c, reps, l2_bytes, segments);
+  }
+  backward_split_study(s, c, reps, l2_bytes);
+}
 
 #if S6SCAN_BENCH_STUDIES
 // The NRows study (--nrows-study): the bfloat16 forward of each listed shape with explicit
@@ -54,36 +116,6 @@ using study_dstate_16_f32 = config_list<forward_config<16, 32, 32, 4>, forward_c
                                         forward_config<16, 64, 16, 8>, forward_config<16, 96, 16, 8>,
                                         forward_config<16, 128, 16, 8>, forward_config<16, 192, 16, 16>>;
 
-// One configuration with `segments` time segments (0: as forward<Config> decides), in T.
-template <class Config, class T = __nv_bfloat16>
-void study_config(const case_shape& s, const ceilings& c, int reps, int64_t l2_bytes,
-                  int segments = 0) {
-  const auto forward = [segments](s6scan::forward_args<T> a, void* ws, size_t bytes) {
-    a.saved_states = {ws, bytes};
-    return s6scan::detail::forward_segmented<Config>(a, {}, nullptr, segments);
-  };
-  std::printf("%-16s %-8s MaxDState %3d NRows %3d TimeTile %2d lanes %2d threads %4d segments ",
-              s.name, s6scan::type_name<T>(), Config::kMaxDState, Config::kRows,
-              Config::kTimeTile, Config::kLanesPerRow, Config::kThreads);
-  if (segments > 0) std::printf("%4d: ", segments);
-  else std::printf("auto: ");
-  // The launcher's own checks on this device, with stand-in pointers (nothing is launched).
-  auto probe = s6scan::forward_args<T>::contiguous(s.batch, s.dim, s.seqlen, s.dstate, s.groups);
-  const auto stand_in = reinterpret_cast<T*>(uintptr_t(256));
-  probe.u.data = probe.delta.data = probe.B.data = probe.C.data = stand_in;
-  probe.out.data = stand_in;
-  if (s.z) probe.z.data = stand_in;
-  probe.A.data = reinterpret_cast<const float*>(stand_in);
-  const s6scan::status st = s6scan::forward_can_implement<Config>(probe);
-  if (!st.ok()) {
-    std::printf("refused: %s\n", st.message);
-    return;
-  }
-  const record r = bench_shape<T>(s, c, reps, l2_bytes, forward, false);
-  std::printf("%8.4f ms, %5.2f x floor\n", r.fwd_ms, r.ratio);
-  std::fflush(stdout);
-}
-
 template <class T = __nv_bfloat16, class... Configs>
 void study(const case_shape& s, const ceilings& c, int reps, int64_t l2_bytes, config_list<Configs...>) {
   (study_config<Configs, T>(s, c, reps, l2_bytes), ...);
@@ -99,22 +131,6 @@ void split_study(const case_shape& s, const ceilings& c, int reps, int64_t l2_by
     (study_config<Configs>(s, c, reps, l2_bytes, segments), ...);
 }
 
-// The backward's part of the split study: the default forward, then the default backward with
-// 1 to 32 time segments per launch (fewer where the workspace or the launch's chunks allow
-// fewer), and as the launcher decides.
-void backward_split_study(const case_shape& s, const ceilings& c, int reps, int64_t l2_bytes) {
-  for (int segments : {1, 2, 4, 8, 16, 24, 32, 0}) {
-    std::printf("%-16s backward (default configuration) segments ", s.name);
-    if (segments > 0) std::printf("%4d: ", segments);
-    else std::printf("auto: ");
-    backward_call<> bwd;
-    bwd.segments = segments;
-    const record r = bench_shape<__nv_bfloat16>(s, c, reps, l2_bytes, fwd_default, true, bwd);
-    std::printf("fwd %8.4f ms, fwd+bwd %8.4f ms, bwd %8.4f ms\n", r.fwd_ms, r.fwdbwd_ms,
-                r.fwdbwd_ms - r.fwd_ms);
-    std::fflush(stdout);
-  }
-}
 using split_study_16 = config_list<s6scan::default_config_16,
                                    s6scan::default_config_16_rows128x2<__nv_bfloat16>,
                                    forward_config<16, 128, 32, 16>>;
