@@ -303,11 +303,18 @@ TEST_CASE("checks: backward workspace", "[checks]") {
   // x 1 block x 5 states x 608 steps.
   REQUIRE(ws_size(b.g, k) ==
           size_t(80 + 2560 + 2480 + 2560 + 512 + 512 + 2 * 12160) * 4);
-  // More than kBackwardSplitMaxBlocks blocks (2 x 2 x 33) never split: no per-segment parts.
-  fake_backward wide(2, 8 * 66, 600, 5, 2);
-  const int64_t bdn = 2 * 528 * 5, parts = 2 * 2 * 33 * 5 * 608;
-  REQUIRE(ws_size(wide.g, k) ==
-          size_t(bdn + bdn + 2 * 528 + 2 * 528 + 2 * parts) * 4);
+  // Blocks of kBackwardSplitBelowThreadsPerSM x kBackwardSplitMaxSMs threads or more (2048 of
+  // 32) never split: no per-segment parts.
+  fake_backward wide(2, 8 * 1024, 600, 5, 2);
+  const int64_t bdn = 2 * 8192 * 5, bd = 2 * 8192, parts = 2 * 2 * 512 * 5 * 608;
+  REQUIRE(ws_size(wide.g, k) == size_t(bdn + bdn + bd + bd + 2 * parts) * 4);
+  // Half that many: room for the segments a 256-SM device would take (backward_segment_room):
+  // 1024 threads per SM there, 8 segments, and one more for the rounding of the segment count.
+  fake_backward mid(2, 8 * 512, 600, 5, 2);
+  REQUIRE(s6scan::backward_segment_room(1024, 32, 38) == 9);
+  const int64_t bdn2 = bdn / 2, bd2 = bd / 2;
+  REQUIRE(ws_size(mid.g, k) ==
+          size_t(bdn2 * (1 + 9 + 8 + 9) + bd2 * 18 + 2 * (parts / 2)) * 4);
   // Constant B and C: no partials, and their per-segment sums (32 x 80 each) instead.
   fake_backward consts(2, 8, 600, 5, 2);
   consts.g.fwd.B.data = consts.g.fwd.C.data = nullptr;
@@ -519,10 +526,23 @@ TEST_CASE("tuning table: backward time segments", "[tuning]") {
   REQUIRE(backward_time_segments(4, 128, 512, 132) == s6scan::kBackwardMaxSegments);
   REQUIRE(backward_time_segments(4, 128, 10, 132) == 5);
   REQUIRE(backward_time_segments(4, 128, 3, 132) == 1);
-  // Half the SMs or more, or more than kBackwardSplitMaxBlocks on any device: whole.
-  REQUIRE(backward_time_segments(67, 128, 512, 132) == 1);
-  REQUIRE(backward_time_segments(129, 128, 512, 1000) == 1);
-  REQUIRE(backward_time_segments(128, 128, 512, 256) == 16);
+  // Blocks over half the SMs that still leave them few threads: (4, 1536) at dstate 1 (96 blocks
+  // of 64) and at dstate 2-16 (192 of 128), 128 chunks.
+  REQUIRE(backward_time_segments(96, 64, 128, 132) == 22);
+  REQUIRE(backward_time_segments(192, 128, 128, 132) == 6);
+  // The threshold: kBackwardSplitBelowThreadsPerSM threads per SM or more stay whole.
+  const int per_sm = s6scan::kBackwardSplitBelowThreadsPerSM;
+  REQUIRE(backward_time_segments(per_sm * 132 / 128 - 1, 128, 512, 132) == 5);
+  REQUIRE(backward_time_segments(per_sm * 132 / 128, 128, 512, 132) == 1);
+  REQUIRE(backward_time_segments(1024, 128, 512, 132) == 1);  // lm1.4b
+  // Room in the workspace for every device of up to kBackwardSplitMaxSMs SMs.
+  for (int sms : {1, 16, 80, 132, 170, 256})
+    for (int64_t blocks : {1, 4, 96, 192, 500, 1000})
+      for (int threads : {64, 128, 256, 512}) {
+        CAPTURE(sms, blocks, threads);
+        REQUIRE(backward_time_segments(blocks, threads, 128, sms) <=
+                s6scan::backward_segment_room(blocks, threads, 128));
+      }
 }
 
 TEST_CASE("tuning table: boundaries, small grids and sizes that would overflow", "[tuning]") {

@@ -53,11 +53,11 @@ namespace detail {
 
 /// @brief Segments of whole chunks (at least `min_chunks` each) for about `threads_per_sm`
 ///        threads per SM, from `blocks` blocks of `threads` threads over `chunks` chunks; at most
-///        `most`. 1 when the blocks fill half the SMs or the sequence has fewer than 4 chunks.
+///        `most`. 1 when the sequence has fewer than 4 chunks or the blocks already give that.
 [[nodiscard]] constexpr int split_segments(int64_t blocks, int threads, int64_t chunks,
                                            int multiprocessors, int threads_per_sm,
                                            int64_t min_chunks, int64_t most) noexcept {
-  if (blocks <= 0 || threads <= 0 || chunks < 4 || 2 * blocks > multiprocessors) return 1;
+  if (blocks <= 0 || threads <= 0 || chunks < 4) return 1;
   const int64_t target = (int64_t(threads_per_sm) * multiprocessors + threads - 1) / threads;
   int64_t k = (target + blocks - 1) / blocks;
   if (k > chunks / min_chunks) k = chunks / min_chunks;
@@ -100,36 +100,62 @@ namespace detail {
 /// the checkpoint slots).
 [[nodiscard]] constexpr int forward_time_segments(int64_t blocks, int threads, int64_t seqlen,
                                                   int multiprocessors) noexcept {
-  if (seqlen <= 0) return 1;
+  if (seqlen <= 0 || 2 * blocks > multiprocessors) return 1;
   const int64_t spans = checkpoint_spans(seqlen);
   return detail::split_segments(blocks, threads, spans, multiprocessors, kSplitThreadsPerSM, 2,
                                 spans);
 }
 
-/// @brief The most time segments a backward splits into; its workspace holds per-segment sums
-///        (backward_workspace_layout) for this many when the call may split.
+/// @brief The most time segments a backward splits into.
 inline constexpr int kBackwardMaxSegments = 32;
-
-/// @brief Backward calls of more blocks than this never split in time, on any device (it is half
-///        of a 256-SM device), so their workspace holds no per-segment parts.
-inline constexpr int64_t kBackwardSplitMaxBlocks = 128;
 
 /// @brief Threads per multiprocessor a time-split backward aims for (see backward_time_segments),
 ///        as the forward's.
 inline constexpr int kBackwardSplitThreadsPerSM = 1024;
 
+/// @brief A backward splits in time only when its blocks give fewer threads per multiprocessor
+///        than this. Below it (under 8 warps per SM, 2 per scheduler) each thread's serial walk
+///        over its whole sequence sets the time, so the split's carry pass costs far less than
+///        the parallelism it adds; between this and kBackwardSplitThreadsPerSM the trade depends
+///        on the kernel's issue rate, and `s6scan_bench --split-study 1 --sweep 1` times the
+///        sweep's rows on both sides with explicit segment counts.
+inline constexpr int kBackwardSplitBelowThreadsPerSM = 256;
+
+/// @brief The most multiprocessors the backward's workspace plans a split for: the per-segment
+///        sums it holds room for (backward_segment_room) cover the segments
+///        backward_time_segments takes on any device of up to this many.
+inline constexpr int kBackwardSplitMaxSMs = 256;
+
+/// @brief Time segments the backward's workspace holds room for, for a launch of `blocks` blocks
+///        of `threads` threads over `chunks` chunks: 1 where no device of up to
+///        kBackwardSplitMaxSMs multiprocessors splits it, else as many as one of that size would
+///        take (at most kBackwardMaxSegments and `chunks`). Device-independent, so that the
+///        workspace size is too.
+[[nodiscard]] constexpr int64_t backward_segment_room(int64_t blocks, int threads,
+                                                      int64_t chunks) noexcept {
+  if (blocks <= 0 || threads <= 0 || chunks < 2) return 1;
+  constexpr int64_t kMaxThreads = int64_t(kBackwardSplitBelowThreadsPerSM) * kBackwardSplitMaxSMs;
+  if (blocks >= (kMaxThreads + threads - 1) / threads) return 1;  // blocks x threads >= max
+  constexpr int64_t kAim = int64_t(kBackwardSplitThreadsPerSM) * kBackwardSplitMaxSMs;
+  int64_t k = (kAim + blocks * threads - 1) / (blocks * threads) + 1;
+  if (k > kBackwardMaxSegments) k = kBackwardMaxSegments;
+  return k < chunks ? k : chunks;
+}
+
 /// @brief Time segments for one launch of the backward over `chunks` chunks, from `blocks` blocks
-///        of `threads` threads on a device with `multiprocessors` SMs: 1 when the blocks fill
-///        half the SMs or more, or the window has fewer than 4 chunks; else segments of at least 2
-///        chunks for about kBackwardSplitThreadsPerSM threads per SM, at most
-///        kBackwardMaxSegments.
+///        of `threads` threads on a device with `multiprocessors` SMs: 1 when the blocks give
+///        kBackwardSplitBelowThreadsPerSM threads per SM or more, or the window has fewer than 4
+///        chunks; else segments of at least 2 chunks for about kBackwardSplitThreadsPerSM threads
+///        per SM, at most kBackwardMaxSegments.
 ///
 /// A split backward runs a carry pass over every segment but the first (the adjoint from zero at
 /// the segment's end, with C, dout and the steps only) and a combine, then the full backward of
 /// every segment from its true end adjoint.
 [[nodiscard]] constexpr int backward_time_segments(int64_t blocks, int threads, int64_t chunks,
                                                    int multiprocessors) noexcept {
-  if (blocks > kBackwardSplitMaxBlocks) return 1;
+  if (blocks <= 0 || threads <= 0 || multiprocessors <= 0) return 1;
+  if (blocks >= (int64_t(kBackwardSplitBelowThreadsPerSM) * multiprocessors + threads - 1) / threads)
+    return 1;  // blocks x threads >= the threshold x SMs
   return detail::split_segments(blocks, threads, chunks, multiprocessors,
                                 kBackwardSplitThreadsPerSM, 2, kBackwardMaxSegments);
 }

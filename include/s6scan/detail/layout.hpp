@@ -272,8 +272,8 @@ struct checked_size {
 /// @brief Where each part of the backward's workspace lies, in floats from its start.
 ///
 /// A backward split in time (backward_time_segments) keeps its per-channel sums per segment and
-/// the segments' end adjoints; `segments` is how many it has room for (1 when the call has more
-/// than kBackwardSplitMaxBlocks blocks, so that no device splits it). BDN is batch x dim x dstate.
+/// the segments' end adjoints; `segments` is how many it has room for (backward_segment_room: 1
+/// where its blocks have threads enough that no device splits it). BDN is batch x dim x dstate.
 struct backward_workspace_layout {
   int64_t carry = 0;      ///< (batch, dim, dstate) the adjoint between windows
   int64_t seg_dh = 0;     ///< (segments, BDN) each segment's end adjoint (a split launch)
@@ -322,8 +322,9 @@ backward_workspace_layout make_backward_workspace_layout(const backward_args<InT
     const int64_t fit = a.partial_budget / per_chunk.v;
     w.window_chunks = fit < 1 ? 1 : fit;
   }
-  if (!w.overflow && f.batch * f.groups * w.blocks_per_group <= kBackwardSplitMaxBlocks)
-    w.segments = w.window_chunks < kBackwardMaxSegments ? w.window_chunks : kBackwardMaxSegments;
+  if (!w.overflow)
+    w.segments = backward_segment_room(f.batch * f.groups * w.blocks_per_group, shape.threads,
+                                       w.window_chunks);
   checked_size total = checked(0);
   auto take = [&](checked_size n) {
     const int64_t at = total.v;
