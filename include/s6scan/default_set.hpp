@@ -169,7 +169,8 @@ template <class InT>
 /// threads read their own rows falls back to the general dstate-16 row where two of its blocks do
 /// not share a multiprocessor (which also covers a block over the device's limit); the 128-row
 /// row runs 64 rows of 2 lanes where four such blocks fit a multiprocessor (as many warps, and
-/// blocks that finish in smaller steps).
+/// blocks that finish in smaller steps). The rows of dstate 17-256 run the time-parallel kernel
+/// where one of their blocks does not fit.
 /// A call may split time when it saves states or has a scratch `workspace` (forward's).
 template <class InT, class OutT>
 [[nodiscard]] forward_choice select_forward(const forward_args<InT, OutT>& a,
@@ -181,6 +182,9 @@ template <class InT, class OutT>
     return bytes <= limits.max_shared_memory_per_block_optin && blocks_fit(k, bytes, limits);
   };
   const auto own_rows = [&](c choice) { return fit(choice, 2) ? choice : c::config_16; };
+  // A block that does not fit the device (float32's 32 rows at dstate 129-256 where a block may
+  // take 99 KiB) runs the time-parallel kernel instead: it keeps only dstate floats per warp.
+  const auto or_time = [&](c choice) { return fit(choice, 1) ? choice : c::config_time; };
   switch (forward_tuning_row(a.batch, a.dim, a.groups, a.seqlen, a.dstate,
                              limits.multiprocessor_count,
                              a.saved_states.data != nullptr || workspace.data != nullptr,
@@ -191,9 +195,9 @@ template <class InT, class OutT>
     case forward_row::dstate16_rows96x2: return own_rows(c::config_16_rows96x2);
     case forward_row::dstate16_rows128x2:
       return fit(c::config_16_rows64x2, 4) ? c::config_16_rows64x2 : own_rows(c::config_16_rows128x2);
-    case forward_row::dstate64: return c::config_64;
-    case forward_row::dstate128: return c::config_128;
-    case forward_row::dstate256: return c::config_256;
+    case forward_row::dstate64: return or_time(c::config_64);
+    case forward_row::dstate128: return or_time(c::config_128);
+    case forward_row::dstate256: return or_time(c::config_256);
     case forward_row::time_parallel: return c::config_time;
     case forward_row::unsupported: break;
   }

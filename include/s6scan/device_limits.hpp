@@ -37,13 +37,33 @@ struct device_limits {
     d.reserved_shared_memory_per_block = 1024;
     return d;
   }
+  // Presets: an SM holds 164 KiB of shared memory on sm_80, 100 KiB on sm_86, sm_89 and sm_120,
+  // 228 KiB on sm_90 and sm_100; a block may take all but the 1 KiB reserved for it.
   /// @brief A100 (sm_80): 108 SMs, 163 KiB a block, 164 KiB an SM.
   [[nodiscard]] static constexpr device_limits a100() noexcept {
     return with(108, 166912, 167936);
   }
+  /// @brief RTX 3090 (sm_86): 82 SMs, 99 KiB a block, 100 KiB an SM. The A6000 has 84.
+  [[nodiscard]] static constexpr device_limits rtx3090() noexcept {
+    return with(82, 101376, 102400);
+  }
+  /// @brief L40S (sm_89): 142 SMs, 99 KiB a block, 100 KiB an SM.
+  [[nodiscard]] static constexpr device_limits l40s() noexcept { return with(142, 101376, 102400); }
+  /// @brief RTX 4090 (sm_89): 128 SMs, 99 KiB a block, 100 KiB an SM.
+  [[nodiscard]] static constexpr device_limits rtx4090() noexcept {
+    return with(128, 101376, 102400);
+  }
   /// @brief H100 SXM (sm_90): 132 SMs, 227 KiB a block, 228 KiB an SM. The H200 is the same.
   [[nodiscard]] static constexpr device_limits h100() noexcept {
     return with(132, 232448, 233472);
+  }
+  /// @brief B200 (sm_100): 148 SMs, 227 KiB a block, 228 KiB an SM.
+  [[nodiscard]] static constexpr device_limits b200() noexcept {
+    return with(148, 232448, 233472);
+  }
+  /// @brief RTX 5090 (sm_120): 170 SMs, 99 KiB a block, 100 KiB an SM.
+  [[nodiscard]] static constexpr device_limits rtx5090() noexcept {
+    return with(170, 101376, 102400);
   }
 };
 
